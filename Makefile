@@ -1,0 +1,68 @@
+# nsbox: build the C module, the busybox rootfs, run the demo, the specs and the benchmarks.
+LUA      ?= lua5.4
+CC       ?= cc
+PREFIX   ?= /usr/local
+LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -fPIC $(LUA_INC)
+LIBS     := -lmnl
+ROOTFS   ?= build/rootfs
+BUSYBOX  ?= /bin/busybox
+LMOD     := $(PREFIX)/share/lua/5.4
+CMOD     := $(PREFIX)/lib/lua/5.4
+DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted lua-argparse busybox-static iproute2 procps pkg-config util-linux
+
+SRCS     := $(filter-out csrc/nsbox-netns.c,$(wildcard csrc/*.c))
+OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
+SO       := lua/nsbox/core.so
+RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH='$(CURDIR)/lua/?.so;;'
+
+.PHONY: all deps rootfs test demo bench install clean
+all: $(SO)
+
+build/obj/%.o: csrc/%.c csrc/common.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(SO): $(OBJS)
+	$(CC) -shared -o $@ $(OBJS) $(LIBS)
+
+# Install the Debian packages nsbox needs, only those missing.
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# A busybox rootfs from Debian's busybox-static: applet links, passwd/group, readable by all.
+rootfs: $(ROOTFS)/bin/busybox
+$(ROOTFS)/bin/busybox: $(BUSYBOX)
+	rm -rf $(ROOTFS) && mkdir -p $(ROOTFS)
+	cd $(ROOTFS) && mkdir -p bin sbin usr/bin usr/sbin etc proc sys dev tmp root home run var/run
+	cp $(BUSYBOX) $(ROOTFS)/bin/busybox
+	for a in $$($(BUSYBOX) --list-full); do \
+	  [ -e $(ROOTFS)/$$a ] || [ -L $(ROOTFS)/$$a ] || ln -s /bin/busybox $(ROOTFS)/$$a; done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > $(ROOTFS)/etc/passwd
+	printf 'root:x:0:\nnogroup:x:65534:\n' > $(ROOTFS)/etc/group
+	chmod 1777 $(ROOTFS)/tmp
+	chmod -R a+rX $(ROOTFS)
+
+test: $(SO) rootfs
+	@mkdir -p build
+	$(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec | tee build/test.tap
+
+demo: $(SO) rootfs
+	$(RUNENV) $(LUA) examples/ns-process.lua
+
+bench: $(SO) rootfs
+	$(RUNENV) $(LUA) bench/run.lua
+
+install: $(SO)
+	install -d $(LMOD)/nsbox $(CMOD)/nsbox $(PREFIX)/bin
+	install -m 644 lua/nsbox/*.lua $(LMOD)/nsbox/
+	install -m 755 $(SO) $(CMOD)/nsbox/core.so
+	[ ! -f bin/nsbox ] || install -m 755 bin/nsbox $(PREFIX)/bin/nsbox
+
+clean:
+	rm -rf build $(SO)

@@ -1,0 +1,38 @@
+/* Shared helpers for the nsbox.core C module: error pushing, table fields,
+ * and the per-file registration hooks that core.c calls. */
+#ifndef NSBOX_COMMON_H
+#define NSBOX_COMMON_H
+
+#define _GNU_SOURCE
+#include <lua.h>
+#include <lauxlib.h>
+
+/* Push nil, "<formatted op>: strerror(err)", err and return 3. */
+int nsbox_fail(lua_State *L, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Push nil, "<formatted message>", err (no strerror) and return 3. */
+int nsbox_fail_msg(lua_State *L, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Optional fields of a table argument at index idx; raise on a wrong type. */
+lua_Integer nsbox_opt_int_field(lua_State *L, int idx, const char *k, lua_Integer def);
+const char *nsbox_opt_str_field(lua_State *L, int idx, const char *k, const char *def);
+int nsbox_opt_bool_field(lua_State *L, int idx, const char *k, int def);
+
+/* An fd argument: an integer >= 0. */
+int nsbox_check_fd(lua_State *L, int arg);
+
+/* Each file adds its functions (and constants) to the table on the top of the stack. */
+void nsbox_open_process(lua_State *L);
+void nsbox_open_namespace(lua_State *L);
+void nsbox_open_mount(lua_State *L);
+void nsbox_open_fs(lua_State *L);
+/* rtnl.c pushes a new table: core.rtnl */
+int nsbox_open_rtnl(lua_State *L);
+
+/* Set integer constants in the table at the top of the stack. */
+struct nsbox_const { const char *name; lua_Integer value; };
+void nsbox_set_consts(lua_State *L, const struct nsbox_const *c);
+
+#endif

@@ -1,0 +1,148 @@
+--- The parent side of a container: spawn the re-executed child in new
+-- namespaces, write its id maps, hand it the recipe, wait for its exec, reap it.
+-- @module nsbox.container
+local core = require "nsbox.core"
+local channel = require "nsbox.channel"
+local idmap = require "nsbox.idmap"
+local recipe = require "nsbox.recipe"
+
+local Box = {}
+Box.__index = Box
+
+--- Signals the parent forwards to the container while it waits.
+Box.FORWARD = { core.SIGINT, core.SIGTERM, core.SIGHUP, core.SIGQUIT, core.SIGUSR1, core.SIGUSR2 }
+
+local function env_list(env)
+  local out = {}
+  for k, v in pairs(env) do out[#out + 1] = k .. "=" .. v end
+  table.sort(out)
+  return out
+end
+
+-- What the child needs, and nothing the parent keeps to itself.
+local function child_recipe(r)
+  return {
+    rootfs = r.rootfs, command = r.command, env = env_list(r.env), path = r.env.PATH,
+    cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
+    mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly,
+  }
+end
+
+-- The Lua code the re-executed interpreter runs: the parent's package paths, then the child side.
+local function bootstrap(fd)
+  return string.format("package.path=%q package.cpath=%q require('nsbox.inside').main(%d)",
+    package.path, package.cpath, fd)
+end
+
+-- Status of an ended process as a shell reports it.
+local function shell_status(how, code)
+  if how == "exited" then return code end
+  return 128 + code
+end
+
+local function reap(pidfd)
+  local how, code = core.wait(pidfd)
+  core.close(pidfd)
+  return how, code
+end
+
+-- Read the child's reports until EOF: { exec = true } then EOF is success.
+local function await_exec(sock)
+  local execd = false
+  while true do
+    local msg, err, errno = channel.recv(sock)
+    if msg == nil then
+      if err then return nil, "sync channel: " .. err, errno end
+      if execd then return true end
+      return nil, "container setup ended without a report"
+    end
+    if msg.error then return nil, msg.error, msg.errno, msg.status end
+    execd = execd or msg.exec
+  end
+end
+
+--- Start the container; returns once its command has been exec'd.
+-- @treturn Box|nil self, or nil, message, errno
+function Box:start()
+  if self.pidfd or self.status then return nil, "container: already started" end
+  local r = self.recipe
+  local psock, csock = core.socketpair()
+  local keep = { csock }
+  for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
+  local pid, pidfd, errno = core.spawn {
+    path = r.interpreter, argv = { r.interpreter, "-e", bootstrap(csock) }, env = {},
+    flags = r.flags, pdeathsig = core.SIGKILL, keep_fds = keep,
+    setup = function(p) return idmap.write(p, r.uid_map, r.gid_map) end,
+  }
+  core.close(csock)
+  if not pid then
+    core.close(psock)
+    return nil, pidfd, errno
+  end
+  -- The child may already have failed and gone: a send error is read back as its report.
+  channel.send(psock, child_recipe(r))
+  channel.send(psock, { go = true })
+  local ok, err, eno, status = await_exec(psock)
+  core.close(psock)
+  if not ok then
+    reap(pidfd)
+    self.status = status
+    return nil, err, eno
+  end
+  self.pid, self.pidfd = pid, pidfd
+  return self
+end
+
+--- Wait for the command to end, forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+-- SIGUSR1 and SIGUSR2 to it meanwhile.
+-- @treturn integer exit status, or 128+N if killed by signal N
+function Box:wait()
+  if self.status then return self.status end
+  if not self.pidfd then return nil, "container: not started" end
+  local how, code = core.wait(self.pidfd, Box.FORWARD)
+  if not how then return nil, code end
+  core.close(self.pidfd)
+  self.pidfd = nil
+  self.status = shell_status(how, code)
+  return self.status
+end
+
+--- start() then wait(). A command that could not be exec'd gives 127 (not
+-- found) or 126 (not executable) and the message.
+function Box:run()
+  local ok, err, errno = self:start()
+  if not ok then
+    if self.status then return self.status, err end
+    return nil, err, errno
+  end
+  return self:wait()
+end
+
+--- Send a signal to the container's command (default SIGTERM).
+function Box:kill(sig)
+  if not self.pidfd then return nil, "container: not running" end
+  return core.kill(self.pidfd, sig or core.SIGTERM)
+end
+
+-- A box dropped or closed while its command runs: kill and reap it, so no
+-- process or pidfd outlives the last reference.
+local function finish(self)
+  if self.pidfd then
+    core.kill(self.pidfd, core.SIGKILL)
+    self:wait()
+  end
+end
+Box.__gc = finish
+Box.__close = finish
+
+local M = {}
+
+--- Validate a recipe and return a container object, or nil, message.
+function M.new(spec)
+  local r, err = recipe.validate(spec)
+  if not r then return nil, err end
+  return setmetatable({ recipe = r, id = r.id, name = r.name }, Box)
+end
+
+M.Box = Box
+return M

@@ -1,0 +1,239 @@
+--- Validation of a container recipe: every field checked, defaults filled in,
+-- nothing created. Returns a new table, or nil and a message naming the field.
+-- @module nsbox.recipe
+local core = require "nsbox.core"
+local idmap = require "nsbox.idmap"
+
+local M = {}
+
+M.NAMESPACES = {
+  user = core.CLONE_NEWUSER, mount = core.CLONE_NEWNS, uts = core.CLONE_NEWUTS,
+  ipc = core.CLONE_NEWIPC, pid = core.CLONE_NEWPID, net = core.CLONE_NEWNET,
+  cgroup = core.CLONE_NEWCGROUP,
+}
+local ALIASES = { mnt = "mount", network = "net" }
+M.ALL = { "user", "mount", "uts", "ipc", "pid", "net", "cgroup" }
+
+local DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+local MAX_ID = 4294967295
+
+local FIELDS = {
+  rootfs = true, command = true, env = true, cwd = true, hostname = true, domainname = true,
+  namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
+  network = true, keep_fds = true, readonly = true, name = true,
+}
+
+-- Raised by the checks below and turned into nil, message by M.validate.
+local Bad = {}
+local function bad(field, fmt, ...)
+  error(setmetatable({ msg = field .. ": " .. string.format(fmt, ...) }, Bad), 0)
+end
+
+local function plain_string(field, v, max)
+  if type(v) ~= "string" then bad(field, "string expected, got %s", type(v)) end
+  if v:find("\0", 1, true) then bad(field, "must not contain a NUL byte") end
+  if max and #v > max then bad(field, "longer than %d bytes", max) end
+  return v
+end
+
+local function abs_path(field, v)
+  plain_string(field, v, 4096)
+  if v:sub(1, 1) ~= "/" then bad(field, "'%s' is not an absolute path", v) end
+  for part in v:gmatch("[^/]+") do
+    if part == ".." then bad(field, "'%s' must not contain '..'", v) end
+  end
+  return v
+end
+
+-- RFC 1123 host names: dot-separated labels of letters, digits and '-'.
+local function host_name(field, v)
+  plain_string(field, v, 64)
+  if v == "" then bad(field, "must not be empty") end
+  for label in (v .. "."):gmatch("(.-)%.") do
+    if label == "" or #label > 63 or not label:match("^[%w][%w%-]*$") or label:sub(-1) == "-" then
+      bad(field, "'%s' is not a valid host name (letters, digits, '-' and '.')", v)
+    end
+  end
+  return v
+end
+
+local function namespaces(v)
+  if v == nil then v = M.ALL end
+  if type(v) ~= "table" then bad("namespaces", "array of names expected, got %s", type(v)) end
+  local set, flags = {}, 0
+  for i, name in ipairs(v) do
+    if type(name) ~= "string" then bad("namespaces", "entry %d: string expected", i) end
+    local n = ALIASES[name] or name
+    if not M.NAMESPACES[n] then
+      bad("namespaces", "unknown namespace '%s' (known: %s)", name, table.concat(M.ALL, ", "))
+    end
+    set[n], flags = true, flags | M.NAMESPACES[n]
+  end
+  if not set.mount then bad("namespaces", "a mount namespace is needed to pivot into rootfs") end
+  if not set.user and core.geteuid() ~= 0 then
+    bad("namespaces", "without a user namespace only root can create namespaces")
+  end
+  return set, flags
+end
+
+local function id_map(field, v, own, has_user)
+  if v == nil then return has_user and { { inside = 0, outside = own, count = 1 } } or nil end
+  if not has_user then bad(field, "needs the user namespace") end
+  if type(v) ~= "table" then bad(field, "table expected, got %s", type(v)) end
+  local list = v.inside ~= nil and { v } or v
+  if #list == 0 then bad(field, "at least one { inside =, outside =, count = } expected") end
+  local out = {}
+  for i, m in ipairs(list) do
+    local where = #list > 1 and string.format("%s[%d]", field, i) or field
+    if type(m) ~= "table" then bad(where, "{ inside =, outside =, count = } expected") end
+    for _, k in ipairs { "inside", "outside", "count" } do
+      local x = m[k]
+      if math.type(x) ~= "integer" or x < (k == "count" and 1 or 0) or x > MAX_ID then
+        bad(where, "'%s' must be an integer in [%d, %d]", k, k == "count" and 1 or 0, MAX_ID)
+      end
+    end
+    if m.inside + m.count - 1 > MAX_ID or m.outside + m.count - 1 > MAX_ID then
+      bad(where, "range runs past %d", MAX_ID)
+    end
+    for j, o in ipairs(out) do
+      if m.inside < o.inside + o.count and o.inside < m.inside + m.count then
+        bad(where, "inside range overlaps entry %d", j)
+      end
+    end
+    out[#out + 1] = { inside = m.inside, outside = m.outside, count = m.count }
+  end
+  return out
+end
+
+local function env(v, hostname)
+  local e = { PATH = DEFAULT_PATH, HOME = "/root", HOSTNAME = hostname, TERM = os.getenv("TERM") }
+  if v == nil then return e end
+  if type(v) ~= "table" then bad("env", "table of NAME = value expected, got %s", type(v)) end
+  for k, x in pairs(v) do
+    if type(k) ~= "string" or k == "" or k:find("[=%z]") then
+      bad("env", "invalid variable name %s", string.format("%q", tostring(k)))
+    end
+    if type(x) == "number" then x = tostring(x) end
+    if x ~= false then plain_string("env." .. k, x, 131072) end
+    e[k] = x or nil
+  end
+  return e
+end
+
+local function command(v)
+  if v == nil then return { "/bin/sh" } end
+  if type(v) ~= "table" then bad("command", "array of strings expected, got %s", type(v)) end
+  if #v == 0 then bad("command", "must not be empty") end
+  local out = {}
+  for i, a in ipairs(v) do
+    plain_string(string.format("command[%d]", i), a, 131072)
+    out[i] = a
+  end
+  if out[1] == "" then bad("command", "program name is empty") end
+  return out
+end
+
+local function mounts(v)
+  if v == nil then return {} end
+  if type(v) ~= "table" then bad("mounts", "array expected, got %s", type(v)) end
+  local out = {}
+  for i, m in ipairs(v) do
+    local f = string.format("mounts[%d]", i)
+    if type(m) ~= "table" then bad(f, "table expected, got %s", type(m)) end
+    local kind = m.type or (m.source and "bind" or nil)
+    if kind ~= "bind" and kind ~= "tmpfs" then bad(f .. ".type", "'bind' or 'tmpfs' expected") end
+    local o = { type = kind, destination = abs_path(f .. ".destination", m.destination),
+                readonly = m.readonly and true or false }
+    if kind == "bind" then
+      plain_string(f .. ".source", m.source, 4096)
+      local st, err = core.stat(m.source, true)
+      if not st then bad(f .. ".source", "%s", err) end
+      o.source, o.source_type = core.realpath(m.source), st.type
+    else
+      if m.size ~= nil and not (math.type(m.size) == "integer" and m.size > 0) then
+        bad(f .. ".size", "positive integer (bytes) expected")
+      end
+      o.size = m.size
+    end
+    out[i] = o
+  end
+  return out
+end
+
+local function rootfs(v)
+  if v == nil then bad("rootfs", "required") end
+  plain_string("rootfs", v, 4096)
+  local st, err = core.stat(v, true)
+  if not st then bad("rootfs", "%s", err) end
+  if st.type ~= "directory" then bad("rootfs", "'%s' is not a directory", v) end
+  return core.realpath(v)
+end
+
+local function interpreter(v)
+  if v == nil then return "/proc/self/exe" end
+  abs_path("interpreter", v)
+  local ok, err = core.executable(v)
+  if not ok then bad("interpreter", "%s", err) end
+  return v
+end
+
+local function keep_fds(v)
+  if v == nil then return {} end
+  if type(v) ~= "table" then bad("keep_fds", "array of fds expected") end
+  for i, fd in ipairs(v) do
+    if math.type(fd) ~= "integer" or fd < 3 then bad(string.format("keep_fds[%d]", i), "fd >= 3 expected") end
+  end
+  return { table.unpack(v) }
+end
+
+local function network(v)
+  if v == nil or v == false or v == "none" then return false end
+  bad("network", "false or \"none\" expected (bridge networking is not available yet)")
+end
+
+local function random_id()
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local b = f:read(6)
+  f:close()
+  return (b:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+local function check(r)
+  if type(r) ~= "table" then bad("recipe", "table expected, got %s", type(r)) end
+  for k in pairs(r) do
+    if not FIELDS[k] then bad("recipe", "unknown field '%s'", tostring(k)) end
+  end
+  local id = random_id()
+  local ns, flags = namespaces(r.namespaces)
+  local out = {
+    id = id, rootfs = rootfs(r.rootfs), command = command(r.command),
+    hostname = r.hostname ~= nil and host_name("hostname", r.hostname) or id,
+    domainname = r.domainname ~= nil and host_name("domainname", r.domainname) or nil,
+    cwd = r.cwd ~= nil and abs_path("cwd", r.cwd) or "/",
+    namespaces = ns, flags = flags,
+    uid_map = id_map("uid_map", r.uid_map, core.getuid(), ns.user),
+    gid_map = id_map("gid_map", r.gid_map, core.getgid(), ns.user),
+    mounts = mounts(r.mounts), interpreter = interpreter(r.interpreter),
+    keep_fds = keep_fds(r.keep_fds), network = network(r.network),
+    readonly = r.readonly and true or false,
+    name = r.name ~= nil and host_name("name", r.name) or id,
+  }
+  if r.hostname ~= nil and not ns.uts then bad("hostname", "needs the uts namespace") end
+  for _, k in ipairs { "uid", "gid" } do
+    local ok, err = idmap.check(k, out[k .. "_map"])
+    if not ok then bad(k .. "_map", "%s", err) end
+  end
+  out.env = env(r.env, out.hostname)
+  return out
+end
+
+--- Validate a recipe.
+-- @treturn table|nil the normalized recipe, or nil and "field: reason"
+function M.validate(r)
+  local ok, res = pcall(check, r)
+  if ok then return res end
+  if getmetatable(res) == Bad then return nil, res.msg end
+  error(res, 0)
+end
+
+return M
