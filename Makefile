@@ -20,7 +20,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 .PHONY: all deps rootfs test demo bench install clean
 all: $(SO)
 
-build/obj/%.o: csrc/%.c csrc/common.h
+build/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -383,6 +383,38 @@ static int l_socketpair(lua_State *L)
 }
 
 /***
+ * A close-on-exec pipe.
+ * @function pipe
+ * @treturn integer read end
+ * @treturn integer write end
+ */
+static int l_pipe(lua_State *L)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return nsbox_fail(L, errno, "pipe");
+	lua_pushinteger(L, p[0]);
+	lua_pushinteger(L, p[1]);
+	return 2;
+}
+
+/***
+ * dup2(2): make newfd a copy of oldfd (without close-on-exec).
+ * @function dup2
+ * @tparam integer oldfd
+ * @tparam integer newfd
+ */
+static int l_dup2(lua_State *L)
+{
+	int from = nsbox_check_fd(L, 1), to = nsbox_check_fd(L, 2);
+	int r = from == to ? fcntl(from, F_SETFD, 0) : dup2(from, to);
+	if (r < 0)
+		return nsbox_fail(L, errno, "dup2(%d, %d)", from, to);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
  * Read exactly n bytes (fewer only at end of file).
  * @function read
  * @tparam integer fd
@@ -602,7 +634,7 @@ void nsbox_open_process(lua_State *L)
 		{ "pidfd_open", l_pidfd_open }, { "socketpair", l_socketpair }, { "read", l_read },
 		{ "write", l_write }, { "close", l_close }, { "close_range", l_close_range },
 		{ "cloexec", l_cloexec }, { "prctl", l_prctl }, { "execve", l_execve },
-		{ "setsid", l_setsid }, { "getpid", l_getpid }, { "getuid", l_getuid },
+		{ "setsid", l_setsid }, { "pipe", l_pipe }, { "dup2", l_dup2 }, { "getpid", l_getpid }, { "getuid", l_getuid },
 		{ "getgid", l_getgid }, { "geteuid", l_geteuid }, { "_exit", l__exit },
 		{ "environ", l_environ }, { "setenv", l_setenv },
 		{ NULL, NULL }

@@ -24,7 +24,7 @@ local function child_recipe(r)
   return {
     rootfs = r.rootfs, command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
-    mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly,
+    mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
   }
 end
 
@@ -50,11 +50,11 @@ end
 local function await_exec(sock)
   local execd = false
   while true do
-    local msg, err, errno = channel.recv(sock)
+    local msg, err = channel.recv(sock)
     if msg == nil then
-      if err then return nil, "sync channel: " .. err, errno end
-      if execd then return true end
-      return nil, "container setup ended without a report"
+      -- EOF after { exec = true } is the exec; anything else is a child that died silently.
+      if execd and not err then return true end
+      return nil
     end
     if msg.error then return nil, msg.error, msg.errno, msg.status end
     execd = execd or msg.exec
@@ -69,6 +69,9 @@ function Box:start()
   local psock, csock = core.socketpair()
   local keep = { csock }
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
+  for i = 1, 3 do
+    if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
+  end
   local pid, pidfd, errno = core.spawn {
     path = r.interpreter, argv = { r.interpreter, "-e", bootstrap(csock) }, env = {},
     flags = r.flags, pdeathsig = core.SIGKILL, keep_fds = keep,
@@ -85,8 +88,11 @@ function Box:start()
   local ok, err, eno, status = await_exec(psock)
   core.close(psock)
   if not ok then
-    reap(pidfd)
+    local how, code = reap(pidfd)
     self.status = status
+    if not err then
+      err = string.format("container setup ended without a report (%s %d)", how, code)
+    end
     return nil, err, eno
   end
   self.pid, self.pidfd = pid, pidfd

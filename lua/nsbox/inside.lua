@@ -118,6 +118,9 @@ end
 
 local function exec(r, fd)
   local path = find_program(r)
+  for i = 1, 3 do
+    if r.stdio[i] then try(core.dup2(r.stdio[i], i - 1)) end
+  end
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
   for _, k in ipairs(r.keep_fds) do try(core.cloexec(k, false)) end
   channel.send(fd, { exec = true })

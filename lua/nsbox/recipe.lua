@@ -21,6 +21,7 @@ local FIELDS = {
   rootfs = true, command = true, env = true, cwd = true, hostname = true, domainname = true,
   namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
   network = true, keep_fds = true, readonly = true, name = true,
+  stdin = true, stdout = true, stderr = true,
 }
 
 -- Raised by the checks below and turned into nil, message by M.validate.
@@ -186,6 +187,12 @@ local function keep_fds(v)
   return { table.unpack(v) }
 end
 
+local function stdio(field, v)
+  if v == nil then return nil end
+  if math.type(v) ~= "integer" or v < 0 then bad(field, "file descriptor (integer >= 0) expected") end
+  return v
+end
+
 local function network(v)
   if v == nil or v == false or v == "none" then return false end
   bad("network", "false or \"none\" expected (bridge networking is not available yet)")
@@ -216,6 +223,7 @@ local function check(r)
     mounts = mounts(r.mounts), interpreter = interpreter(r.interpreter),
     keep_fds = keep_fds(r.keep_fds), network = network(r.network),
     readonly = r.readonly and true or false,
+    stdio = { stdio("stdin", r.stdin), stdio("stdout", r.stdout), stdio("stderr", r.stderr) },
     name = r.name ~= nil and host_name("name", r.name) or id,
   }
   if r.hostname ~= nil and not ns.uts then bad("hostname", "needs the uts namespace") end

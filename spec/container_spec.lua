@@ -1,0 +1,197 @@
+-- The seed's container, seen from outside and inside, as root.
+local H = require "spec.support.helpers"
+local nsbox, core = H.nsbox, H.core
+
+describe("a container", function()
+  it("has the hostname it was given", function()
+    local st, out = H.capture { command = { "hostname" }, hostname = "ns-process" }
+    assert.equal(0, st)
+    assert.equal("ns-process\n", out)
+  end)
+
+  it("defaults its hostname to its id", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs })
+    assert.matches("^%x+$", box.id)
+    local st, out = H.capture { command = { "hostname" } }
+    assert.equal(0, st)
+    assert.matches("^%x%x%x%x%x%x%x%x%x%x%x%x\n$", out)
+  end)
+
+  it("sets the domain name", function()
+    local _, out = H.run_sh("cat /proc/sys/kernel/domainname", { domainname = "example.org" })
+    assert.equal("example.org\n", out)
+  end)
+
+  it("runs the command as root inside", function()
+    local st, out = H.run_sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups")
+    assert.equal(0, st)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l:gsub("%s+", " "):gsub("^ ", "") end
+    assert.same({ "0", "0", "0 0 1", "0 0 1", "deny" }, lines)
+  end)
+
+  it("lives in namespaces of its own, all seven", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" } })
+    assert(box:start())
+    for _, ns in ipairs { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" } do
+      local mine, its = H.ns_inode("self", ns), H.ns_inode(box.pid, ns)
+      assert.truthy(its, ns)
+      assert.are_not.equal(mine, its, ns)
+    end
+    assert(box:kill(core.SIGKILL))
+    assert.equal(137, box:wait())
+  end)
+
+  it("keeps the namespaces not asked for", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" },
+      namespaces = { "user", "mount", "pid" } })
+    assert(box:start())
+    assert.equal(H.ns_inode("self", "uts"), H.ns_inode(box.pid, "uts"))
+    assert.equal(H.ns_inode("self", "net"), H.ns_inode(box.pid, "net"))
+    assert.are_not.equal(H.ns_inode("self", "pid"), H.ns_inode(box.pid, "pid_for_children"))
+    box:kill(core.SIGKILL)
+    box:wait()
+  end)
+
+  it("sees only its own mounts in /proc/mounts", function()
+    local _, out = H.run_sh("cat /proc/mounts")
+    local points = {}
+    for point in out:gmatch("[^\n]- (%S+) %S+ %S+ %d+ %d+\n") do points[#points + 1] = point end
+    assert.equal("/", points[1])
+    local allowed = { ["/"] = true, ["/proc"] = true, ["/dev"] = true, ["/dev/pts"] = true,
+      ["/dev/shm"] = true, ["/sys"] = true }
+    for _, d in ipairs { "null", "zero", "full", "random", "urandom", "tty" } do allowed["/dev/" .. d] = true end
+    for _, p in ipairs(points) do assert.is_true(allowed[p] or false, "unexpected mount " .. p) end
+    assert.is_nil(out:find(H.root, 1, true))
+  end)
+
+  it("shows the command as PID 1 and nothing of the host in ps", function()
+    local _, out = H.capture { command = { "ps", "-o", "pid,args" } }
+    local pids = {}
+    for pid, args in out:gmatch("\n%s*(%d+)%s+([^\n]*)") do pids[#pids + 1] = { tonumber(pid), args } end
+    assert.equal(1, #pids)
+    assert.same({ 1, "ps -o pid,args" }, pids[1])
+  end)
+
+  it("does not see the host's SysV shared memory", function()
+    local id = H.sh("ipcmk -M 4096"):match("(%d+)")
+    assert.truthy(id)
+    finally(function() os.execute("ipcrm -m " .. id) end)
+    assert.matches("\n" .. id .. " ", H.sh("ipcs -m -i " .. id .. " >/dev/null && echo; ipcs -m | awk '{print $2}' | sed 's/$/ /'"))
+    local _, out = H.run_sh("cat /proc/sysvipc/shm")
+    local rows = 0
+    for _ in out:gmatch("\n") do rows = rows + 1 end
+    assert.equal(1, rows) -- the header only
+  end)
+
+  it("has a minimal /dev", function()
+    local _, out = H.run_sh("ls /dev | sort | tr '\\n' ' '; echo x > /dev/null && head -c 4 /dev/zero | wc -c")
+    assert.equal("fd full null ptmx pts random shm stderr stdin stdout tty urandom zero 4\n", out)
+  end)
+
+  it("brings up lo and nothing else in its network", function()
+    local _, out = H.run_sh("cat /sys/class/net/lo/operstate; ls /sys/class/net")
+    assert.equal("unknown\nlo\n", out)
+    local _, flags = H.run_sh("cat /sys/class/net/lo/flags")
+    assert.equal(1, tonumber(flags) & 1) -- IFF_UP
+  end)
+
+  for _, code in ipairs { 0, 3, 42 } do
+    it("returns the exit code " .. code, function()
+      assert.equal(code, (H.run_sh("exit " .. code)))
+    end)
+  end
+
+  it("returns 137 when killed by SIGKILL", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" } })
+    assert(box:start())
+    assert.is_number(box.pid)
+    assert(box:kill(core.SIGKILL))
+    assert.equal(137, box:wait())
+  end)
+
+  it("returns 128+N for a command that handles and re-raises a signal", function()
+    local r, w = assert(core.pipe())
+    local box = assert(nsbox.container { rootfs = H.rootfs, stdout = w,
+      command = { "/bin/sh", "-c", "trap 'exit 143' TERM; echo ready; while :; do sleep 0.05; done" } })
+    assert(box:start())
+    core.close(w)
+    assert.equal("ready\n", core.read(r, 6)) -- the trap is set: pid 1 ignores what it does not handle
+    core.close(r)
+    assert(box:kill(core.SIGTERM))
+    assert.equal(143, box:wait())
+  end)
+
+  it("passes stdin to the command", function()
+    local st, out = H.capture({ command = { "/bin/sh", "-c", "tr a-z A-Z" } }, "hello nsbox\n")
+    assert.equal(0, st)
+    assert.equal("HELLO NSBOX\n", out)
+  end)
+
+  it("gives the command the environment of the recipe and no marker", function()
+    local _, out = H.run_sh("env | sort", { env = { FOO = "bar" } })
+    assert.matches("\nFOO=bar\n", "\n" .. out)
+    assert.matches("PATH=/usr/local/sbin", out)
+    assert.is_nil(out:find("NSBOX", 1, true))
+    assert.is_nil(out:find("LUA_", 1, true))
+  end)
+
+  it("starts the command in cwd", function()
+    local _, out = H.run_sh("pwd", { cwd = "/tmp" })
+    assert.equal("/tmp\n", out)
+  end)
+
+  it("binds host paths and mounts tmpfs where asked, read-only when asked", function()
+    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local f = assert(io.open(dir .. "/hello", "w")); f:write("from host\n"); f:close()
+    local st, out = H.run_sh("cat /data/hello; touch /data/x 2>/dev/null || echo ro; touch /scratch/y && echo rw", {
+      mounts = { { source = dir, destination = "/data", readonly = true },
+                 { type = "tmpfs", destination = "/scratch" } } })
+    assert.equal(0, st)
+    assert.equal("from host\nro\nrw\n", out)
+  end)
+
+  it("answers 127 and names a command that is not there", function()
+    local st, err = H.capture { command = { "no-such-command" } }
+    assert.equal(127, st)
+    assert.equal("exec(no-such-command): No such file or directory", err)
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "/bin/nope" } })
+    local s2, e2 = box:run()
+    assert.equal(127, s2)
+    assert.equal("exec(/bin/nope): No such file or directory", e2)
+  end)
+
+  it("answers 126 for a command that is not executable", function()
+    local st, err = H.capture { command = { "/etc/passwd" } }
+    assert.equal(126, st)
+    assert.equal("exec(/etc/passwd): Permission denied", err)
+  end)
+
+  it("closes fds the Lua script opened before the command runs", function()
+    local f = assert(io.open("/etc/hostname"))
+    finally(function() f:close() end)
+    local _, out = H.run_sh("ls /proc/self/fd | sort -n | tr '\\n' ' '")
+    assert.equal("0 1 2 3 ", out) -- 3 is ls's own directory fd
+  end)
+
+  it("kills the container when the parent dies", function()
+    local script = [[
+      local nsbox = require "nsbox"
+      local box = assert(nsbox.container { rootfs = ROOTFS, command = { "sleep", "60" } })
+      assert(box:start())
+      io.write(box.pid, "\n") io.flush()
+      os.exit(0, false) -- the parent leaves without waiting
+    ]]
+    local p = io.popen("lua5.4 -e " .. H.sh_quote("ROOTFS=" .. string.format("%q", H.rootfs) .. " " .. script))
+    local pid = tonumber(p:read("l"))
+    p:close()
+    assert.is_number(pid)
+    os.execute("sleep 0.2")
+    -- gone, or a zombie waiting for the host's init to reap it
+    local f = io.open("/proc/" .. pid .. "/stat")
+    local state = f and f:read("a"):match("^%d+ %b() (%a)")
+    if f then f:close() end
+    assert.is_true(state == nil or state == "Z", "state " .. tostring(state))
+  end)
+end)

@@ -1,0 +1,83 @@
+-- A failure inside the container during setup comes back to start()/run() naming
+-- the step and the path, and leaves nothing behind.
+local H = require "spec.support.helpers"
+local nsbox, core = H.nsbox, H.core
+
+-- A scratch rootfs whose /proc is a file: mounting proc there must fail.
+local function broken_rootfs()
+  local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+  assert(os.execute(string.format("cp -a %s/. %s/ && rmdir %s/proc && touch %s/proc", H.rootfs, dir, dir, dir)))
+  return dir
+end
+
+describe("a setup failure inside the container", function()
+  it("is reported by start() with the step and the path, leaving nothing behind", function()
+    local dir = broken_rootfs()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local fds, kids, mounts = H.fd_count(), H.child_count(), H.host_mounts()
+    local box = assert(nsbox.container { rootfs = dir, command = { "true" } })
+    local ok, err = box:start()
+    assert.is_nil(ok)
+    assert.equal("mount(proc, " .. dir .. "/proc): Not a directory", err)
+    assert.is_nil(box.pid)
+    assert.equal(fds, H.fd_count())
+    assert.equal(kids, H.child_count())
+    assert.equal(mounts, H.host_mounts())
+  end)
+
+  it("is reported by run() as nil and the message", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, cwd = "/no/such/dir" })
+    local st, err = box:run()
+    assert.is_nil(st)
+    assert.equal("chdir(/no/such/dir): No such file or directory", err)
+  end)
+
+  it("names the mkdir that a read-only rootfs refuses", function()
+    -- A read-only rootfs with no /dev: the mount point cannot be made.
+    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+    finally(function() os.execute("umount " .. dir .. " 2>/dev/null; rm -rf " .. dir) end)
+    assert(os.execute(string.format("mkdir %s/proc && mount -t tmpfs -o ro none %s 2>/dev/null || true", dir, dir)))
+    local box = assert(nsbox.container { rootfs = dir, command = { "true" } })
+    local ok, err = box:start()
+    assert.is_nil(ok)
+    assert.matches("^mkdir%(" .. dir:gsub("%p", "%%%0") .. "/[a-z]+%): Read%-only file system$", err)
+  end)
+
+  it("reports an interpreter that cannot run nsbox", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, interpreter = "/bin/false" })
+    local ok, err = box:start()
+    assert.is_nil(ok)
+    assert.equal("container setup ended without a report (exited 1)", err)
+    assert.equal(0, H.child_count())
+  end)
+end)
+
+describe("running many containers from one Lua process", function()
+  it("leaves no fd, mount or process behind after 50 runs", function()
+    local fds, kids, mounts = H.fd_count(), H.child_count(), H.host_mounts()
+    for i = 1, 50 do
+      local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, hostname = "run" .. i })
+      assert.equal(0, box:run())
+    end
+    collectgarbage()
+    assert.equal(fds, H.fd_count())
+    assert.equal(kids, H.child_count())
+    assert.equal(mounts, H.host_mounts())
+  end)
+
+  it("kills and reaps a container whose box is dropped or closed", function()
+    local kids = H.child_count()
+    do
+      local box <close> = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" } })
+      assert(box:start())
+      assert.equal(kids + 1, H.child_count())
+    end
+    assert.equal(kids, H.child_count())
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" } })
+    assert(box:start())
+    box = nil
+    collectgarbage()
+    collectgarbage()
+    assert.equal(kids, H.child_count())
+  end)
+end)
