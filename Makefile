@@ -17,6 +17,8 @@ OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
 SO       := lua/nsbox/core.so
 RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH='$(CURDIR)/lua/?.so;;'
 
+SHELL    := /bin/bash
+
 .PHONY: all deps rootfs test demo bench install clean
 all: $(SO)
 
@@ -48,14 +50,15 @@ $(ROOTFS)/bin/busybox: $(BUSYBOX)
 	chmod 1777 $(ROOTFS)/tmp
 	chmod -R a+rX $(ROOTFS)
 
-test: $(SO) rootfs
+# The specs, as TAP in build/test.tap (root runs them all; CI counts the results from it).
+test: deps $(SO) rootfs
 	@mkdir -p build
-	$(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec | tee build/test.tap
+	set -o pipefail; $(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap
 
-demo: $(SO) rootfs
+demo: deps $(SO) rootfs
 	$(RUNENV) $(LUA) examples/ns-process.lua
 
-bench: $(SO) rootfs
+bench: deps $(SO) rootfs
 	$(RUNENV) $(LUA) bench/run.lua
 
 install: $(SO)

@@ -38,6 +38,7 @@ build = {
       -- Pure-Lua layer. KEEP IN SYNC with lua/nsbox/*.lua (luarocks needs an explicit list).
       ["nsbox"]           = "lua/nsbox/init.lua",
       ["nsbox.channel"]   = "lua/nsbox/channel.lua",
+      ["nsbox.cli"]       = "lua/nsbox/cli.lua",
       ["nsbox.container"] = "lua/nsbox/container.lua",
       ["nsbox.idmap"]     = "lua/nsbox/idmap.lua",
       ["nsbox.inside"]    = "lua/nsbox/inside.lua",

@@ -1,0 +1,156 @@
+-- The C primitives of nsbox.core on their own.
+local H = require "spec.support.helpers"
+local core = H.core
+
+-- Run Lua code in a fresh interpreter (so namespace changes stay there); returns its stdout.
+local function lua(code)
+  return H.sh("LUA_PATH=" .. H.sh_quote(H.root .. "/lua/?.lua;;") .. " LUA_CPATH=" ..
+    H.sh_quote(H.root .. "/lua/?.so;;") .. " lua5.4 -e " .. H.sh_quote("local core = require 'nsbox.core' " .. code) .. " 2>&1")
+end
+
+describe("core.spawn", function()
+  it("runs a program and wait reports its exit code", function()
+    local pid, pidfd = core.spawn { path = "/bin/sh", argv = { "sh", "-c", "exit 5" } }
+    assert.is_number(pid)
+    assert.same({ "exited", 5 }, { core.wait(pidfd) })
+    core.close(pidfd)
+  end)
+
+  it("reports an exec failure with the path and errno, leaving no child", function()
+    local kids = H.child_count()
+    local ok, err, errno = core.spawn { path = "/nonexistent", argv = { "x" } }
+    assert.is_nil(ok)
+    assert.equal("execve(/nonexistent): No such file or directory", err)
+    assert.equal(2, errno)
+    assert.equal(kids, H.child_count())
+  end)
+
+  it("holds the child in its new namespaces until setup returns, and aborts if it fails", function()
+    local kids, seen = H.child_count(), nil
+    local ok, err = core.spawn { path = "/bin/true", argv = { "true" }, flags = core.CLONE_NEWUTS,
+      setup = function(pid)
+        seen = H.ns_inode(pid, "uts") ~= H.ns_inode("self", "uts") and core.readlink("/proc/" .. pid .. "/exe")
+        return nil, "setup said no"
+      end }
+    assert.is_nil(ok)
+    assert.equal("setup said no", err)
+    assert.is_string(seen)
+    assert.is_nil(seen:find("true", 1, true)) -- not exec'd yet
+    assert.equal(kids, H.child_count())
+  end)
+
+  it("lets setup write the id maps of a new user namespace", function()
+    local r, w = core.pipe()
+    local _, pidfd = assert(core.spawn { path = "/bin/sh",
+      argv = { "sh", "-c", "cat /proc/self/uid_map /proc/self/setgroups >&" .. w }, keep_fds = { w },
+      flags = core.CLONE_NEWUSER,
+      setup = function(pid)
+        assert(core.setgroups(pid, "deny"))
+        assert(core.id_map(pid, "gid", { { inside = 0, outside = 0, count = 1 } }))
+        return core.id_map(pid, "uid", { { inside = 0, outside = 0, count = 1 }, { inside = 1, outside = 100000, count = 1000 } })
+      end })
+    core.close(w)
+    local out = core.read(r, 4096)
+    core.close(r)
+    assert.same({ "exited", 0 }, { core.wait(pidfd) })
+    core.close(pidfd)
+    assert.equal("0 0 1\n1 100000 1000\ndeny\n", (out:gsub(" +", " "):gsub("\n ", "\n"):gsub("^ ", "")))
+  end)
+
+  it("names the file when an id map cannot be written", function()
+    local ok, err, errno = core.id_map(999999999, "uid", { { inside = 0, outside = 0, count = 1 } })
+    assert.is_nil(ok)
+    assert.equal("open(/proc/999999999/uid_map): No such file or directory", err)
+    assert.equal(2, errno)
+    assert.has_error(function() core.id_map(1, "pid", {}) end)
+  end)
+end)
+
+describe("core.wait", function()
+  it("forwards the signals it is given to the child", function()
+    local r, w = core.pipe()
+    local _, pidfd = assert(core.spawn { path = "/bin/sh", keep_fds = { w },
+      argv = { "sh", "-c", "trap 'exit 9' USR1; echo ready >&" .. w .. "; while :; do sleep 0.05; done" } })
+    core.close(w)
+    assert.equal("ready\n", core.read(r, 6))
+    core.close(r)
+    -- Someone signals us (the parent) while we wait: the child gets it instead.
+    os.execute("(sleep 0.2; kill -USR1 " .. core.getpid() .. ") &")
+    assert.same({ "exited", 9 }, { core.wait(pidfd, { core.SIGUSR1 }) })
+    core.close(pidfd)
+  end)
+
+  it("reports a child killed through its pidfd", function()
+    local _, pidfd = assert(core.spawn { path = "/bin/sleep", argv = { "sleep", "30" } })
+    assert.is_false(core.poll(pidfd))
+    assert(core.kill(pidfd, core.SIGKILL))
+    assert.same({ "killed", 9 }, { core.wait(pidfd) })
+    core.close(pidfd)
+  end)
+end)
+
+describe("core fd calls", function()
+  it("send and receive through a socketpair and a pipe", function()
+    local a, b = assert(core.socketpair())
+    assert(core.write(a, "hello"))
+    assert.equal("hel", core.read(b, 3))
+    core.close(a)
+    assert.equal("lo", core.read(b, 10))
+    assert.equal("", core.read(b, 10))
+    core.close(b)
+    local r, w = assert(core.pipe())
+    local dup = 200
+    assert(core.dup2(w, dup))
+    assert(core.write(dup, "x"))
+    core.close(w)
+    core.close(dup)
+    assert.equal("x", core.read(r, 5))
+    core.close(r)
+    local ok, err, errno = core.close(dup)
+    assert.is_nil(ok)
+    assert.equal("close(200): Bad file descriptor", err)
+    assert.equal(9, errno)
+  end)
+end)
+
+describe("core namespace and mount calls", function()
+  it("unshare, mount, umount, sethostname and prctl work in a new namespace", function()
+    local out = lua [[
+      assert(core.unshare(core.CLONE_NEWNS | core.CLONE_NEWUTS))
+      assert(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))
+      assert(core.mount("tmpfs", "/mnt", "tmpfs", core.MS_NOSUID, "size=1m"))
+      local f = io.open("/proc/self/mounts"):read("a")
+      print(f:find("tmpfs /mnt tmpfs rw,nosuid", 1, true) ~= nil)
+      assert(core.mount_setattr("/mnt", core.MOUNT_ATTR_RDONLY))
+      print(io.open("/mnt/x", "w") == nil)
+      assert(core.umount("/mnt", core.MNT_DETACH))
+      assert(core.sethostname("inside-core"))
+      print(io.popen("hostname"):read("l"))
+      assert(core.prctl(core.PR_SET_NO_NEW_PRIVS, 1))
+      print(core.prctl(core.PR_GET_NO_NEW_PRIVS))
+      print(core.setns("/proc/self/ns/uts", core.CLONE_NEWUTS))
+    ]]
+    assert.equal("true\ntrue\ninside-core\n1\ntrue\n", out)
+    assert.are_not.equal("inside-core", H.sh("hostname"):gsub("%s+$", ""))
+  end)
+
+  it("name the call and the path when they fail", function()
+    assert.equal("nil\tpivot_root(/nonexistent): No such file or directory\t2\n",
+      lua [[print(core.pivot_root("/nonexistent", "/"))]])
+    assert.equal("nil\tmount(tmpfs, /nonexistent): No such file or directory\t2\n",
+      lua [[print(core.mount("tmpfs", "/nonexistent", "tmpfs"))]])
+    assert.equal("nil\tumount(/nonexistent): No such file or directory\t2\n",
+      lua [[print(core.umount("/nonexistent"))]])
+    assert.equal("nil\tsetns(/nonexistent): No such file or directory\t2\n",
+      lua [[print(core.setns("/nonexistent"))]])
+    assert.equal("nil\tsethostname(" .. string.rep("x", 65) .. "): Invalid argument\t22\n",
+      lua [[print(core.sethostname(string.rep("x", 65)))]])
+  end)
+
+  it("raise on wrong argument types", function()
+    assert.has_error(function() core.mount(nil, 42 > 1) end)
+    assert.has_error(function() core.spawn { path = "/bin/true", argv = "true" } end)
+    assert.has_error(function() core.spawn { path = "/bin/true", argv = { 1 } } end)
+    assert.has_error(function() core.kill("x") end)
+  end)
+end)
