@@ -35,6 +35,7 @@ struct spawn_plan {
 	int ctl;       /* child's end of the control socket: waits on it, reports exec errno on it */
 	int pdeathsig;
 	int setsid;
+	int stdio[3]; /* fds to become 0, 1, 2; -1 to inherit */
 };
 
 /* Runs in the cloned child: async-signal-safe calls only, then execve. */
@@ -58,6 +59,9 @@ static _Noreturn void spawn_child(const struct spawn_plan *p)
 	while (r < 0 && errno == EINTR);
 	if (r != 1)
 		_exit(127);
+	for (int i = 0; i < 3; i++)
+		if (p->stdio[i] >= 0 && (p->stdio[i] == i ? fcntl(i, F_SETFD, 0) : dup2(p->stdio[i], i)) < 0)
+			goto fail;
 	for (int i = 0; i < p->nkeep; i++)
 		if (fcntl(p->keep[i], F_SETFD, 0) < 0)
 			goto fail;
@@ -144,7 +148,8 @@ static void abandon(pid_t pid, int pidfd)
  * @function spawn
  * @tparam table spec `path`, `argv`, `env` (array of "K=V"; default: this
  *   process's environment), `flags` (CLONE_NEW* bits), `pdeathsig`,
- *   `keep_fds` (fds passed across exec), `setsid`, `setup` (function(pid)
+ *   `keep_fds` (fds passed across exec), `stdin`/`stdout`/`stderr` (fds to
+ *   become 0, 1, 2), `setsid`, `setup` (function(pid)
  *   returning true or nil, message)
  * @treturn integer pid
  * @treturn integer pidfd (close-on-exec)
@@ -165,6 +170,12 @@ static int l_spawn(lua_State *L)
 	p.keep = int_array(L, 1, "keep_fds", &p.nkeep);
 	p.pdeathsig = (int)nsbox_opt_int_field(L, 1, "pdeathsig", 0);
 	p.setsid = nsbox_opt_bool_field(L, 1, "setsid", 0);
+	static const char *const stdio[3] = { "stdin", "stdout", "stderr" };
+	for (int i = 0; i < 3; i++) {
+		lua_Integer fd = nsbox_opt_int_field(L, 1, stdio[i], -1);
+		luaL_argcheck(L, fd >= -1 && fd <= 0x7fffffff, 1, "stdio: file descriptor expected");
+		p.stdio[i] = (int)fd;
+	}
 	uint64_t flags = (uint64_t)nsbox_opt_int_field(L, 1, "flags", 0);
 	lua_getfield(L, 1, "setup");
 	int setup = lua_gettop(L);

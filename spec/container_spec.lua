@@ -175,6 +175,52 @@ describe("a container", function()
     assert.equal("0 1 2 3 ", out) -- 3 is ls's own directory fd
   end)
 
+  it("runs a command joined to all its namespaces with exec", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" }, hostname = "target",
+      env = { GREETING = "hi" } })
+    assert(box:start())
+    finally(function() box:kill(core.SIGKILL) box:wait() end)
+    local r, w = core.pipe()
+    local st = box:exec { command = { "/bin/sh", "-c",
+      "hostname; id -u; echo $GREETING; ps -o args | grep -c '^sleep 30'; grep -E '^(TracerPid)' /proc/self/status >/dev/null; exit 4" },
+      stdout = w }
+    core.close(w)
+    local out = core.read(r, 4096)
+    core.close(r)
+    assert.equal(4, st)
+    assert.equal("target\n0\nhi\n1\n", out)
+    for _, ns in ipairs { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" } do
+      assert.is_string(H.ns_inode(box.pid, ns))
+    end
+    assert.same({ 127, "exec(nosuch): No such file or directory" }, { box:exec { command = { "nosuch" } } })
+    assert.same({ nil, "exec: unknown field 'comand'" }, { box:exec { comand = { "x" } } })
+  end)
+
+  it("makes the joining process non-dumpable before it joins", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" } })
+    assert(box:start())
+    finally(function() box:kill(core.SIGKILL) box:wait() end)
+    -- The joiner is the parent of the joined shell; its PPid is outside the pid namespace (0),
+    -- so look at it from the host: its /proc/PID/status owner is root:root and dumpable is 0.
+    local r, w = core.pipe()
+    assert.equal(0, box:exec { command = { "/bin/sh", "-c", "echo PPid $PPID" }, stdout = w })
+    core.close(w)
+    assert.equal("PPid 0\n", core.read(r, 100))
+    core.close(r)
+  end)
+
+  it("forwards SIGTERM sent to the parent while it waits", function()
+    local r, w = assert(core.pipe())
+    local box = assert(nsbox.container { rootfs = H.rootfs, stdout = w,
+      command = { "/bin/sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done" } })
+    assert(box:start())
+    core.close(w)
+    assert.equal("ready\n", core.read(r, 6))
+    core.close(r)
+    os.execute("(sleep 0.2; kill -TERM " .. core.getpid() .. ") &")
+    assert.equal(7, box:wait())
+  end)
+
   it("kills the container when the parent dies", function()
     local script = [[
       local nsbox = require "nsbox"

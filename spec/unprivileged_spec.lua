@@ -51,6 +51,11 @@ describe("as an unprivileged user", function()
     assert.same({ 0, 3, 42, 137 }, res.codes)
   end)
 
+  it("joins the running container with exec", function()
+    assert.equal(0, res.exec_status)
+    assert.equal("0\n1\n", res.exec)
+  end)
+
   it("does not see the host's SysV shared memory", function()
     assert.truthy(shm_id)
     assert.equal(1, select(2, res.shm:gsub("\n", "")))

@@ -4,6 +4,7 @@
 local core = require "nsbox.core"
 local channel = require "nsbox.channel"
 local idmap = require "nsbox.idmap"
+local net = require "nsbox.net"
 local recipe = require "nsbox.recipe"
 
 local Box = {}
@@ -29,9 +30,9 @@ local function child_recipe(r)
 end
 
 -- The Lua code the re-executed interpreter runs: the parent's package paths, then the child side.
-local function bootstrap(fd)
-  return string.format("package.path=%q package.cpath=%q require('nsbox.inside').main(%d)",
-    package.path, package.cpath, fd)
+local function bootstrap(entry, ...)
+  return string.format("package.path=%q package.cpath=%q require('nsbox.inside').%s(%s)",
+    package.path, package.cpath, entry, table.concat({ ... }, ","))
 end
 
 -- Status of an ended process as a shell reports it.
@@ -73,7 +74,7 @@ function Box:start()
     if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
   end
   local pid, pidfd, errno = core.spawn {
-    path = r.interpreter, argv = { r.interpreter, "-e", bootstrap(csock) }, env = {},
+    path = r.interpreter, argv = { r.interpreter, "-e", bootstrap("main", csock) }, env = {},
     flags = r.flags, pdeathsig = core.SIGKILL, keep_fds = keep,
     setup = function(p) return idmap.write(p, r.uid_map, r.gid_map) end,
   }
@@ -84,18 +85,27 @@ function Box:start()
   end
   -- The child may already have failed and gone: a send error is read back as its report.
   channel.send(psock, child_recipe(r))
-  channel.send(psock, { go = true })
+  -- The host side of the network is made while the child sets up its mounts.
+  local info, nerr
+  if r.network then info, nerr = net.attach(pid, r.network) end
+  if nerr then
+    core.kill(pidfd, core.SIGKILL) -- it waits for a go that will not come
+  else
+    channel.send(psock, { go = true, net = info and { interface = info.interface, address = info.address,
+                                                    gateway = info.gateway } })
+  end
   local ok, err, eno, status = await_exec(psock)
   core.close(psock)
   if not ok then
     local how, code = reap(pidfd)
+    if info then net.detach(info) end
     self.status = status
     if not err then
-      err = string.format("container setup ended without a report (%s %d)", how, code)
+      err = nerr or string.format("container setup ended without a report (%s %d)", how, code)
     end
     return nil, err, eno
   end
-  self.pid, self.pidfd = pid, pidfd
+  self.pid, self.pidfd, self.net = pid, pidfd, info
   return self
 end
 
@@ -109,6 +119,7 @@ function Box:wait()
   if not how then return nil, code end
   core.close(self.pidfd)
   self.pidfd = nil
+  if self.net then net.detach(self.net) end
   self.status = shell_status(how, code)
   return self.status
 end
@@ -122,6 +133,44 @@ function Box:run()
     return nil, err, errno
   end
   return self:wait()
+end
+
+--- Run a command in the running container: a new process joins all of its
+-- namespaces (setns through its pidfd), made non-dumpable first, with the
+-- container's root, cwd and environment unless given.
+-- @tparam table spec `command` (required), `env`, `cwd`, `stdin`/`stdout`/`stderr` fds
+-- @treturn integer the command's exit status (127/126 and a message if it could not be run)
+function Box:exec(spec)
+  if not self.pidfd then return nil, "container: not running" end
+  local r, err = recipe.validate_exec(spec, self.recipe)
+  if not r then return nil, err end
+  local psock, csock = core.socketpair()
+  local keep = { csock, self.pidfd }
+  for i = 1, 3 do
+    if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
+  end
+  local interp = self.recipe.interpreter
+  local pid, pidfd, errno = core.spawn {
+    path = interp, argv = { interp, "-e", bootstrap("join", csock, self.pidfd) }, env = {},
+    pdeathsig = core.SIGKILL, keep_fds = keep,
+  }
+  core.close(csock)
+  if not pid then
+    core.close(psock)
+    return nil, pidfd, errno
+  end
+  channel.send(psock, r)
+  local ok, eno, status
+  ok, err, eno, status = await_exec(psock)
+  core.close(psock)
+  if not ok then
+    local how, code = reap(pidfd)
+    if status then return status, err end
+    return nil, err or string.format("exec: the joining process ended without a report (%s %d)", how, code), eno
+  end
+  local how, code = core.wait(pidfd, Box.FORWARD)
+  core.close(pidfd)
+  return shell_status(how, code)
 end
 
 --- Send a signal to the container's command (default SIGTERM).

@@ -4,6 +4,7 @@
 -- @module nsbox.inside
 local core = require "nsbox.core"
 local channel = require "nsbox.channel"
+local net = require "nsbox.net" -- everything is loaded before pivot_root hides the host's files
 
 local M = {}
 
@@ -135,18 +136,60 @@ local function setup(r, fd)
   if r.namespaces.net then try(core.rtnl.link_set { name = "lo", up = true }) end
   local go = channel.recv(fd)
   if not (go and go.go) then core._exit(1) end -- the parent gave up: leave quietly
+  if go.net then try(net.configure(go.net)) end
   try(core.chdir(r.cwd))
   exec(r, fd)
 end
 
---- Entry point of the re-executed child; fd is its end of the sync channel.
-function M.main(fd)
+-- A process joining a running container: non-dumpable before it can be seen,
+-- setns into every namespace of the container through its pidfd, root of the
+-- user namespace, then spawn the command (a child: it enters the pid
+-- namespace), report its exec and wait for it, forwarding signals.
+local function join(r, fd, pidfd)
+  try(core.prctl(core.PR_SET_DUMPABLE, 0))
+  try(core.setns(pidfd, r.flags))
+  core.close(pidfd)
+  if r.flags & core.CLONE_NEWUSER ~= 0 then
+    try(core.setresgid(0, 0, 0))
+    try(core.setresuid(0, 0, 0))
+    -- a credential change resets both: set them again
+    try(core.prctl(core.PR_SET_DUMPABLE, 0))
+    try(core.prctl(core.PR_SET_PDEATHSIG, core.SIGKILL))
+  end
+  try(core.chdir(r.cwd))
+  local path = find_program(r)
+  try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
+  local pid, cfd, errno = core.spawn { path = path, argv = r.command, env = r.env, pdeathsig = core.SIGKILL,
+    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3] }
+  if not pid then
+    error({ error = cfd:gsub("^execve%(", "exec("), errno = errno, status = errno == 2 and 127 or 126 }, 0)
+  end
+  channel.send(fd, { exec = true })
+  core.close(fd)
+  local how, code = core.wait(cfd, M.FORWARD)
+  core._exit(how == "exited" and code or 128 + code)
+end
+
+M.FORWARD = { core.SIGINT, core.SIGTERM, core.SIGHUP, core.SIGQUIT, core.SIGUSR1, core.SIGUSR2 }
+
+-- Run step(r, fd, ...) with the recipe read from fd; report its failure and leave.
+local function run_step(step, fd, ...)
   local r = channel.recv(fd)
   if not r then core._exit(1) end
-  local ok, e = pcall(setup, r, fd)
+  local ok, e = pcall(step, r, fd, ...)
   if type(e) ~= "table" then e = { error = "container setup: " .. tostring(e) } end
   channel.send(fd, e)
   core._exit(ok and 0 or e.status or 1)
+end
+
+--- Entry point of a process re-executed to join a running container (its pidfd).
+function M.join(fd, pidfd)
+  run_step(join, fd, pidfd)
+end
+
+--- Entry point of the re-executed child; fd is its end of the sync channel.
+function M.main(fd)
+  run_step(setup, fd)
 end
 
 return M

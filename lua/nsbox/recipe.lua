@@ -3,6 +3,7 @@
 -- @module nsbox.recipe
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
+local net = require "nsbox.net"
 
 local M = {}
 
@@ -23,6 +24,8 @@ local FIELDS = {
   network = true, keep_fds = true, readonly = true, name = true,
   stdin = true, stdout = true, stderr = true,
 }
+
+local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true }
 
 -- Raised by the checks below and turned into nil, message by M.validate.
 local Bad = {}
@@ -193,9 +196,11 @@ local function stdio(field, v)
   return v
 end
 
-local function network(v)
-  if v == nil or v == false or v == "none" then return false end
-  bad("network", "false or \"none\" expected (bridge networking is not available yet)")
+local function network(v, ns)
+  local n, err = net.validate(v)
+  if n == nil then error(setmetatable({ msg = err }, Bad), 0) end
+  if n and not ns.net then bad("network", "needs the net namespace") end
+  return n
 end
 
 local function random_id()
@@ -221,7 +226,7 @@ local function check(r)
     uid_map = id_map("uid_map", r.uid_map, core.getuid(), ns.user),
     gid_map = id_map("gid_map", r.gid_map, core.getgid(), ns.user),
     mounts = mounts(r.mounts), interpreter = interpreter(r.interpreter),
-    keep_fds = keep_fds(r.keep_fds), network = network(r.network),
+    keep_fds = keep_fds(r.keep_fds), network = network(r.network, ns),
     readonly = r.readonly and true or false,
     stdio = { stdio("stdin", r.stdin), stdio("stdout", r.stdout), stdio("stderr", r.stderr) },
     name = r.name ~= nil and host_name("name", r.name) or id,
@@ -233,6 +238,30 @@ local function check(r)
   end
   out.env = env(r.env, out.hostname)
   return out
+end
+
+local function check_exec(spec, base)
+  if type(spec) ~= "table" then bad("exec", "table expected, got %s", type(spec)) end
+  for k in pairs(spec) do
+    if not EXEC_FIELDS[k] then bad("exec", "unknown field '%s'", tostring(k)) end
+  end
+  if spec.command == nil then bad("command", "required") end
+  local e = spec.env ~= nil and env(spec.env, base.hostname) or base.env
+  local list = {}
+  for k, v in pairs(e) do list[#list + 1] = k .. "=" .. v end
+  table.sort(list)
+  return { command = command(spec.command), env = list, path = e.PATH,
+           cwd = spec.cwd ~= nil and abs_path("cwd", spec.cwd) or base.cwd, flags = base.flags,
+           stdio = { stdio("stdin", spec.stdin), stdio("stdout", spec.stdout), stdio("stderr", spec.stderr) } }
+end
+
+--- Validate the spec of box:exec against the container's recipe.
+-- @treturn table|nil what the joining process needs, or nil and "field: reason"
+function M.validate_exec(spec, base)
+  local ok, res = pcall(check_exec, spec, base)
+  if ok then return res end
+  if getmetatable(res) == Bad then return nil, res.msg end
+  error(res, 0)
 end
 
 --- Validate a recipe.

@@ -48,6 +48,13 @@ res.ns = {}
 for _, ns in ipairs { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" } do
   res.ns[ns] = core.readlink("/proc/self/ns/" .. ns) ~= core.readlink("/proc/" .. box.pid .. "/ns/" .. ns)
 end
+do -- join it
+  local r, w = assert(core.pipe())
+  res.exec_status = box:exec { command = { "/bin/sh", "-c", "id -u; ps -o args | grep -c '^sleep 30'" }, stdout = w }
+  core.close(w)
+  res.exec = core.read(r, 4096)
+  core.close(r)
+end
 box:kill(core.SIGKILL)
 res.codes[#res.codes + 1] = box:wait()
 io.write(channel.encode(res), "\n")

@@ -1,0 +1,196 @@
+--- Container networking: the recipe's `network` checked, the host side
+-- (bridge, veth pair with its peer born in the container's netns, address
+-- lease) made and removed, and the container side configured.
+-- Unprivileged callers go through the setuid helper nsbox-netns.
+-- @module nsbox.net
+local core = require "nsbox.core"
+local rtnl = core.rtnl
+
+local M = {}
+
+M.STATE_DIR = "/run/nsbox/net"
+M.HELPER = os.getenv("NSBOX_NETNS_HELPER") or "/usr/local/lib/nsbox/nsbox-netns"
+
+local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true }
+
+local Bad = {}
+local function bad(field, fmt, ...)
+  error(setmetatable({ msg = "network" .. field .. ": " .. string.format(fmt, ...) }, Bad), 0)
+end
+
+-- Parse "a.b.c.d" or "a.b.c.d/n" into a 32-bit integer and the prefix (nil if none).
+local function parse_ip4(field, s)
+  if type(s) ~= "string" then bad(field, "string expected, got %s", type(s)) end
+  local a, b, c, d, n = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)(.*)$")
+  if not a then bad(field, "'%s' is not an IPv4 address", s) end
+  local v = 0
+  for _, o in ipairs { a, b, c, d } do
+    o = tonumber(o)
+    if o > 255 or #tostring(o) > 3 then bad(field, "'%s' is not an IPv4 address", s) end
+    v = v * 256 + o
+  end
+  local prefix
+  if n ~= "" then
+    prefix = tonumber(n:match("^/(%d%d?)$"))
+    if not prefix or prefix < 1 or prefix > 30 then bad(field, "'%s': prefix must be /1 to /30", s) end
+  end
+  return v, prefix
+end
+
+local function ip4(v)
+  return string.format("%d.%d.%d.%d", v >> 24 & 255, v >> 16 & 255, v >> 8 & 255, v & 255)
+end
+M.ip4 = ip4
+
+local function mask(prefix) return (0xffffffff << (32 - prefix)) & 0xffffffff end
+
+local function ifname(field, v, default)
+  if v == nil then return default end
+  if type(v) ~= "string" then bad(field, "string expected, got %s", type(v)) end
+  if #v == 0 or #v > 15 or v:find("[/%s%z:]") or v == "." or v == ".." then
+    bad(field, "'%s' is not a valid interface name (1 to 15 bytes, no '/', ':' or spaces)", v)
+  end
+  return v
+end
+
+local function check(v)
+  if v == nil or v == false or v == "none" then return false end
+  if type(v) ~= "table" then bad("", "table, false or \"none\" expected, got %s", type(v)) end
+  for k in pairs(v) do
+    if not FIELDS[k] then bad("", "unknown field '%s'", tostring(k)) end
+  end
+  local n = { bridge = ifname(".bridge", v.bridge, "brg0"), interface = ifname(".interface", v.interface, "eth0"),
+              host_interface = ifname(".host_interface", v.host_interface) }
+  local addr, aprefix, gw, gprefix
+  if v.address ~= nil then addr, aprefix = parse_ip4(".address", v.address) end
+  if v.gateway ~= nil then gw, gprefix = parse_ip4(".gateway", v.gateway) end
+  local prefix = aprefix or gprefix or 24
+  if aprefix and gprefix and aprefix ~= gprefix then
+    bad(".gateway", "prefix /%d differs from the address's /%d", gprefix, aprefix)
+  end
+  local m = mask(prefix)
+  local hostmask = ~m & 0xffffffff
+  if addr and (addr & hostmask == 0 or addr & hostmask == hostmask) then
+    bad(".address", "%s is the network or broadcast address of %s/%d", ip4(addr), ip4(addr & m), prefix)
+  end
+  if addr and gw then
+    if gw & m ~= addr & m then
+      bad(".gateway", "%s is outside %s/%d", ip4(gw), ip4(addr & m), prefix)
+    end
+    if gw == addr then bad(".address", "%s is the gateway's address", ip4(addr)) end
+  end
+  n.address = addr and ip4(addr) or nil
+  n.gateway = gw and ip4(gw) or nil
+  n.prefix = (addr or gw) and prefix or nil
+  return n
+end
+
+--- Check a recipe's network: the normalized table, false for none, or nil and
+-- a message naming the field.
+function M.validate(v)
+  local ok, res = pcall(check, v)
+  if ok then return res end
+  if getmetatable(res) == Bad then return nil, res.msg end
+  error(res, 0)
+end
+
+-- The bridge, made if missing (with the gateway address, up); its gateway and prefix.
+local function ensure_bridge(n)
+  local link = rtnl.link_get { name = n.bridge }
+  if link and link.kind ~= "bridge" then
+    return nil, string.format("network.bridge: %s exists and is not a bridge (it is a %s)", n.bridge, link.kind or "link of no kind")
+  end
+  if not link and not n.gateway then
+    return nil, string.format("network.gateway: needed to create bridge %s", n.bridge)
+  end
+  if not n.gateway then -- reuse the bridge's own IPv4 address as the gateway
+    for _, a in ipairs(assert(rtnl.addrs { name = n.bridge, family = "inet" })) do
+      return a.address, a.prefixlen
+    end
+    return nil, string.format("network.gateway: bridge %s has no IPv4 address; give one", n.bridge)
+  end
+  local ok, err = rtnl.link_add { name = n.bridge, kind = "bridge", exist_ok = true }
+  if ok then ok, err = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix, exist_ok = true } end
+  if ok then ok, err = rtnl.link_set { name = n.bridge, up = true } end
+  if not ok then return nil, "network.bridge: " .. err end
+  return n.gateway, n.prefix
+end
+
+local function random_name()
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local b = f:read(4)
+  f:close()
+  return "nsb" .. b:gsub(".", function(c) return string.format("%02x", c:byte()) end)
+end
+
+-- Host side as root: bridge, lease, veth with the peer born in pid's netns.
+local function attach_direct(pid, n)
+  local gw, prefix = ensure_bridge(n)
+  if not gw then return nil, prefix end
+  local addr, err = core.lease_acquire { dir = M.STATE_DIR, bridge = n.bridge, gateway = gw .. "/" .. prefix,
+    address = n.address, owner = pid }
+  if not addr then return nil, err end
+  local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
+                 address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid }
+  local ok
+  ok, err = rtnl.link_add { name = info.host, kind = "veth", peer = { name = n.interface, netns_pid = pid } }
+  if ok then
+    ok, err = rtnl.link_set { name = info.host, master = n.bridge, up = true }
+    if not ok then rtnl.link_del { name = info.host } end
+  end
+  if not ok then
+    core.lease_release { dir = M.STATE_DIR, bridge = n.bridge, address = addr, owner = pid }
+    return nil, "network: " .. err
+  end
+  return info
+end
+
+-- Host side for an unprivileged caller: the setuid helper does it and says what it did.
+local function attach_helper(pid, n)
+  if not core.executable(M.HELPER) then
+    return nil, string.format("network: unprivileged networking needs the setuid helper %s " ..
+      "(as root: make install-helper, and list the bridge in /etc/nsbox/netns.conf)", M.HELPER)
+  end
+  local r, w = assert(core.pipe())
+  local argv = { M.HELPER, "attach", tostring(pid), n.bridge, n.address }
+  local hpid, pidfd, errno = core.spawn { path = M.HELPER, argv = argv, stdout = w }
+  core.close(w)
+  if not hpid then core.close(r) return nil, "network: " .. pidfd, errno end
+  local out = core.read(r, 4096) or ""
+  core.close(r)
+  local how, code = core.wait(pidfd)
+  core.close(pidfd)
+  local host, iface, addr, gw = out:match("^host=(%S+) interface=(%S+) address=(%S+) gateway=(%S+)")
+  if how ~= "exited" or code ~= 0 or not host then
+    return nil, string.format("network: %s failed (%s %d); its message is on stderr", M.HELPER, how, code)
+  end
+  return { bridge = n.bridge, host = host, interface = iface, address = addr, gateway = gw, helper = true }
+end
+
+--- Make the host side for the container whose init is pid.
+-- @treturn table { host =, interface =, address = "a.b.c.d/n", gateway = } or nil, message
+function M.attach(pid, n)
+  if core.geteuid() == 0 then return attach_direct(pid, n) end
+  if n.interface ~= "eth0" or n.host_interface then
+    return nil, "network.interface: the unprivileged helper names the interfaces itself (eth0)"
+  end
+  return attach_helper(pid, n)
+end
+
+--- Remove the host side: the veth (both ends go) and the lease.
+function M.detach(info)
+  if info.helper then return true end -- the veth dies with the netns; the helper's lease goes stale
+  rtnl.link_del { name = info.host }
+  core.lease_release { dir = M.STATE_DIR, bridge = info.bridge, address = info.lease, owner = info.owner }
+  return true
+end
+
+--- The container side, run inside after "go": lo is up already.
+function M.configure(info)
+  local ok, err = rtnl.link_set { name = info.interface, up = true }
+  if ok then ok, err = rtnl.addr_add { name = info.interface, address = info.address } end
+  if ok then ok, err = rtnl.route_add { dst = "default", gateway = info.gateway, name = info.interface } end
+  return ok, err
+end
+
+return M
