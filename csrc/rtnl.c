@@ -1,0 +1,773 @@
+/* rtnetlink over libmnl, part one: the socket helpers shared with rtnl_addr.c
+ * and the link calls. Each Lua call opens one NETLINK_ROUTE socket, sends its
+ * request(s) built with mnl_nlmsg_put_header / mnl_attr_put*, checks the ack
+ * (with the kernel's extended-ack text) and closes the socket. */
+#include "common.h"
+#include "rtnl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+
+/** rtnetlink: links, addresses and routes, one netlink request per call.
+ * Every function takes one table; a link is named by `name` or `index`.
+ * On failure: nil, message, errno (the message carries the kernel's
+ * extended-ack text when it gives one); a wrong argument type raises.
+ * @module nsbox.core.rtnl
+ */
+
+#define RTNL_MT "nsbox.rtnl.socket"
+
+/* ---- the socket ---------------------------------------------------------- */
+
+void rtnl_close(struct rtnl *r)
+{
+	if (r->nl) {
+		mnl_socket_close(r->nl);
+		r->nl = NULL;
+	}
+}
+
+static int rtnl_gc(lua_State *L)
+{
+	rtnl_close(luaL_checkudata(L, 1, RTNL_MT));
+	return 0;
+}
+
+struct rtnl *rtnl_open(lua_State *L)
+{
+	struct rtnl *r = lua_newuserdatauv(L, sizeof *r, 0);
+	int one = 1, e;
+
+	memset(r, 0, offsetof(struct rtnl, req));
+	r->L = L;
+	luaL_setmetatable(L, RTNL_MT);
+	lua_toclose(L, -1);
+	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!r->nl)
+		return NULL;
+	if (mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		e = errno;
+		rtnl_close(r);
+		errno = e;
+		return NULL;
+	}
+	/* Best effort: without them errors just carry no text. */
+	mnl_socket_setsockopt(r->nl, NETLINK_EXT_ACK, &one, sizeof one);
+	mnl_socket_setsockopt(r->nl, NETLINK_CAP_ACK, &one, sizeof one);
+	r->portid = mnl_socket_get_portid(r->nl);
+	return r;
+}
+
+struct nlmsghdr *rtnl_msg(struct rtnl *r, uint16_t type, uint16_t flags, size_t hdrlen)
+{
+	struct nlmsghdr *nlh;
+
+	memset(r->req, 0, sizeof r->req);   /* libmnl leaves attribute padding as it was */
+	nlh = mnl_nlmsg_put_header(r->req);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = ++r->seq;
+	mnl_nlmsg_put_extra_header(nlh, hdrlen);
+	return nlh;
+}
+
+static int ext_attr_cb(const struct nlattr *a, void *data)
+{
+	struct rtnl *r = data;
+
+	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+		snprintf(r->ext, sizeof r->ext, "%s", mnl_attr_get_str(a));
+	return MNL_CB_OK;
+}
+
+/* NLMSG_ERROR (an ack if its error is 0) and NLMSG_DONE (which carries an int):
+ * keep the errno and the extended-ack message. */
+static int ctl_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtnl *r = data;
+	size_t off = sizeof(int);
+	int error;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(int))
+		return MNL_CB_STOP;
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+		if (mnl_nlmsg_get_payload_len(nlh) < sizeof *e) {
+			r->err = EBADMSG;
+			return MNL_CB_ERROR;
+		}
+		off = sizeof *e;
+		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+			off += mnl_nlmsg_get_payload_len(&e->msg);
+	}
+	memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof error);
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
+		mnl_attr_parse(nlh, off, ext_attr_cb, r);
+	if (error < 0) {
+		r->err = -error;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
+}
+
+static int data_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtnl *r = data;
+	return r->cb ? r->cb(nlh, r->data) : MNL_CB_OK;
+}
+
+int rtnl_talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
+		[NLMSG_ERROR] = ctl_cb,
+		[NLMSG_DONE] = ctl_cb,
+	};
+	unsigned int seq = nlh->nlmsg_seq;
+	int ret;
+
+	r->err = 0;
+	r->ext[0] = '\0';
+	r->cb = cb;
+	r->data = data;
+	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
+		return errno;
+	do {
+		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, sizeof r->buf);
+		if (n < 0)
+			return errno;
+		errno = 0;
+		ret = mnl_cb_run2(r->buf, n, seq, r->portid, data_cb, r, ctl, MNL_ARRAY_SIZE(ctl));
+	} while (ret == MNL_CB_OK);
+	if (ret == MNL_CB_ERROR)
+		return r->err ? r->err : errno ? errno : EPROTO;
+	return 0;
+}
+
+int rtnl_fail(lua_State *L, const struct rtnl *r, int err, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	if (r && r->ext[0])
+		return nsbox_fail_msg(L, err, "%s: %s (%s)", what, strerror(err), r->ext);
+	return nsbox_fail(L, err, "%s", what);
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+struct attrs {
+	const struct nlattr **tb;
+	const uint8_t *policy;
+	unsigned int max;
+};
+
+static int attrs_cb(const struct nlattr *a, void *data)
+{
+	const struct attrs *p = data;
+	uint16_t t = mnl_attr_get_type(a);
+
+	if (t <= p->max && (p->policy[t] == MNL_TYPE_UNSPEC ||
+			    mnl_attr_validate(a, p->policy[t]) == 0))
+		p->tb[t] = a;
+	return MNL_CB_OK;
+}
+
+void rtnl_attrs(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr *nest,
+		const struct nlattr **tb, unsigned int max, const uint8_t *policy)
+{
+	struct attrs p = { tb, policy, max };
+
+	memset(tb, 0, (max + 1) * sizeof *tb);
+	if (nest)
+		mnl_attr_parse_nested(nest, attrs_cb, &p);
+	else
+		mnl_attr_parse(nlh, hdrlen, attrs_cb, &p);
+}
+
+/* ---- links: arguments ---------------------------------------------------- */
+
+static int name_ok(const char *s)
+{
+	return s == NULL || (s[0] != '\0' && strlen(s) < IFNAMSIZ);
+}
+
+int rtnl_check_link(lua_State *L, int idx, struct rtnl_link *l, int required)
+{
+	l->name = nsbox_opt_str_field(L, idx, "name", NULL);
+	l->index = 0;
+	if (lua_getfield(L, idx, "index") != LUA_TNIL) {
+		lua_Integer i;
+		if (!lua_isinteger(L, -1))
+			luaL_error(L, "field 'index': integer expected, got %s", luaL_typename(L, -1));
+		i = lua_tointeger(L, -1);
+		if (l->name)
+			luaL_error(L, "fields 'name' and 'index' are exclusive");
+		if (i <= 0 || i > 0x7fffffff)
+			luaL_error(L, "field 'index': invalid ifindex %I", i);
+		l->index = (int)i;
+	}
+	lua_pop(L, 1);
+	if (required && !l->name && !l->index)
+		luaL_error(L, "field 'name' (string) or 'index' (integer) expected");
+	if (l->name)
+		snprintf(l->label, sizeof l->label, "%s", l->name);
+	else if (l->index)
+		snprintf(l->label, sizeof l->label, "ifindex %d", l->index);
+	else
+		l->label[0] = '\0';
+	return name_ok(l->name) ? 0 : EINVAL;
+}
+
+/* What link_add (for the link and its peer) and link_set may change. */
+struct link_opts {
+	lua_Integer mtu, netns_pid, netns_fd;  /* -1: not given */
+	unsigned char mac[32];
+	int maclen;                            /* 0: not given */
+};
+
+/* "aa:bb:cc:dd:ee:ff" (any length up to 32 bytes); 0 or -1. */
+static int parse_mac(const char *s, struct link_opts *o)
+{
+	unsigned int b;
+	int n;
+
+	for (o->maclen = 0; o->maclen < (int)sizeof o->mac; s += n) {
+		if (sscanf(s, "%2x%n", &b, &n) != 1 || (n == 1 && s[1] && s[1] != ':'))
+			return -1;
+		o->mac[o->maclen++] = (unsigned char)b;
+		if (s[n] == '\0')
+			return 0;
+		if (s[n++] != ':')
+			return -1;
+	}
+	return -1;
+}
+
+/* Read mtu, address, netns_pid, netns_fd; NULL or a message pushed on the stack. */
+static const char *read_link_opts(lua_State *L, int idx, struct link_opts *o)
+{
+	const char *mac = nsbox_opt_str_field(L, idx, "address", NULL);
+
+	o->mtu = nsbox_opt_int_field(L, idx, "mtu", -1);
+	o->netns_pid = nsbox_opt_int_field(L, idx, "netns_pid", -1);
+	o->netns_fd = nsbox_opt_int_field(L, idx, "netns_fd", -1);
+	o->maclen = 0;
+	if (o->netns_pid != -1 && o->netns_fd != -1)
+		luaL_error(L, "fields 'netns_pid' and 'netns_fd' are exclusive");
+	if (mac && (mac[0] == '\0' || parse_mac(mac, o) < 0))
+		return lua_pushfstring(L, "invalid address '%s'", mac);
+	if (o->mtu != -1 && (o->mtu < 0 || o->mtu > 0xffffffff))
+		return lua_pushfstring(L, "invalid mtu %I", o->mtu);
+	if (o->netns_pid != -1 && (o->netns_pid <= 0 || o->netns_pid > 0x7fffffff))
+		return lua_pushfstring(L, "invalid netns_pid %I", o->netns_pid);
+	if (o->netns_fd != -1 && (o->netns_fd < 0 || o->netns_fd > 0x7fffffff))
+		return lua_pushfstring(L, "invalid netns_fd %I", o->netns_fd);
+	return NULL;
+}
+
+static void put_link_opts(struct nlmsghdr *nlh, const struct link_opts *o)
+{
+	if (o->mtu != -1)
+		mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)o->mtu);
+	if (o->maclen)
+		mnl_attr_put(nlh, IFLA_ADDRESS, o->maclen, o->mac);
+	if (o->netns_pid != -1)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t)o->netns_pid);
+	if (o->netns_fd != -1)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)o->netns_fd);
+}
+
+/* ---- links: replies ------------------------------------------------------ */
+
+static void push_link(lua_State *L, const struct nlmsghdr *nlh)
+{
+	static const uint8_t policy[IFLA_MAX + 1] = {
+		[IFLA_IFNAME] = MNL_TYPE_NUL_STRING, [IFLA_MTU] = MNL_TYPE_U32,
+		[IFLA_MASTER] = MNL_TYPE_U32, [IFLA_LINK] = MNL_TYPE_U32,
+		[IFLA_OPERSTATE] = MNL_TYPE_U8, [IFLA_LINKINFO] = MNL_TYPE_NESTED,
+	};
+	static const uint8_t info_policy[IFLA_INFO_MAX + 1] = {
+		[IFLA_INFO_KIND] = MNL_TYPE_NUL_STRING,
+	};
+	static const char *const operstates[] = {
+		"UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP",
+	};
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1];
+
+	rtnl_attrs(nlh, sizeof *ifm, NULL, tb, IFLA_MAX, policy);
+	lua_createtable(L, 0, 10);
+	lua_pushinteger(L, ifm->ifi_index);
+	lua_setfield(L, -2, "index");
+	lua_pushinteger(L, ifm->ifi_flags);
+	lua_setfield(L, -2, "flags");
+	lua_pushboolean(L, ifm->ifi_flags & IFF_UP);
+	lua_setfield(L, -2, "up");
+	if (tb[IFLA_IFNAME]) {
+		lua_pushstring(L, mnl_attr_get_str(tb[IFLA_IFNAME]));
+		lua_setfield(L, -2, "name");
+	}
+	if (tb[IFLA_MTU]) {
+		lua_pushinteger(L, mnl_attr_get_u32(tb[IFLA_MTU]));
+		lua_setfield(L, -2, "mtu");
+	}
+	if (tb[IFLA_MASTER] && mnl_attr_get_u32(tb[IFLA_MASTER])) {
+		lua_pushinteger(L, mnl_attr_get_u32(tb[IFLA_MASTER]));
+		lua_setfield(L, -2, "master");
+	}
+	if (tb[IFLA_LINK]) {
+		lua_pushinteger(L, mnl_attr_get_u32(tb[IFLA_LINK]));
+		lua_setfield(L, -2, "link");
+	}
+	if (tb[IFLA_OPERSTATE]) {
+		uint8_t s = mnl_attr_get_u8(tb[IFLA_OPERSTATE]);
+		if (s < MNL_ARRAY_SIZE(operstates))
+			lua_pushstring(L, operstates[s]);
+		else
+			lua_pushinteger(L, s);
+		lua_setfield(L, -2, "operstate");
+	}
+	if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) > 0) {
+		const unsigned char *p = mnl_attr_get_payload(tb[IFLA_ADDRESS]);
+		size_t n = mnl_attr_get_payload_len(tb[IFLA_ADDRESS]);
+		char s[3 * 32];
+		if (n > 32)
+			n = 32;
+		for (size_t i = 0, o = 0; i < n; i++)
+			o += (size_t)snprintf(s + o, sizeof s - o, i ? ":%02x" : "%02x", p[i]);
+		lua_pushstring(L, s);
+		lua_setfield(L, -2, "address");
+	}
+	if (tb[IFLA_LINKINFO]) {
+		rtnl_attrs(NULL, 0, tb[IFLA_LINKINFO], info, IFLA_INFO_MAX, info_policy);
+		if (info[IFLA_INFO_KIND]) {
+			lua_pushstring(L, mnl_attr_get_str(info[IFLA_INFO_KIND]));
+			lua_setfield(L, -2, "kind");
+		}
+	}
+}
+
+static int ifindex_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof *ifm)
+		return MNL_CB_OK;
+	*(int *)data = ifm->ifi_index;
+	return MNL_CB_OK;
+}
+
+/* RTM_GETLINK of one link by index or name: the request. */
+static struct nlmsghdr *getlink_msg(struct rtnl *r, const struct rtnl_link *l)
+{
+	struct nlmsghdr *nlh = rtnl_msg(r, RTM_GETLINK, NLM_F_ACK, sizeof(struct ifinfomsg));
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = l->index;
+	if (!l->index)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, l->name);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return nlh;
+}
+
+int rtnl_ifindex(struct rtnl *r, const struct rtnl_link *l, int *index)
+{
+	*index = l->index;
+	if (l->index)
+		return 0;
+	return rtnl_talk(r, getlink_msg(r, l), ifindex_cb, index);
+}
+
+struct dump {
+	struct rtnl *r;
+	int array;             /* stack index of the result (array or map) */
+	lua_Integer n;         /* entries so far */
+	const char *kind;      /* links(): only links of this kind */
+};
+
+static int getlink_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg) || d->n)
+		return MNL_CB_OK;
+	push_link(d->r->L, nlh);
+	d->n = 1;
+	return MNL_CB_OK;
+}
+
+/* Push the table of one link; 0 or an errno (nothing pushed). */
+static int get_link(struct rtnl *r, const struct rtnl_link *l)
+{
+	struct dump d = { .r = r };
+	int err = rtnl_talk(r, getlink_msg(r, l), getlink_cb, &d);
+
+	if (err == 0 && !d.n)
+		err = ENODEV;
+	if (err && d.n)
+		lua_pop(r->L, 1);
+	return err;
+}
+
+static int links_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+	lua_State *L = d->r->L;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
+		return MNL_CB_OK;
+	push_link(L, nlh);
+	if (d->kind) {
+		int same = lua_getfield(L, -1, "kind") == LUA_TSTRING &&
+			   strcmp(lua_tostring(L, -1), d->kind) == 0;
+		lua_pop(L, 1);
+		if (!same) {
+			lua_pop(L, 1);
+			return MNL_CB_OK;
+		}
+	}
+	lua_rawseti(L, d->array, ++d->n);
+	return MNL_CB_OK;
+}
+
+static int names_cb(const struct nlmsghdr *nlh, void *data)
+{
+	static const uint8_t policy[IFLA_IFNAME + 1] = { [IFLA_IFNAME] = MNL_TYPE_NUL_STRING };
+	struct dump *d = data;
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFLA_IFNAME + 1];
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof *ifm)
+		return MNL_CB_OK;
+	rtnl_attrs(nlh, sizeof *ifm, NULL, tb, IFLA_IFNAME, policy);
+	if (tb[IFLA_IFNAME]) {
+		lua_pushstring(d->r->L, mnl_attr_get_str(tb[IFLA_IFNAME]));
+		lua_rawseti(d->r->L, d->array, ifm->ifi_index);
+	}
+	return MNL_CB_OK;
+}
+
+/* Dump every link into the table on the top of the stack through cb. */
+static int dump_links(struct dump *d, mnl_cb_t cb)
+{
+	struct nlmsghdr *nlh = rtnl_msg(d->r, RTM_GETLINK, NLM_F_DUMP, sizeof(struct ifinfomsg));
+
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	d->array = lua_gettop(d->r->L);
+	return rtnl_talk(d->r, nlh, cb, d);
+}
+
+int rtnl_push_names(struct rtnl *r)
+{
+	struct dump d = { .r = r };
+	int err;
+
+	lua_newtable(r->L);
+	err = dump_links(&d, names_cb);
+	if (err)
+		lua_pop(r->L, 1);
+	return err;
+}
+
+/* ---- links: the calls ---------------------------------------------------- */
+
+/*** Create a link (`ip link add`).
+ * For a veth, the peer is created directly in its own network namespace.
+ * @function link_add
+ * @tparam table t `name` (string), `kind` ("bridge", "veth", "dummy", ...),
+ *   optional `mtu`, `address` ("aa:bb:cc:dd:ee:ff"), `netns_pid` or `netns_fd`
+ *   (the namespace to create the link in), `peer` (veth only: a table with
+ *   `name`, `netns_pid` or `netns_fd`, `mtu`, `address`), `exist_ok` (a link of
+ *   that name and kind already there is not an error; checked in the caller's
+ *   namespace only, so a link made elsewhere with `netns_*` still fails)
+ * @treturn[1] true
+ * @return[2] nil, message, errno: `link_add(veth0): File exists`
+ */
+static int l_link_add(lua_State *L)
+{
+	struct link_opts o, po;
+	const char *name, *kind, *pname = NULL, *bad;
+	int has_peer, exist_ok, err;
+	struct rtnl *r;
+	struct nlmsghdr *nlh;
+	struct nlattr *info, *data, *peer;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	name = nsbox_opt_str_field(L, 1, "name", NULL);
+	kind = nsbox_opt_str_field(L, 1, "kind", NULL);
+	luaL_argcheck(L, name && kind, 1, "fields 'name' and 'kind' (strings) expected");
+	exist_ok = nsbox_opt_bool_field(L, 1, "exist_ok", 0);
+	if ((bad = read_link_opts(L, 1, &o)))
+		return nsbox_fail_msg(L, EINVAL, "link_add(%s): %s", name, bad);
+	has_peer = lua_getfield(L, 1, "peer") != LUA_TNIL;
+	if (has_peer) {
+		luaL_argcheck(L, lua_istable(L, -1), 1, "field 'peer': table expected");
+		pname = nsbox_opt_str_field(L, -1, "name", NULL);
+		if ((bad = read_link_opts(L, lua_absindex(L, -1), &po)))
+			return nsbox_fail_msg(L, EINVAL, "link_add(%s): peer: %s", name, bad);
+	}
+	lua_pop(L, 1);
+	if (!name_ok(name) || !name_ok(pname))
+		return nsbox_fail_msg(L, EINVAL, "link_add(%s): invalid interface name '%s'",
+				      name, name_ok(name) ? pname : name);
+	if (!kind[0] || strlen(kind) >= 64)
+		return nsbox_fail_msg(L, EINVAL, "link_add(%s): invalid kind '%s'", name, kind);
+	if (has_peer && strcmp(kind, "veth") != 0)
+		return nsbox_fail_msg(L, EINVAL, "link_add(%s): a peer needs kind 'veth'", name);
+
+	if (!(r = rtnl_open(L)))
+		return nsbox_fail(L, errno, "link_add(%s): netlink socket", name);
+	nlh = rtnl_msg(r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+		       sizeof(struct ifinfomsg));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	put_link_opts(nlh, &o);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+	if (has_peer) {
+		data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+		peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+		mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+		if (pname)
+			mnl_attr_put_strz(nlh, IFLA_IFNAME, pname);
+		put_link_opts(nlh, &po);
+		mnl_attr_nest_end(nlh, peer);
+		mnl_attr_nest_end(nlh, data);
+	}
+	mnl_attr_nest_end(nlh, info);
+	err = rtnl_talk(r, nlh, NULL, NULL);
+
+	/* Already there: fine if asked, and if it is of the same kind (only
+	 * checkable when the link lives in our own namespace). */
+	if (err == EEXIST && exist_ok && o.netns_pid == -1 && o.netns_fd == -1) {
+		struct rtnl_link l = { .name = name };
+		char ext[sizeof r->ext];
+		memcpy(ext, r->ext, sizeof ext);
+		if (get_link(r, &l) == 0) {
+			int same = lua_getfield(L, -1, "kind") == LUA_TSTRING &&
+				   strcmp(lua_tostring(L, -1), kind) == 0;
+			rtnl_close(r);
+			if (same) {
+				lua_pushboolean(L, 1);
+				return 1;
+			}
+			return nsbox_fail_msg(L, EEXIST, "link_add(%s): %s (the existing link is a %s, not a %s)",
+					      name, strerror(EEXIST), luaL_optstring(L, -1, "link of no kind"), kind);
+		}
+		memcpy(r->ext, ext, sizeof ext);
+	}
+	rtnl_close(r);
+	if (err)
+		return rtnl_fail(L, r, err, "link_add(%s)", name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/*** Change a link (`ip link set`): state, master, namespace, name, mtu, address.
+ * @function link_set
+ * @tparam table t `name` or `index`, and any of: `up` (boolean), `master`
+ *   (name or index of a bridge), `nomaster` (true: leave the bridge),
+ *   `netns_pid` or `netns_fd` (move there), `newname`, `mtu`, `address`
+ * @treturn[1] true
+ * @return[2] nil, message, errno: `link_set(eth9): No such device`
+ */
+static int l_link_set(lua_State *L)
+{
+	struct rtnl_link l, m = { .name = NULL };
+	struct link_opts o;
+	const char *newname, *bad;
+	int up, nomaster, has_master, ifindex, master = 0, err;
+	struct rtnl *r;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	err = rtnl_check_link(L, 1, &l, 1);
+	newname = nsbox_opt_str_field(L, 1, "newname", NULL);
+	nomaster = nsbox_opt_bool_field(L, 1, "nomaster", 0);
+	switch (lua_getfield(L, 1, "up")) {
+	case LUA_TNIL: up = -1; break;
+	case LUA_TBOOLEAN: up = lua_toboolean(L, -1); break;
+	default: return luaL_error(L, "field 'up': boolean expected, got %s", luaL_typename(L, -1));
+	}
+	lua_pop(L, 1);
+	has_master = lua_getfield(L, 1, "master") != LUA_TNIL;
+	if (lua_isinteger(L, -1)) {
+		lua_Integer i = lua_tointeger(L, -1);
+		m.index = i > 0 && i <= 0x7fffffff ? (int)i : -1;
+	} else if (lua_type(L, -1) == LUA_TSTRING)
+		m.name = lua_tostring(L, -1);
+	else if (has_master)
+		return luaL_error(L, "field 'master': string or integer expected, got %s",
+				  luaL_typename(L, -1));
+	lua_pop(L, 1);  /* m.name stays valid: the table holds it */
+	if (has_master && nomaster)
+		return luaL_error(L, "fields 'master' and 'nomaster' are exclusive");
+	if (err)
+		return nsbox_fail_msg(L, EINVAL, "link_set: invalid interface name '%s'", l.name);
+	if ((bad = read_link_opts(L, 1, &o)))
+		return nsbox_fail_msg(L, EINVAL, "link_set(%s): %s", l.label, bad);
+	if (!name_ok(newname) || !name_ok(m.name) || (has_master && !m.name && m.index <= 0))
+		return nsbox_fail_msg(L, EINVAL, "link_set(%s): invalid %s", l.label,
+				      name_ok(newname) ? "master" : "newname");
+
+	if (!(r = rtnl_open(L)))
+		return nsbox_fail(L, errno, "link_set(%s): netlink socket", l.label);
+	/* Renaming needs the index: IFLA_IFNAME then carries the new name. */
+	ifindex = l.index;
+	if (newname && (err = rtnl_ifindex(r, &l, &ifindex)))
+		goto out;
+	if (has_master && (err = rtnl_ifindex(r, &m, &master))) {
+		rtnl_close(r);
+		return rtnl_fail(L, r, err, "link_set(%s): master %s", l.label, m.name ? m.name : "?");
+	}
+	nlh = rtnl_msg(r, RTM_NEWLINK, NLM_F_ACK, sizeof *ifm);
+	ifm = mnl_nlmsg_get_payload(nlh);
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	if (newname)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, newname);
+	else if (!ifindex)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, l.name);
+	if (up != -1) {
+		ifm->ifi_change = IFF_UP;
+		ifm->ifi_flags = up ? IFF_UP : 0;
+	}
+	if (has_master || nomaster)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+	put_link_opts(nlh, &o);
+	err = rtnl_talk(r, nlh, NULL, NULL);
+out:
+	rtnl_close(r);
+	if (err)
+		return rtnl_fail(L, r, err, "link_set(%s)", l.label);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/*** Delete a link (`ip link del`); a veth takes its peer along.
+ * @function link_del
+ * @tparam table t `name` or `index`
+ * @treturn[1] true
+ * @return[2] nil, message, errno: `link_del(veth0): No such device`
+ */
+static int l_link_del(lua_State *L)
+{
+	struct rtnl_link l;
+	struct rtnl *r;
+	struct nlmsghdr *nlh;
+	int err;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (rtnl_check_link(L, 1, &l, 1))
+		return nsbox_fail_msg(L, EINVAL, "link_del: invalid interface name '%s'", l.name);
+	if (!(r = rtnl_open(L)))
+		return nsbox_fail(L, errno, "link_del(%s): netlink socket", l.label);
+	nlh = rtnl_msg(r, RTM_DELLINK, NLM_F_ACK, sizeof(struct ifinfomsg));
+	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = l.index;
+	if (!l.index)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, l.name);
+	err = rtnl_talk(r, nlh, NULL, NULL);
+	rtnl_close(r);
+	if (err)
+		return rtnl_fail(L, r, err, "link_del(%s)", l.label);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/*** Describe one link (`ip link show dev`).
+ * @function link_get
+ * @tparam table t `name` or `index`
+ * @treturn[1] table `index`, `name`, `kind` (nil if none), `up`, `flags`,
+ *   `master` (ifindex or nil), `mtu`, `address` ("xx:xx:..", nil if none),
+ *   `operstate` ("UP", "DOWN", "UNKNOWN", ...), `link` (ifindex of the peer or
+ *   lower link, nil if none)
+ * @return[2] nil, message, errno: `link_get(foo): No such device`
+ */
+static int l_link_get(lua_State *L)
+{
+	struct rtnl_link l;
+	struct rtnl *r;
+	int err;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (rtnl_check_link(L, 1, &l, 1))
+		return nsbox_fail_msg(L, EINVAL, "link_get: invalid interface name '%s'", l.name);
+	if (!(r = rtnl_open(L)))
+		return nsbox_fail(L, errno, "link_get(%s): netlink socket", l.label);
+	err = get_link(r, &l);
+	rtnl_close(r);
+	if (err)
+		return rtnl_fail(L, r, err, "link_get(%s)", l.label);
+	return 1;
+}
+
+/*** List the links of the current network namespace (`ip link show`).
+ * @function links
+ * @tparam[opt] table t `kind`: only links of this kind
+ * @treturn[1] {table,...} one table per link, as `link_get` returns
+ * @return[2] nil, message, errno
+ */
+static int l_links(lua_State *L)
+{
+	struct dump d = { .kind = NULL };
+	int err;
+
+	if (!lua_isnoneornil(L, 1)) {
+		luaL_checktype(L, 1, LUA_TTABLE);
+		d.kind = nsbox_opt_str_field(L, 1, "kind", NULL);
+	}
+	if (!(d.r = rtnl_open(L)))
+		return nsbox_fail(L, errno, "links: netlink socket");
+	lua_newtable(L);
+	err = dump_links(&d, links_cb);
+	rtnl_close(d.r);
+	if (err)
+		return rtnl_fail(L, d.r, err, "links");
+	return 1;
+}
+
+static const luaL_Reg link_funcs[] = {
+	{ "link_add", l_link_add },
+	{ "link_set", l_link_set },
+	{ "link_del", l_link_del },
+	{ "link_get", l_link_get },
+	{ "links", l_links },
+	{ NULL, NULL }
+};
+
+int nsbox_open_rtnl(lua_State *L)
+{
+	static const struct nsbox_const consts[] = {
+		{ "IFF_UP", IFF_UP }, { "IFF_BROADCAST", IFF_BROADCAST },
+		{ "IFF_LOOPBACK", IFF_LOOPBACK }, { "IFF_RUNNING", IFF_RUNNING },
+		{ "RT_TABLE_MAIN", RT_TABLE_MAIN }, { "RT_TABLE_LOCAL", RT_TABLE_LOCAL },
+		{ NULL, 0 }
+	};
+
+	if (luaL_newmetatable(L, RTNL_MT)) {
+		lua_pushcfunction(L, rtnl_gc);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, rtnl_gc);
+		lua_setfield(L, -2, "__close");
+	}
+	lua_pop(L, 1);
+	lua_newtable(L);
+	luaL_setfuncs(L, link_funcs, 0);
+	luaL_setfuncs(L, nsbox_rtnl_addr_funcs, 0);
+	nsbox_set_consts(L, consts);
+	return 1;
+}
