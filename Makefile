@@ -19,7 +19,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 
 SHELL    := /bin/bash
 
-.PHONY: all deps rootfs test demo bench install clean
+.PHONY: all deps rootfs test demo bench install clean helper install-helper
 all: $(SO)
 
 build/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
@@ -66,6 +66,32 @@ install: $(SO)
 	install -m 644 lua/nsbox/*.lua $(LMOD)/nsbox/
 	install -m 755 $(SO) $(CMOD)/nsbox/core.so
 	[ ! -f bin/nsbox ] || install -m 755 bin/nsbox $(PREFIX)/bin/nsbox
+
+# The setuid-root network helper for unprivileged users (csrc/nsbox-netns.c + csrc/lease.c).
+NSBOX_NETNS_CONF  ?= /etc/nsbox/netns.conf
+NSBOX_NETNS_STATE ?= /run/nsbox/net
+HELPER            := build/nsbox-netns
+HELPER_CFLAGS     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fPIE -fstack-protector-strong
+HELPER_LDFLAGS    ?= -pie -Wl,-z,relro,-z,now
+
+helper: $(HELPER)
+$(HELPER): csrc/nsbox-netns.c csrc/lease.c csrc/lease.h
+	@mkdir -p $(@D)
+	$(CC) $(HELPER_CFLAGS) -std=c11 -Wall -Wextra -Werror \
+	  -DNSBOX_NETNS_CONF='"$(NSBOX_NETNS_CONF)"' -DNSBOX_NETNS_STATE='"$(NSBOX_NETNS_STATE)"' \
+	  $(HELPER_LDFLAGS) -o $@ csrc/nsbox-netns.c csrc/lease.c -lmnl
+
+# Setuid root: only by this explicit target, never by `make install`. Keeps an existing config.
+install-helper: $(HELPER)
+	install -d $(PREFIX)/lib/nsbox
+	install -o root -g root -m 4755 $(HELPER) $(PREFIX)/lib/nsbox/nsbox-netns
+	install -d -o root -g root -m 755 $(dir $(NSBOX_NETNS_CONF))
+	[ -e $(NSBOX_NETNS_CONF) ] || { printf '%s\n' \
+	  '# nsbox-netns: the bridges unprivileged users may attach their containers to.' \
+	  '# One line each:  bridge NAME GATEWAY/PREFIX   (the bridge is created if missing,' \
+	  '# with GATEWAY on it; addresses are leased from the rest of the subnet).' \
+	  '# This file and its directory must be owned by root and writable by root only.' \
+	  '#bridge brg0 10.10.10.1/24' > $(NSBOX_NETNS_CONF) && chmod 644 $(NSBOX_NETNS_CONF); }
 
 clean:
 	rm -rf build $(SO)

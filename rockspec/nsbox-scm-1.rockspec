@@ -42,6 +42,7 @@ build = {
       ["nsbox.container"] = "lua/nsbox/container.lua",
       ["nsbox.idmap"]     = "lua/nsbox/idmap.lua",
       ["nsbox.inside"]    = "lua/nsbox/inside.lua",
+      ["nsbox.net"]       = "lua/nsbox/net.lua",
       ["nsbox.recipe"]    = "lua/nsbox/recipe.lua",
       ["nsbox.reexec"]    = "lua/nsbox/reexec.lua",
 
@@ -52,6 +53,8 @@ build = {
             "csrc/common.c",
             "csrc/core.c",
             "csrc/fs.c",
+            "csrc/lease.c",
+            "csrc/lease_lua.c",
             "csrc/mount.c",
             "csrc/namespace.c",
             "csrc/process.c",

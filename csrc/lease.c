@@ -1,0 +1,316 @@
+/* Address leases on a bridge (see lease.h): a directory per (netns, bridge), a lock
+ * file flock'ed around every change, one file per leased address naming its owner.
+ * Without a requested address, the lowest address that has no lease file is taken
+ * (one directory read, whatever the number of leases); only when every address has
+ * one are the owners checked and the lowest stale lease reclaimed. */
+#define _GNU_SOURCE
+#include "lease.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return e;
+}
+
+int lease_parse(const char *s, int want_prefix, uint32_t *addr, int *prefix)
+{
+	char buf[INET_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	struct in_addr in;
+	if (n >= sizeof buf || (slash != NULL) != (want_prefix != 0))
+		return EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, &in) != 1)
+		return EINVAL;
+	*addr = ntohl(in.s_addr);
+	if (slash) {
+		const char *p = slash + 1;
+		if (p[0] < '0' || p[0] > '9' || (p[1] && (p[1] < '0' || p[1] > '9' || p[2])))
+			return EINVAL;
+		int v = atoi(p);
+		if (v > 32 || (p[0] == '0' && p[1]))
+			return EINVAL;
+		*prefix = v;
+	}
+	return 0;
+}
+
+char *lease_format(uint32_t addr, char *buf)
+{
+	snprintf(buf, INET_ADDRSTRLEN, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255,
+		 (addr >> 8) & 255, addr & 255);
+	return buf;
+}
+
+int lease_ifname_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 1 || n > 15 || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static uint32_t mask_of(int prefix)
+{
+	return prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffffu : 0xffffffffu << (32 - prefix);
+}
+
+int lease_check(uint32_t gateway, int prefix, uint32_t addr, char *err, size_t errlen)
+{
+	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
+	uint32_t m = mask_of(prefix), net = gateway & m;
+	lease_format(addr, a);
+	lease_format(net, n);
+	if ((addr & m) != net)
+		return fail(err, errlen, EINVAL, "network.address: %s is outside %s/%d", a, n, prefix);
+	if (addr == net || addr == (net | ~m) || addr == gateway)
+		return fail(err, errlen, EINVAL, "network.address: %s is the %s address of %s/%d", a,
+			    addr == gateway ? "gateway" : addr == net ? "network" : "broadcast", n, prefix);
+	return 0;
+}
+
+/* Field 22 of /proc/<pid>/stat (after the parenthesised comm); -1 if not running. */
+static int starttime(pid_t pid, unsigned long long *start)
+{
+	char path[32], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -1;
+	*start = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+static int alive(pid_t pid, unsigned long long start)
+{
+	unsigned long long now;
+	return pid > 0 && starttime(pid, &now) == 0 && now == start;
+}
+
+/* The owner pid of the lease file name in dfd: 0 if none, -1 if unreadable. */
+static int lease_read(int dfd, const char *name, pid_t *pid, unsigned long long *start)
+{
+	char buf[64];
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	int p = 0;
+	buf[n > 0 ? n : 0] = '\0';
+	if (sscanf(buf, "%d %llu", &p, start) != 2 || p <= 0)
+		p = 0, *start = 0; /* torn or foreign content: stale */
+	*pid = p;
+	return 1;
+}
+
+/* Open <dir>/<netns inode>-<bridge> (creating the path if create) and lock it. */
+static int open_locked(const char *dir, const char *bridge, int create, int *lockfd,
+		       char *path, size_t pathlen)
+{
+	struct stat st;
+	snprintf(path, pathlen, "%s", dir);
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return -1;
+	snprintf(path, pathlen, "%s/%llu-%s", dir, (unsigned long long)st.st_ino, bridge);
+	if (create) /* mkdir -p */
+		for (char *p = path + 1;; p++) {
+			if (*p != '/' && *p)
+				continue;
+			char c = *p;
+			*p = '\0';
+			int r = mkdir(path, 0755);
+			*p = c;
+			if (r < 0 && errno != EEXIST)
+				return -1;
+			if (!c)
+				break;
+		}
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
+		return -1;
+	*lockfd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (*lockfd < 0 || flock(*lockfd, LOCK_EX) < 0) {
+		int e = errno;
+		if (*lockfd >= 0)
+			close(*lockfd);
+		close(dfd);
+		return errno = e, -1;
+	}
+	return dfd;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The addresses in (net, bcast) that have a lease file, sorted: one directory read. */
+static int list_leases(int dfd, uint32_t net, uint32_t bcast, uint32_t **out, size_t *len)
+{
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	size_t cap = 0;
+	struct dirent *e;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*out = NULL;
+	*len = 0;
+	while ((e = readdir(d))) {
+		uint32_t a;
+		int unused;
+		if (lease_parse(e->d_name, 0, &a, &unused) || a <= net || a >= bcast)
+			continue;
+		if (*len == cap) {
+			uint32_t *v = realloc(*out, (cap = cap ? 2 * cap : 64) * sizeof *v);
+			if (!v) {
+				free(*out);
+				closedir(d);
+				return errno = ENOMEM, -1;
+			}
+			*out = v;
+		}
+		(*out)[(*len)++] = a;
+	}
+	closedir(d);
+	if (*len)
+		qsort(*out, *len, sizeof **out, cmp_addr);
+	return 0;
+}
+
+/* 1 if the lease of addr (named a) has a live owner, 0 if it is free or stale, -1 on error. */
+static int taken(int dfd, const char *a)
+{
+	pid_t pid;
+	unsigned long long start;
+	int have = lease_read(dfd, a, &pid, &start);
+	return have < 0 ? -1 : have && alive(pid, start);
+}
+
+int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int prefix,
+		  uint32_t want, pid_t owner, uint32_t *got, char *err, size_t errlen)
+{
+	char path[4096], a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
+	if (!lease_ifname_ok(bridge))
+		return fail(err, errlen, EINVAL, "network.bridge: invalid interface name '%s'", bridge);
+	if (prefix < 1 || prefix > 30)
+		return fail(err, errlen, EINVAL, "network.gateway: a /%d subnet has no address to lease", prefix);
+	uint32_t m = mask_of(prefix), net = gateway & m, bcast = net | ~m, pick = 0;
+	lease_format(net, n);
+	if (gateway == net || gateway == bcast)
+		return fail(err, errlen, EINVAL, "network.gateway: %s is the %s address of %s/%d",
+			    lease_format(gateway, a), gateway == net ? "network" : "broadcast", n, prefix);
+	int r = want ? lease_check(gateway, prefix, want, err, errlen) : 0;
+	if (r)
+		return r;
+	unsigned long long ostart;
+	if (starttime(owner, &ostart) < 0)
+		return fail(err, errlen, ESRCH, "network: owner pid %d is not running", (int)owner);
+	int lockfd, dfd = open_locked(dir, bridge, 1, &lockfd, path, sizeof path);
+	if (dfd < 0)
+		return fail(err, errlen, errno, "network: lease directory %s: %s", path, strerror(errno));
+	uint32_t *v = NULL;
+	size_t nv = 0, i = 0;
+	if (want) {
+		r = taken(dfd, lease_format(want, a));
+		if (r == 1)
+			r = fail(err, errlen, EADDRINUSE, "network.address: %s is already in use on %s", a, bridge);
+		pick = r ? 0 : want;
+	} else if ((r = list_leases(dfd, net, bcast, &v, &nv)) == 0) {
+		/* The lowest address without a lease file: no per-lease work. */
+		for (uint32_t c = net + 1; c < bcast && !pick; c++) {
+			while (i < nv && v[i] < c)
+				i++;
+			if (c != gateway && !(i < nv && v[i] == c))
+				pick = c;
+		}
+		/* None: the lowest lease whose owner is gone. */
+		for (i = 0; i < nv && !pick && r >= 0; i++)
+			if ((r = taken(dfd, lease_format(v[i], a))) == 0)
+				pick = v[i];
+		r = r < 0 ? r : 0;
+		free(v);
+	}
+	if (r < 0)
+		r = fail(err, errlen, errno, "network: leases in %s: %s", path, strerror(errno));
+	if (pick) {
+		char line[64];
+		int len = snprintf(line, sizeof line, "%d %llu\n", (int)owner, ostart);
+		int fd = openat(dfd, lease_format(pick, a), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		ssize_t w = fd < 0 ? -1 : write(fd, line, (size_t)len);
+		int e = w < 0 ? errno : w != len ? EIO : 0;
+		if (fd >= 0 && close(fd) < 0 && !e)
+			e = errno;
+		if (e && fd >= 0)
+			unlinkat(dfd, a, 0);
+		if (e)
+			r = fail(err, errlen, e, "network: lease %s/%s: %s", path, a, strerror(e));
+		else
+			*got = pick;
+	} else if (!r) {
+		r = fail(err, errlen, ENOSPC, "network: no free address in %s/%d on %s", n, prefix, bridge);
+	}
+	close(lockfd);
+	close(dfd);
+	return r;
+}
+
+int lease_release(const char *dir, const char *bridge, uint32_t addr, pid_t owner)
+{
+	char path[4096], a[INET_ADDRSTRLEN];
+	if (!lease_ifname_ok(bridge))
+		return EINVAL;
+	int lockfd, dfd = open_locked(dir, bridge, 0, &lockfd, path, sizeof path);
+	if (dfd < 0)
+		return errno;
+	pid_t pid;
+	unsigned long long start;
+	int have = lease_read(dfd, lease_format(addr, a), &pid, &start), r = 0;
+	if (have <= 0)
+		r = have < 0 ? errno : ENOENT;
+	else if (pid != owner)
+		r = EPERM;
+	else if (unlinkat(dfd, a, 0) < 0)
+		r = errno;
+	close(lockfd);
+	close(dfd);
+	return r;
+}

@@ -1,0 +1,98 @@
+/* Address leases for nsbox.core: a thin binding over lease.c. */
+#include "common.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "lease.h"
+
+#define DEFAULT_DIR "/run/nsbox/net"
+
+/* The fields both calls share: dir, bridge (required) and owner (required). */
+static void common_fields(lua_State *L, const char **dir, const char **bridge, pid_t *owner)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	*dir = nsbox_opt_str_field(L, 1, "dir", DEFAULT_DIR);
+	*bridge = nsbox_opt_str_field(L, 1, "bridge", NULL);
+	if (!*bridge)
+		luaL_error(L, "field 'bridge': string expected, got nil");
+	lua_Integer o = nsbox_opt_int_field(L, 1, "owner", 0);
+	if (o <= 0 || o > 0x7fffffff)
+		luaL_error(L, "field 'owner': a pid expected");
+	*owner = (pid_t)o;
+}
+
+/***
+ * Lease an address on a bridge, unique among live owners (flock'ed state under dir).
+ * The network, broadcast and gateway addresses are never leased; a lease whose owner
+ * died is reclaimed; without `address`, the lowest free one is taken.
+ * @function lease_acquire
+ * @tparam table t `dir` (default "/run/nsbox/net"), `bridge`, `gateway` ("10.10.10.1/24"),
+ *   `address` (optional "10.10.10.5", or "10.10.10.5/24" with the gateway's prefix),
+ *   `owner` (pid of the process the lease lives as long as)
+ * @treturn string the address, e.g. "10.10.10.5" (or nil, message, errno: EINVAL,
+ *   EADDRINUSE, ENOSPC, ESRCH, ...)
+ */
+static int l_lease_acquire(lua_State *L)
+{
+	const char *dir, *bridge;
+	pid_t owner;
+	common_fields(L, &dir, &bridge, &owner);
+	const char *gw = nsbox_opt_str_field(L, 1, "gateway", NULL);
+	const char *want = nsbox_opt_str_field(L, 1, "address", NULL);
+	if (!gw)
+		luaL_error(L, "field 'gateway': string expected, got nil");
+	uint32_t gateway, addr = 0, got;
+	int prefix, aprefix = -1;
+	if (lease_parse(gw, 1, &gateway, &prefix))
+		return nsbox_fail_msg(L, EINVAL, "network.gateway: invalid IPv4 address/prefix '%s'", gw);
+	if (want && lease_parse(want, strchr(want, '/') != NULL, &addr, &aprefix))
+		return nsbox_fail_msg(L, EINVAL, "network.address: invalid IPv4 address '%s'", want);
+	if (aprefix >= 0 && aprefix != prefix)
+		return nsbox_fail_msg(L, EINVAL, "network.address: prefix /%d differs from the gateway's /%d",
+				      aprefix, prefix);
+	char err[512], buf[INET_ADDRSTRLEN];
+	if (want && !addr)
+		return nsbox_fail_msg(L, EINVAL, "network.address: 0.0.0.0 cannot be leased");
+	int r = lease_acquire(dir, bridge, gateway, prefix, addr, owner, &got, err, sizeof err);
+	if (r)
+		return nsbox_fail_msg(L, r, "%s", err);
+	lua_pushstring(L, lease_format(got, buf));
+	return 1;
+}
+
+/***
+ * Release a lease taken by lease_acquire, if owner holds it.
+ * @function lease_release
+ * @tparam table t `dir` (default "/run/nsbox/net"), `bridge`, `address` ("10.10.10.5"), `owner` (pid)
+ * @treturn boolean true (or nil, message, errno: ENOENT if no lease, EPERM if another owner's)
+ */
+static int l_lease_release(lua_State *L)
+{
+	const char *dir, *bridge;
+	pid_t owner;
+	common_fields(L, &dir, &bridge, &owner);
+	const char *s = nsbox_opt_str_field(L, 1, "address", NULL);
+	if (!s)
+		luaL_error(L, "field 'address': string expected, got nil");
+	uint32_t addr;
+	int prefix;
+	if (lease_parse(s, strchr(s, '/') != NULL, &addr, &prefix))
+		return nsbox_fail_msg(L, EINVAL, "network.address: invalid IPv4 address '%s'", s);
+	int r = lease_release(dir, bridge, addr, owner);
+	if (r == EPERM)
+		return nsbox_fail_msg(L, r, "lease_release(%s on %s): held by another owner", s, bridge);
+	if (r)
+		return nsbox_fail(L, r, "lease_release(%s on %s)", s, bridge);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+void nsbox_open_lease(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "lease_acquire", l_lease_acquire }, { "lease_release", l_lease_release }, { NULL, NULL }
+	};
+	luaL_setfuncs(L, fns, 0);
+}

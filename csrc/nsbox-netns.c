@@ -1,0 +1,465 @@
+/* nsbox-netns: the setuid-root network helper for unprivileged nsbox users (like netsetgo).
+ *
+ *   nsbox-netns attach PID BRIDGE [ADDRESS]
+ *
+ * Host-side plumbing only, for a target process that belongs to the caller and lives in
+ * a user namespace the caller owns: make sure BRIDGE (listed with its subnet in the
+ * root-owned NSBOX_NETNS_CONF) exists with its gateway address and is up, lease an
+ * address (NSBOX_NETNS_STATE), create a veth pair whose host end ("nsb" + 8 random hex
+ * digits) is enslaved to the bridge and up and whose peer "eth0" is born inside the
+ * target's network namespace. Prints
+ *   host=<hostif> interface=eth0 address=<a.b.c.d>/<prefix> gateway=<gw>
+ * and exits 0; otherwise one "nsbox-netns: <reason>" line on stderr, exit 1 (2 for a
+ * usage error), and nothing left behind. Every argument is treated as hostile. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/nsfs.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lease.h"
+
+#ifndef NSBOX_NETNS_CONF
+#define NSBOX_NETNS_CONF "/etc/nsbox/netns.conf"
+#endif
+#ifndef NSBOX_NETNS_STATE
+#define NSBOX_NETNS_STATE "/run/nsbox/net"
+#endif
+#define PEER "eth0"
+
+struct ctx {
+	pid_t pid;
+	uid_t uid;
+	const char *bridge;
+	uint32_t gw, want, addr;
+	int prefix, leased, pidfd, procfd, netfd;
+	struct mnl_socket *nl;
+	unsigned seq;
+	char ext[256];                          /* extended-ack text of the last error */
+	struct { int index; unsigned flags; char name[IFNAMSIZ], kind[32]; } link;
+	int brindex;
+	char host[IFNAMSIZ];
+};
+
+static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	dprintf(2, "nsbox-netns: %s\n", msg);
+	return code;
+}
+
+/* A hostile string made printable and short, for messages. */
+static const char *safe(const char *s, char *buf, size_t n)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < n; i++)
+		buf[i] = s[i] > ' ' && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* ---- netlink (libmnl, extended ack) ---- */
+
+static int ext_cb(const struct nlattr *a, void *data)
+{
+	struct ctx *c = data;
+	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+		snprintf(c->ext, sizeof c->ext, " (%s)", mnl_attr_get_str(a));
+	return MNL_CB_OK;
+}
+
+static int err_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof *e))
+		return errno = EBADMSG, MNL_CB_ERROR;
+	if (e->error == 0)
+		return MNL_CB_STOP;
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		size_t off = sizeof *e;
+		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+			off += MNL_ALIGN(e->msg.nlmsg_len) - sizeof(struct nlmsghdr);
+		if (off < nlh->nlmsg_len - sizeof(struct nlmsghdr))
+			mnl_attr_parse(nlh, (unsigned)off, ext_cb, data);
+	}
+	return errno = -e->error, MNL_CB_ERROR;
+}
+
+/* Send one request with NLM_F_ACK, feed the replies to cb; 0 or -1 with errno and c->ext. */
+static int talk(struct ctx *c, struct nlmsghdr *nlh, mnl_cb_t cb)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = err_cb };
+	unsigned seq = nlh->nlmsg_seq = ++c->seq;
+	int r;
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	c->ext[0] = '\0';
+	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	do {
+		ssize_t n = mnl_socket_recvfrom(c->nl, buf, sizeof buf);
+		if (n < 0)
+			return -1;
+		r = mnl_cb_run2(buf, (size_t)n, seq, mnl_socket_get_portid(c->nl), cb, c, ctl, NLMSG_MIN_TYPE);
+	} while (r == MNL_CB_OK);
+	return r < 0 ? -1 : 0;
+}
+
+/* A fresh request in buf (zeroed: libmnl 1.0.4 leaves attribute padding as it finds it). */
+static struct nlmsghdr *new_msg(char *buf, int type, int flags)
+{
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (uint16_t)type;
+	nlh->nlmsg_flags = (uint16_t)flags;
+	return nlh;
+}
+
+static struct nlmsghdr *link_msg(char *buf, int type, int flags, int index, unsigned up)
+{
+	struct nlmsghdr *nlh = new_msg(buf, type, flags);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = index;
+	ifi->ifi_flags = ifi->ifi_change = up;
+	return nlh;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ctx *c = data;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *b;
+	memset(&c->link, 0, sizeof c->link);
+	c->link.index = ifi->ifi_index;
+	c->link.flags = ifi->ifi_flags;
+	mnl_attr_for_each(a, nlh, sizeof *ifi) {
+		if (mnl_attr_get_type(a) == IFLA_IFNAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(c->link.name, sizeof c->link.name, "%s", mnl_attr_get_str(a));
+		if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+			mnl_attr_for_each_nested(b, a)
+				if (mnl_attr_get_type(b) == IFLA_INFO_KIND &&
+				    mnl_attr_validate(b, MNL_TYPE_NUL_STRING) == 0)
+					snprintf(c->link.kind, sizeof c->link.kind, "%s", mnl_attr_get_str(b));
+	}
+	return MNL_CB_OK;
+}
+
+static int get_link(struct ctx *c, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	c->link.index = 0;
+	if (talk(c, nlh, link_cb) < 0)
+		return -1;
+	return c->link.index ? 0 : (errno = ENODEV, -1);
+}
+
+static int ensure_bridge(struct ctx *c)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], a[INET_ADDRSTRLEN];
+	struct nlmsghdr *nlh;
+	if (get_link(c, c->bridge) < 0) {
+		if (errno != ENODEV)
+			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->ext);
+		nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->bridge);
+		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+		mnl_attr_nest_end(nlh, info);
+		if (talk(c, nlh, NULL) < 0 && errno != EEXIST) /* EEXIST: a concurrent run made it */
+			return say(1, "creating bridge %s: %s%s", c->bridge, strerror(errno), c->ext);
+		if (get_link(c, c->bridge) < 0)
+			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->ext);
+	}
+	if (strcmp(c->link.name, c->bridge) || strcmp(c->link.kind, "bridge"))
+		return say(1, "%s exists and is not a bridge", c->bridge);
+	c->brindex = c->link.index;
+	nlh = new_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)c->prefix;
+	ifa->ifa_index = (unsigned)c->brindex;
+	mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(c->gw));
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(c->gw));
+	if (talk(c, nlh, NULL) < 0 && errno != EEXIST)
+		return say(1, "adding %s/%d to %s: %s%s", lease_format(c->gw, a), c->prefix, c->bridge,
+			   strerror(errno), c->ext);
+	if (!(c->link.flags & IFF_UP) && talk(c, link_msg(buf, RTM_NEWLINK, 0, c->brindex, IFF_UP), NULL) < 0)
+		return say(1, "setting %s up: %s%s", c->bridge, strerror(errno), c->ext);
+	return 0;
+}
+
+static int add_veth(struct ctx *c)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	for (int tries = 0;; tries++) {
+		uint32_t rnd;
+		if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+			return say(1, "getrandom: %s", strerror(errno));
+		snprintf(c->host, sizeof c->host, "nsb%08x", rnd);
+		struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)c->brindex);
+		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+		struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+		struct nlattr *peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+		mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, PEER);
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)c->netfd);
+		mnl_attr_nest_end(nlh, peer);
+		mnl_attr_nest_end(nlh, data);
+		mnl_attr_nest_end(nlh, info);
+		if (talk(c, nlh, NULL) == 0)
+			return 0;
+		int e = errno;
+		char ext[sizeof c->ext];
+		memcpy(ext, c->ext, sizeof ext);
+		if (e == EEXIST && tries < 3 && get_link(c, c->host) == 0)
+			continue; /* our random name was taken: draw another */
+		c->host[0] = '\0';
+		if (e == EEXIST)
+			return say(1, "%s already exists in the network namespace of process %d", PEER, c->pid);
+		return say(1, "creating veth (peer %s in process %d): %s%s", PEER, c->pid, strerror(e), ext);
+	}
+}
+
+static void del_veth(struct ctx *c)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, 0, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
+	talk(c, nlh, NULL);
+}
+
+/* ---- the checks ---- */
+
+static int same_file(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The user namespace fd must be a non-initial one created by the caller. */
+static int userns_ok(struct ctx *c, int fd)
+{
+	uid_t owner = (uid_t)-1;
+	if (same_file(fd, "/proc/1/ns/user") || same_file(fd, "/proc/self/ns/user"))
+		return 0;
+	return ioctl(fd, NS_GET_OWNER_UID, &owner) == 0 && owner == c->uid;
+}
+
+static int check_target(struct ctx *c)
+{
+	char path[64], buf[8192];
+	c->pidfd = pidfd_open(c->pid, 0);
+	if (c->pidfd < 0 && errno == ESRCH)
+		return say(1, "no process %d", c->pid);
+	if (c->pidfd < 0)
+		return say(1, "pidfd_open(%d): %s", c->pid, strerror(errno));
+	snprintf(path, sizeof path, "/proc/%d", c->pid);
+	c->procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->procfd < 0 || pidfd_send_signal(c->pidfd, 0, NULL, 0) < 0)
+		return say(1, "process %d is gone", c->pid);
+	int fd = openat(c->procfd, "status", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	unsigned u[4];
+	buf[n > 0 ? n : 0] = '\0';
+	char *uid = strstr(buf, "\nUid:");
+	if (!uid || sscanf(uid, "\nUid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) != 4)
+		return say(1, "cannot read the credentials of process %d", c->pid);
+	for (int i = 0; i < 4; i++)
+		if (u[i] != c->uid)
+			return say(1, "process %d does not belong to you", c->pid);
+	fd = openat(c->procfd, "ns/user", O_RDONLY | O_CLOEXEC);
+	int ok = fd >= 0 && userns_ok(c, fd);
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		return say(1, "process %d is not in a user namespace of yours", c->pid);
+	c->netfd = openat(c->procfd, "ns/net", O_RDONLY | O_CLOEXEC);
+	if (c->netfd < 0)
+		return say(1, "opening the network namespace of process %d: %s", c->pid, strerror(errno));
+	if (same_file(c->netfd, "/proc/self/ns/net"))
+		return say(1, "process %d shares the host's network namespace", c->pid);
+	fd = ioctl(c->netfd, NS_GET_USERNS);
+	ok = fd >= 0 && userns_ok(c, fd);
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		return say(1, "the network namespace of process %d is not owned by a user namespace of yours", c->pid);
+	if (pidfd_send_signal(c->pidfd, 0, NULL, 0) < 0)
+		return say(1, "process %d is gone", c->pid);
+	return 0;
+}
+
+/* Find c->bridge in the root-owned config: "bridge NAME GATEWAY/PREFIX" lines, # comments. */
+static int check_conf(struct ctx *c)
+{
+	const char *path = NSBOX_NETNS_CONF, *base = strrchr(path, '/');
+	char dir[4096], buf[65536], nm[32];
+	struct stat st;
+	if (path[0] != '/' || !base || (size_t)(base - path) >= sizeof dir)
+		return say(1, "bad compiled-in config path %s", path);
+	snprintf(dir, sizeof dir, "%.*s", base == path ? 1 : (int)(base - path), path);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+		if (dfd >= 0)
+			close(dfd);
+		return say(1, "refusing %s: its directory is missing, not owned by root or writable by others", path);
+	}
+	int fd = openat(dfd, base + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	close(dfd);
+	if (fd < 0)
+		return say(1, "%s: %s", path, strerror(errno));
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 && !(st.st_mode & 022))
+		n = read(fd, buf, sizeof buf);
+	close(fd);
+	if (n < 0 || n == sizeof buf)
+		return say(1, "refusing %s: not a root-owned file that only root can write", path);
+	buf[n] = '\0';
+	int found = 0;
+	char *l = buf;
+	for (int line = 1; l && *l; line++) {
+		char *end = strchr(l, '\n'), *hash, *tok[4], *save = NULL;
+		int nt = 0;
+		if (end)
+			*end = '\0';
+		if ((hash = strchr(l, '#')))
+			*hash = '\0';
+		for (char *t = strtok_r(l, " \t\r", &save); t && nt < 4; t = strtok_r(NULL, " \t\r", &save))
+			tok[nt++] = t;
+		l = end ? end + 1 : NULL;
+		if (nt == 0)
+			continue;
+		uint32_t gw;
+		int prefix = 0;
+		uint32_t host = 0;
+		if (nt == 3 && !lease_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
+			host = gw & (0xffffffffu >> prefix); /* the gateway's host part */
+		if (nt != 3 || strcmp(tok[0], "bridge") || !lease_ifname_ok(tok[1]) || host == 0 ||
+		    host == 0xffffffffu >> prefix)
+			return say(1, "%s:%d: malformed line (expected: bridge NAME GATEWAY/PREFIX)", path, line);
+		if (!found && !strcmp(tok[1], c->bridge))
+			found = 1, c->gw = gw, c->prefix = prefix;
+	}
+	if (!found)
+		return say(1, "bridge %s is not allowed by %s", safe(c->bridge, nm, sizeof nm), path);
+	char err[256];
+	if (c->want && lease_check(c->gw, c->prefix, c->want, err, sizeof err))
+		return say(1, "%s", err);
+	return 0;
+}
+
+/* ---- main ---- */
+
+static int usage(void)
+{
+	return say(2, "usage: nsbox-netns attach PID BRIDGE [ADDRESS]");
+}
+
+static int run(struct ctx *c, int argc, char **argv)
+{
+	char nm[32], err[256], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	if (argc < 4 || argc > 5 || strcmp(argv[1], "attach"))
+		return usage();
+	for (int i = 2; i < argc; i++)
+		if (argv[i][0] == '-' || argv[i][0] == '\0')
+			return usage();
+	const char *p = argv[2];
+	size_t len = strspn(p, "0123456789");
+	long pid = len == strlen(p) && len <= 9 && p[0] != '0' ? strtol(p, NULL, 10) : 0;
+	if (pid <= 0)
+		return say(2, "PID must be a positive decimal integer, not '%s'", safe(p, nm, sizeof nm));
+	c->pid = (pid_t)pid;
+	c->bridge = argv[3];
+	if (!lease_ifname_ok(c->bridge))
+		return say(2, "invalid bridge name '%s'", safe(c->bridge, nm, sizeof nm));
+	int ignored;
+	if (argc == 5 && (lease_parse(argv[4], 0, &c->want, &ignored) || !c->want))
+		return say(2, "invalid address '%s' (expected a.b.c.d)", safe(argv[4], nm, sizeof nm));
+	if (geteuid() != 0)
+		return say(1, "not running as root: install it setuid root (make install-helper)");
+	if (check_target(c) || check_conf(c))
+		return 1;
+
+	c->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	int one = 1;
+	if (!c->nl || mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return say(1, "netlink socket: %s", strerror(errno));
+	mnl_socket_setsockopt(c->nl, NETLINK_EXT_ACK, &one, sizeof one);
+	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof one);
+	if (ensure_bridge(c))
+		return 1;
+	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid,
+			      &c->addr, err, sizeof err);
+	if (r)
+		return say(1, "%s", err);
+	c->leased = 1;
+	if (add_veth(c))
+		return 1;
+	if (dprintf(1, "host=%s interface=%s address=%s/%d gateway=%s\n", c->host, PEER,
+		    lease_format(c->addr, a), c->prefix, lease_format(c->gw, g)) < 0)
+		return say(1, "writing the result: %s", strerror(errno));
+	c->host[0] = '\0'; /* done: keep what we made */
+	c->leased = 0;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	clearenv();
+	umask(022);
+	if (close_range(3, ~0U, 0) < 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+	for (int fd = 0; fd < 3; fd++) /* 0, 1, 2 open, so that no socket becomes stdout */
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a caller's RLIMIT_FSIZE gives EFBIG, not a kill midway */
+
+	struct ctx c = { .uid = getuid(), .pidfd = -1, .procfd = -1, .netfd = -1 };
+	/* The caller's uid is noted; from now on it can no longer signal (stop) us while
+	 * we hold the lease lock or have half-made links. */
+	if (geteuid() == 0 && setresuid(0, 0, 0) < 0)
+		return say(1, "setresuid: %s", strerror(errno));
+	int code = run(&c, argc, argv);
+	if (c.host[0])
+		del_veth(&c);
+	if (c.leased)
+		lease_release(NSBOX_NETNS_STATE, c.bridge, c.addr, c.pid);
+	if (c.nl)
+		mnl_socket_close(c.nl);
+	int fds[] = { c.pidfd, c.procfd, c.netfd };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return code;
+}

@@ -1,0 +1,513 @@
+-- The setuid network helper nsbox-netns (unprivileged networking) and the address
+-- leases it shares with nsbox.core (core.lease_acquire / core.lease_release).
+-- Every link is made inside a network namespace this spec creates first: the
+-- machine's own network is never touched.
+local core = require "nsbox.core"
+local json = require "dkjson"
+
+local ROOT = assert(core.realpath("."))
+local NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+local EPERM, ENOENT, ESRCH, EINVAL, ENOSPC, EADDRINUSE = 1, 2, 3, 22, 28, 98
+
+local function q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function sh(cmd)
+  local h = assert(io.popen(cmd))
+  local out = h:read("a")
+  h:close()
+  return out
+end
+
+local function must(cmd)
+  assert(os.execute(cmd), "failed: " .. cmd)
+end
+
+local function write(path, text, mode)
+  local f = assert(io.open(path, "w"))
+  assert(f:write(text))
+  f:close()
+  if mode then must("chmod " .. mode .. " " .. q(path)) end
+end
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function tempdir()
+  local d = sh("mktemp -d /tmp/nsbox-netns-spec.XXXXXX"):gsub("%s+$", "")
+  must("chmod 0755 " .. q(d))
+  return d
+end
+
+-- Exit code, stdout and stderr of a shell command line.
+local function run(cmd)
+  local errf = os.tmpname()
+  local h = assert(io.popen(cmd .. " 2>" .. errf))
+  local out = h:read("a")
+  local _, _, code = h:close()
+  local err = read(errf)
+  os.remove(errf)
+  return code, out, err
+end
+
+-- Processes that print their pid and exec sleep; killed by stop_all().
+local sleepers = {}
+local function sleeper(cmd)
+  local h = assert(io.popen("exec " .. (cmd or "sh -c 'echo $$; exec sleep 60'")))
+  local pid = assert(tonumber(h:read("l")), "no pid from: " .. tostring(cmd))
+  sleepers[pid] = h
+  return pid
+end
+local function stop(pid)
+  os.execute("kill -9 " .. pid .. " 2>/dev/null")
+  if sleepers[pid] then sleepers[pid]:close() end
+  sleepers[pid] = nil
+end
+local function stop_all()
+  for pid in pairs(sleepers) do stop(pid) end
+end
+
+local function starttime(pid)
+  local s = assert(read("/proc/" .. pid .. "/stat"))
+  local rest = s:match("%) (.*)$")
+  local f = {}
+  for w in rest:gmatch("%S+") do f[#f + 1] = w end
+  return f[20] -- field 22 counted from the state (field 3)
+end
+
+local function set(list)
+  local t = {}
+  for _, v in ipairs(list) do t[v] = true end
+  return t
+end
+
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+describe("nsbox-netns, the setuid network helper", function()
+  local T, helper, conf, state, host_file, host_fd
+
+  -- Build a copy of the helper reading the given config and state paths.
+  local function build(out, conf_path, state_path)
+    must(string.format("cc -std=c11 -Wall -Wextra -Werror -O2 -DNSBOX_NETNS_CONF=%s -DNSBOX_NETNS_STATE=%s " ..
+      "-o %s %s/csrc/nsbox-netns.c %s/csrc/lease.c -lmnl", q('"' .. conf_path .. '"'), q('"' .. state_path .. '"'),
+      q(out), ROOT, ROOT))
+    must("chown root:root " .. q(out) .. " && chmod 4755 " .. q(out))
+  end
+
+  -- The helper run as uid 65534 with the given words; exit code, stdout, stderr.
+  local function attach(words, bin)
+    return run(NOBODY .. (bin or helper) .. " " .. words)
+  end
+
+  -- A process of uid 65534 in a user and network namespace of its own.
+  local function target()
+    return sleeper(NOBODY .. "unshare -Urn sh -c 'echo $$; exec sleep 60'")
+  end
+
+  local function ipj(args, pid)
+    local pre = pid and ("nsenter -t " .. pid .. " -n ") or ""
+    return json.decode(sh(pre .. "ip -j " .. args .. " 2>/dev/null")) or {}
+  end
+
+  local function has(list, x)
+    for _, v in ipairs(list or {}) do if v == x then return true end end
+    return false
+  end
+
+  local function link_names()
+    local t = {}
+    for _, l in ipairs(ipj("link show")) do t[#t + 1] = l.ifname end
+    return set(t)
+  end
+
+  -- No link appeared since before (veths of targets that exited may vanish meanwhile).
+  local function no_new_link(before)
+    for name in pairs(link_names()) do
+      assert.is_true(before[name], "new link " .. name)
+    end
+  end
+
+  -- The lease files and their contents.
+  local function leases()
+    local t = {}
+    for f in sh("find " .. q(state) .. " -type f ! -name lock 2>/dev/null"):gmatch("[^\n]+") do t[f] = read(f) end
+    return t
+  end
+
+  -- No lease was taken since before (a refused run may drop a stale one it reclaimed).
+  local function no_new_lease(before)
+    for f, owner in pairs(leases()) do
+      assert.equal(before[f], owner, "new lease " .. f)
+    end
+  end
+
+  local function lease_file(addr)
+    local ino = core.readlink("/proc/self/ns/net"):match("%[(%d+)%]")
+    return state .. "/" .. ino .. "-tbr0/" .. addr
+  end
+
+  setup(function()
+    -- Remember this process's network namespace, then move into a throwaway one.
+    host_file = assert(io.open("/proc/self/ns/net"))
+    local want = core.readlink("/proc/self/ns/net")
+    for fd in sh("ls /proc/" .. core.getpid() .. "/fd"):gmatch("%d+") do
+      if core.readlink("/proc/self/fd/" .. fd) == want and tonumber(fd) > 2 then host_fd = tonumber(fd) end
+    end
+    assert(core.unshare(core.CLONE_NEWNET))
+    T = tempdir()
+    conf, state, helper = T .. "/netns.conf", T .. "/state", T .. "/nsbox-netns"
+    write(conf, "# bridges unprivileged users may join\nbridge tbr0 10.99.0.1/24\n\nbridge tbrx 10.98.0.1/24 # not a bridge\n", "0644")
+    build(helper, conf, state)
+  end)
+
+  teardown(function()
+    stop_all()
+    if T then os.execute("rm -rf " .. q(T)) end
+    if host_fd then assert(core.setns(host_fd, core.CLONE_NEWNET)) end
+    if host_file then host_file:close() end
+  end)
+
+  after_each(stop_all)
+
+  it("runs in a network namespace of the spec's own", function()
+    assert.are_not.equal(core.readlink("/proc/1/ns/net"), core.readlink("/proc/self/ns/net"))
+    assert.is_number(host_fd) -- to go back to at the end
+  end)
+
+  it("attaches a veth to the bridge, its peer eth0 born in the target's namespace", function()
+    local pid = target()
+    local code, out, err = attach("attach " .. pid .. " tbr0")
+    assert.equal("", err)
+    assert.equal(0, code)
+    local host, addr = out:match("^host=(nsb%x%x%x%x%x%x%x%x) interface=eth0 address=(10%.99%.0%.%d+)/24 gateway=10%.99%.0%.1\n$")
+    assert.is_string(host, out)
+    local l = ipj("-d link show dev " .. host)[1]
+    assert.equal("veth", l.linkinfo.info_kind)
+    assert.equal("tbr0", l.master)
+    assert.is_true(has(l.flags, "UP"))
+    local br = ipj("-d addr show dev tbr0")[1]
+    assert.equal("bridge", br.linkinfo.info_kind)
+    assert.is_true(has(br.flags, "UP"))
+    assert.same({ "10.99.0.1/24" }, { br.addr_info[1]["local"] .. "/" .. br.addr_info[1].prefixlen })
+    local peer = ipj("-d link show dev eth0", pid)[1]
+    assert.equal("veth", peer.linkinfo.info_kind)
+    assert.equal(l.ifindex, peer.link_index)
+    assert.is_nil(ipj("link show dev eth0")[1]) -- not on the host
+    assert.equal(pid .. " " .. starttime(pid) .. "\n", read(lease_file(addr)))
+  end)
+
+  it("gives two targets distinct addresses and the bridge one gateway address", function()
+    local a, b = target(), target()
+    local c1, o1 = attach("attach " .. a .. " tbr0")
+    local c2, o2 = attach("attach " .. b .. " tbr0")
+    assert.same({ 0, 0 }, { c1, c2 })
+    local x, y = o1:match("address=(%S+)"), o2:match("address=(%S+)")
+    assert.is_string(x)
+    assert.are_not.equal(x, y)
+    assert.equal(1, #ipj("-4 addr show dev tbr0")[1].addr_info)
+  end)
+
+  it("takes a requested address, and refuses it to another target while it is in use", function()
+    local a, b = target(), target()
+    local code, out = attach("attach " .. a .. " tbr0 10.99.0.50")
+    assert.equal(0, code)
+    assert.matches("address=10.99.0.50/24 ", out, 1, true)
+    local links, before = link_names(), leases()
+    local code2, out2, err2 = attach("attach " .. b .. " tbr0 10.99.0.50")
+    assert.same({ 1, "", "nsbox-netns: network.address: 10.99.0.50 is already in use on tbr0\n" }, { code2, out2, err2 })
+    no_new_link(links)
+    no_new_lease(before)
+    assert.is_nil(ipj("link show dev eth0", b)[1])
+  end)
+
+  it("reuses the address of a target that is gone", function()
+    local a = target()
+    assert.equal(0, (attach("attach " .. a .. " tbr0 10.99.0.60")))
+    stop(a)
+    local b = target()
+    local code, out = attach("attach " .. b .. " tbr0 10.99.0.60")
+    assert.equal(0, code, out)
+    assert.equal(b .. " " .. starttime(b) .. "\n", read(lease_file("10.99.0.60")))
+  end)
+
+  it("refuses a second eth0 in the same target, leaving no veth and no lease", function()
+    local a = target()
+    assert.equal(0, (attach("attach " .. a .. " tbr0")))
+    local links, before = link_names(), leases()
+    local code, out, err = attach("attach " .. a .. " tbr0")
+    assert.same({ 1, "", "nsbox-netns: eth0 already exists in the network namespace of process " .. a .. "\n" },
+      { code, out, err })
+    no_new_link(links)
+    no_new_lease(before)
+  end)
+
+  describe("refuses, touching nothing,", function()
+    -- Each case: words after the helper (with PID replaced), expected exit code and
+    -- stderr (a Lua pattern, anchored), and how to make the target.
+    local cases = {
+      { "another user's process", "attach PID tbr0", 1, "nsbox%-netns: process %d+ does not belong to you",
+        function() return sleeper("unshare -n sh -c 'echo $$; exec sleep 60'") end },
+      { "a process of the caller in the initial user namespace", "attach PID tbr0", 1,
+        "nsbox%-netns: process %d+ is not in a user namespace of yours",
+        function() return sleeper(NOBODY .. "sh -c 'echo $$; exec sleep 60'") end },
+      { "a target sharing the host's network namespace", "attach PID tbr0", 1,
+        "nsbox%-netns: process %d+ shares the host's network namespace",
+        function() return sleeper(NOBODY .. "unshare -Ur sh -c 'echo $$; exec sleep 60'") end },
+      { "a process that does not exist", "attach 4194305 tbr0", 1, "nsbox%-netns: no process 4194305" },
+      { "a bridge not in the config", "attach PID tbr9", 1,
+        "nsbox%-netns: bridge tbr9 is not allowed by /tmp/nsbox%-netns%-spec%.%w+/netns%.conf" },
+      { "an address outside the subnet", "attach PID tbr0 10.99.1.5", 1,
+        "nsbox%-netns: network%.address: 10%.99%.1%.5 is outside 10%.99%.0%.0/24" },
+      { "the gateway address", "attach PID tbr0 10.99.0.1", 1,
+        "nsbox%-netns: network%.address: 10%.99%.0%.1 is the gateway address of 10%.99%.0%.0/24" },
+      { "the network address", "attach PID tbr0 10.99.0.0", 1, "nsbox%-netns: network%.address: 10%.99%.0%.0 is the network address of .*" },
+      { "the broadcast address", "attach PID tbr0 10.99.0.255", 1, "nsbox%-netns: network%.address: 10%.99%.0%.255 is the broadcast address of .*" },
+      { "a malformed address", "attach PID tbr0 10.99.0.300", 2, "nsbox%-netns: invalid address '10%.99%.0%.300' %(expected a%.b%.c%.d%)" },
+      { "an address with a prefix", "attach PID tbr0 10.99.0.9/24", 2, "nsbox%-netns: invalid address .*" },
+      { "an interface name of the caller's choosing", "attach PID tbr0 10.99.0.9 vethX", 2,
+        "nsbox%-netns: usage: nsbox%-netns attach PID BRIDGE %[ADDRESS%]" },
+      { "an option", "attach --host-name vethX PID tbr0", 2, "nsbox%-netns: usage: .*" },
+      { "an option in the address's place", "attach PID tbr0 --host-name", 2, "nsbox%-netns: usage: .*" },
+      { "an unknown command", "detach PID tbr0", 2, "nsbox%-netns: usage: .*" },
+      { "missing arguments", "attach PID", 2, "nsbox%-netns: usage: .*" },
+      { "no arguments", "", 2, "nsbox%-netns: usage: .*" },
+      { "an empty argument", "attach PID ''", 2, "nsbox%-netns: usage: .*" },
+      { "a non-numeric pid", "attach 12x tbr0", 2, "nsbox%-netns: PID must be a positive decimal integer, not '12x'" },
+      { "pid 0", "attach 0 tbr0", 2, "nsbox%-netns: PID must be .*" },
+      { "a signed pid", "attach +5 tbr0", 2, "nsbox%-netns: PID must be .*" },
+      { "a huge pid", "attach 99999999999999999999 tbr0", 2, "nsbox%-netns: PID must be .*" },
+      { "a bridge name with a slash", "attach PID ../x", 2, "nsbox%-netns: invalid bridge name '%.%./x'" },
+      { "a bridge name longer than 15 bytes", "attach PID tbr0123456789abc", 2, "nsbox%-netns: invalid bridge name .*" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1], function()
+        local pid = (c[5] or target)()
+        local links, before = link_names(), leases()
+        local code, out, err = attach((c[2]:gsub("PID", pid)))
+        assert.equal("", out)
+        assert.matches("^" .. c[4] .. "\n$", err)
+        assert.equal(c[3], code)
+        no_new_link(links)
+        no_new_lease(before)
+        assert.is_nil(ipj("link show dev eth0", pid)[1])
+      end)
+    end
+
+    it("a link in the config that is not a bridge", function()
+      if not os.execute("ip link add tbrx type dummy 2>/dev/null") then
+        must("ip link add tbrx type veth peer name tbrxp") -- no dummy driver here
+      end
+      local pid = target()
+      local links, before = link_names(), leases()
+      local code, out, err = attach("attach " .. pid .. " tbrx")
+      assert.same({ 1, "", "nsbox-netns: tbrx exists and is not a bridge\n" }, { code, out, err })
+      no_new_link(links)
+      no_new_lease(before)
+    end)
+
+    it("a config file that others can write", function()
+      local dir = T .. "/loose"
+      must("mkdir -m 0755 " .. q(dir))
+      write(dir .. "/netns.conf", "bridge tbr0 10.99.0.1/24\n", "0664")
+      build(dir .. "/nsbox-netns", dir .. "/netns.conf", state)
+      local pid = target()
+      local links, before = link_names(), leases()
+      local code, out, err = attach("attach " .. pid .. " tbr0", dir .. "/nsbox-netns")
+      assert.same({ 1, "", "nsbox-netns: refusing " .. dir .. "/netns.conf: not a root-owned file that only root can write\n" },
+        { code, out, err })
+      no_new_link(links)
+      no_new_lease(before)
+    end)
+
+    it("a config file in a directory that others can write", function()
+      local dir = T .. "/open"
+      must("mkdir -m 0777 " .. q(dir))
+      write(dir .. "/netns.conf", "bridge tbr0 10.99.0.1/24\n", "0644")
+      build(T .. "/nsbox-netns-open", dir .. "/netns.conf", state)
+      local pid = target()
+      local code, out, err = attach("attach " .. pid .. " tbr0", T .. "/nsbox-netns-open")
+      assert.same({ 1, "", "nsbox-netns: refusing " .. dir ..
+        "/netns.conf: its directory is missing, not owned by root or writable by others\n" }, { code, out, err })
+    end)
+
+    for i, bad in ipairs { "bridge tbr1 10.99.1.1", "bridge tbr1 10.99.1.0/24", "bridge tbr1 10.99.1.1/24 extra",
+                           "allow tbr1 10.99.1.1/24", "bridge tbr1/x 10.99.1.1/24" } do
+      it("a malformed config file (" .. bad .. ")", function()
+        local dir = T .. "/bad" .. i
+        must("mkdir -m 0755 " .. q(dir))
+        write(dir .. "/netns.conf", "bridge tbr0 10.99.0.1/24\n\n" .. bad .. " # comment\n", "0644")
+        build(dir .. "/nsbox-netns", dir .. "/netns.conf", state)
+        local pid = target()
+        local code, _, err = attach("attach " .. pid .. " tbr0", dir .. "/nsbox-netns")
+        assert.same({ 1, "nsbox-netns: " .. dir .. "/netns.conf:3: malformed line (expected: bridge NAME GATEWAY/PREFIX)\n" },
+          { code, err })
+      end)
+    end
+  end)
+end)
+
+describe("core.lease_acquire and core.lease_release", function()
+  local D, n = nil, 0
+  local me = core.getpid()
+
+  -- A fresh bridge name per test, so each starts with no leases.
+  local function net(gateway, extra)
+    n = n + 1
+    local t = { dir = D, bridge = "lbr" .. n, gateway = gateway, owner = me }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return t
+  end
+
+  local function with(t, extra)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    for k, v in pairs(extra) do c[k] = v end
+    return c
+  end
+
+  local function lease_path(t, addr)
+    local ino = core.readlink("/proc/self/ns/net"):match("%[(%d+)%]")
+    return D .. "/" .. ino .. "-" .. t.bridge .. "/" .. addr
+  end
+
+  setup(function() D = tempdir() end)
+  teardown(function()
+    stop_all()
+    if D then os.execute("rm -rf " .. q(D)) end
+  end)
+  after_each(stop_all)
+
+  it("gives 20 live owners 20 distinct addresses, lowest first", function()
+    local t, got = net("10.88.0.1/24"), {}
+    for i = 1, 20 do
+      local owner = sleeper()
+      got[i] = assert(core.lease_acquire(with(t, { owner = owner })))
+      assert.equal(owner .. " " .. starttime(owner) .. "\n", read(lease_path(t, got[i])))
+    end
+    for i = 1, 20 do assert.equal("10.88.0." .. (i + 1), got[i]) end
+  end)
+
+  it("never hands out the network, broadcast or gateway address", function()
+    local t, got = net("10.77.0.2/29"), {}
+    repeat
+      local a, msg, errno = core.lease_acquire(t)
+      got[#got + 1] = a or { msg, errno }
+    until not a
+    assert.same({ "10.77.0.1", "10.77.0.3", "10.77.0.4", "10.77.0.5", "10.77.0.6",
+      { "network: no free address in 10.77.0.0/29 on " .. t.bridge, ENOSPC } }, got)
+    local t2 = net("10.77.0.2/29")
+    for addr, what in pairs { ["10.77.0.0"] = "network", ["10.77.0.7"] = "broadcast", ["10.77.0.2"] = "gateway" } do
+      assert.same({ nil, "network.address: " .. addr .. " is the " .. what .. " address of 10.77.0.0/29", EINVAL },
+        { core.lease_acquire(with(t2, { address = addr })) })
+    end
+  end)
+
+  it("runs out of a /30 after one address", function()
+    local t = net("10.66.0.1/30")
+    assert.equal("10.66.0.2", core.lease_acquire(t))
+    assert.same({ nil, "network: no free address in 10.66.0.0/30 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
+  end)
+
+  it("takes a requested address once, with or without the gateway's prefix", function()
+    local t = net("10.65.0.1/24")
+    assert.equal("10.65.0.9", core.lease_acquire(with(t, { address = "10.65.0.9" })))
+    assert.same({ nil, "network.address: 10.65.0.9 is already in use on " .. t.bridge, EADDRINUSE },
+      { core.lease_acquire(with(t, { address = "10.65.0.9/24", owner = 1 })) })
+    assert.equal("10.65.0.10", core.lease_acquire(with(t, { address = "10.65.0.10/24" })))
+  end)
+
+  it("reclaims a lease whose owner died when asked for it, or when no address is left", function()
+    local t = net("10.64.0.1/29") -- .2 to .6
+    local dead, gone = sleeper(), sleeper()
+    assert.equal("10.64.0.2", core.lease_acquire(with(t, { owner = dead })))
+    assert.equal("10.64.0.3", core.lease_acquire(t))
+    assert.equal("10.64.0.4", core.lease_acquire(with(t, { owner = gone })))
+    stop(dead)
+    -- an address never leased comes first: the stale lease is left alone
+    assert.equal("10.64.0.5", core.lease_acquire(t))
+    -- asked for, the stale lease is taken over
+    assert.equal("10.64.0.2", core.lease_acquire(with(t, { address = "10.64.0.2" })))
+    assert.equal(me .. " " .. starttime(me) .. "\n", read(lease_path(t, "10.64.0.2")))
+    -- a live pid with another start time: the pid was reused, the lease is stale
+    write(lease_path(t, "10.64.0.6"), me .. " " .. (tonumber(starttime(me)) + 1) .. "\n")
+    -- full: the lowest stale lease is reclaimed (.6, pid reused; .4 is still live), then .4 once its owner exits
+    assert.equal("10.64.0.6", core.lease_acquire(t))
+    stop(gone)
+    assert.equal("10.64.0.4", core.lease_acquire(t))
+    write(lease_path(t, "10.64.0.3"), "garbage") -- torn content is stale too
+    assert.equal("10.64.0.3", core.lease_acquire(t))
+    assert.same({ nil, "network: no free address in 10.64.0.0/29 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
+  end)
+
+  it("releases a lease for its owner only", function()
+    local t = net("10.63.0.1/24")
+    assert.equal("10.63.0.2", core.lease_acquire(t))
+    local r = { bridge = t.bridge, dir = D, address = "10.63.0.2" }
+    assert.same({ nil, "lease_release(10.63.0.2 on " .. t.bridge .. "): held by another owner", EPERM },
+      { core.lease_release(with(r, { owner = 1 })) })
+    assert.is_string(read(lease_path(t, "10.63.0.2")))
+    assert.is_true(core.lease_release(with(r, { owner = me })))
+    assert.is_nil(read(lease_path(t, "10.63.0.2")))
+    assert.same({ nil, "lease_release(10.63.0.2 on " .. t.bridge .. "): No such file or directory", ENOENT },
+      { core.lease_release(with(r, { owner = me })) })
+    assert.equal("10.63.0.2", core.lease_acquire(t))
+  end)
+
+  it("names the field of bad input", function()
+    local t = net("10.62.0.1/24")
+    local function err(extra)
+      local ok, msg, errno = core.lease_acquire(with(t, extra))
+      assert.is_nil(ok)
+      return msg, errno
+    end
+    assert.same({ "network.address: 10.62.1.5 is outside 10.62.0.0/24", EINVAL }, { err { address = "10.62.1.5" } })
+    assert.same({ "network.address: invalid IPv4 address '10.62.0.300'", EINVAL }, { err { address = "10.62.0.300" } })
+    assert.same({ "network.address: prefix /16 differs from the gateway's /24", EINVAL }, { err { address = "10.62.0.5/16" } })
+    assert.same({ "network.gateway: invalid IPv4 address/prefix '10.62.0.1'", EINVAL }, { err { gateway = "10.62.0.1" } })
+    assert.same({ "network.gateway: a /31 subnet has no address to lease", EINVAL }, { err { gateway = "10.62.0.1/31" } })
+    assert.same({ "network.gateway: 10.62.0.0 is the network address of 10.62.0.0/24", EINVAL }, { err { gateway = "10.62.0.0/24" } })
+    assert.same({ "network.bridge: invalid interface name 'a/b'", EINVAL }, { err { bridge = "a/b" } })
+    assert.same({ "network.bridge: invalid interface name 'sixteen-bytes-xx'", EINVAL }, { err { bridge = "sixteen-bytes-xx" } })
+    assert.same({ "network: owner pid 4194305 is not running", ESRCH }, { err { owner = 4194305 } })
+    assert.has_error(function() core.lease_acquire { dir = D, gateway = "10.62.0.1/24", owner = me } end)
+    assert.has_error(function() core.lease_acquire { dir = D, bridge = "x", gateway = "10.62.0.1/24" } end)
+    assert.has_error(function() core.lease_release { dir = D, bridge = "x", owner = me } end)
+  end)
+
+  it("gives 4 processes leasing 10 addresses each at once 40 distinct addresses", function()
+    local t = net("10.61.0.1/24")
+    write(D .. "/worker.lua", [[
+      local core = require "nsbox.core"
+      local dir, bridge, owner, go = arg[1], arg[2], tonumber(arg[3]), arg[4]
+      repeat local f = io.open(go) until f
+      for _ = 1, 10 do print(assert(core.lease_acquire { dir = dir, bridge = bridge, gateway = "10.61.0.1/24", owner = owner })) end
+    ]])
+    local go = D .. "/go"
+    must(string.format("cd %s && for i in 1 2 3 4; do LUA_CPATH=%s lua5.4 worker.lua %s %s %d %s > out$i 2>&1 & done; " ..
+      "sleep 0.3; touch %s; wait", q(D), q(ROOT .. "/lua/?.so;;"), q(D), t.bridge, me, q(go), q(go)))
+    local all = {}
+    for i = 1, 4 do
+      local out = read(D .. "/out" .. i)
+      local k = 0
+      for a in out:gmatch("[^\n]+") do
+        assert.matches("^10%.61%.0%.%d+$", a)
+        all[#all + 1] = a
+        k = k + 1
+      end
+      assert.equal(10, k, out)
+    end
+    assert.equal(40, count(set(all)))
+    local s = set(all)
+    for i = 2, 41 do assert.is_true(s["10.61.0." .. i]) end
+  end)
+end)
