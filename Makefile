@@ -59,7 +59,7 @@ demo: deps $(SO) rootfs
 	$(RUNENV) $(LUA) examples/ns-process.lua
 
 bench: deps $(SO) rootfs
-	$(RUNENV) $(LUA) bench/run.lua
+	$(RUNENV) $(LUA) $(CURDIR)/bench/run.lua
 
 install: $(SO)
 	install -d $(LMOD)/nsbox $(CMOD)/nsbox $(PREFIX)/bin

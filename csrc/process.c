@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef P_PIDFD
@@ -629,6 +630,19 @@ static int l_setenv(lua_State *L)
 }
 
 /***
+ * clock_gettime(CLOCK_MONOTONIC) in seconds, for timing.
+ * @function clock
+ * @treturn number
+ */
+static int l_clock(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/***
  * _exit(2): leave at once, without running Lua's finalizers.
  * @function _exit
  * @tparam integer code
@@ -647,7 +661,7 @@ void nsbox_open_process(lua_State *L)
 		{ "cloexec", l_cloexec }, { "prctl", l_prctl }, { "execve", l_execve },
 		{ "setsid", l_setsid }, { "pipe", l_pipe }, { "dup2", l_dup2 }, { "getpid", l_getpid }, { "getuid", l_getuid },
 		{ "getgid", l_getgid }, { "geteuid", l_geteuid }, { "_exit", l__exit },
-		{ "environ", l_environ }, { "setenv", l_setenv },
+		{ "environ", l_environ }, { "setenv", l_setenv }, { "clock", l_clock },
 		{ NULL, NULL }
 	};
 	static const struct nsbox_const consts[] = {

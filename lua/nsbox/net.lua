@@ -94,26 +94,57 @@ function M.validate(v)
   error(res, 0)
 end
 
--- The bridge, made if missing (with the gateway address, up); its gateway and prefix.
-local function ensure_bridge(n)
-  local link = rtnl.link_get { name = n.bridge }
-  if link and link.kind ~= "bridge" then
-    return nil, string.format("network.bridge: %s exists and is not a bridge (it is a %s)", n.bridge, link.kind or "link of no kind")
+-- The bridge's IPv4 address matching want ("a.b.c.d"), or its first one: address, prefix.
+local function bridge_address(bridge, want)
+  local first
+  for _, a in ipairs(rtnl.addrs { name = bridge, family = "inet" } or {}) do
+    if a.address == want then return a.address, a.prefixlen end
+    first = first or a
   end
-  if not link and not n.gateway then
-    return nil, string.format("network.gateway: needed to create bridge %s", n.bridge)
-  end
-  if not n.gateway then -- reuse the bridge's own IPv4 address as the gateway
-    for _, a in ipairs(assert(rtnl.addrs { name = n.bridge, family = "inet" })) do
-      return a.address, a.prefixlen
+  if first and not want then return first.address, first.prefixlen end
+end
+
+-- Check or make the bridge the long way: its addresses, creation, up.
+local function ensure_bridge_slow(n, link)
+  if link then
+    local gw, prefix = bridge_address(n.bridge, n.gateway)
+    if gw and link.up then return gw, prefix end
+    if not n.gateway then
+      return nil, string.format("network.gateway: bridge %s has no IPv4 address; give one", n.bridge)
     end
-    return nil, string.format("network.gateway: bridge %s has no IPv4 address; give one", n.bridge)
+  elseif not n.gateway then
+    return nil, string.format("network.gateway: needed to create bridge %s", n.bridge)
   end
   local ok, err = rtnl.link_add { name = n.bridge, kind = "bridge", exist_ok = true }
   if ok then ok, err = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix, exist_ok = true } end
   if ok then ok, err = rtnl.link_set { name = n.bridge, up = true } end
   if not ok then return nil, "network.bridge: " .. err end
   return n.gateway, n.prefix
+end
+
+-- Bridges this process has checked: "netns:name" -> { index =, gateway =, prefix = }.
+-- An address dump grows with the links on the machine, a link lookup does not:
+-- a bridge seen before (same namespace and ifindex, up) is not dumped again.
+local checked = {}
+
+-- The bridge, made if missing (with the gateway address, up); its gateway and prefix.
+local function ensure_bridge(n)
+  local link = rtnl.link_get { name = n.bridge }
+  if link and link.kind ~= "bridge" then
+    return nil, string.format("network.bridge: %s exists and is not a bridge (it is a %s)", n.bridge,
+      link.kind or "link of no kind")
+  end
+  local key = core.readlink("/proc/self/ns/net") .. n.bridge
+  local seen = link and checked[key]
+  if seen and seen.index == link.index and link.up and (not n.gateway or n.gateway == seen.gateway) then
+    return seen.gateway, seen.prefix
+  end
+  local gw, prefix = ensure_bridge_slow(n, link)
+  if gw then
+    local now = rtnl.link_get { name = n.bridge }
+    checked[key] = now and { index = now.index, gateway = gw, prefix = prefix }
+  end
+  return gw, prefix
 end
 
 local function random_name()

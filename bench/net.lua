@@ -1,0 +1,102 @@
+-- Network set-up cost: nsbox's host side versus the bare netlink requests and
+-- versus `ip` commands, and how the cost per container changes as 1, 10, 100
+-- and 500 containers join one bridge. Runs as root inside a network namespace
+-- of its own; touches nothing of the machine's network.
+local core = require "nsbox.core"
+local net = require "nsbox.net"
+local stats = require "bench.stats"
+local rtnl = core.rtnl
+
+assert(core.geteuid() == 0, "bench/net.lua: run as root")
+assert(core.unshare(core.CLONE_NEWNET))
+assert(rtnl.link_set { name = "lo", up = true })
+-- A private lease dir on tmpfs, as /run is on most machines (on ext4 a lease costs ~1 ms more).
+net.STATE_DIR = "/dev/shm/nsbox-bench-" .. core.getpid()
+assert(core.mkdir(net.STATE_DIR, 448))
+
+local targets = {}
+-- A process in a network namespace of its own, standing in for a container.
+local function target()
+  local pid, pidfd = assert(core.spawn { path = "/bin/sleep", argv = { "sleep", "3600" }, flags = core.CLONE_NEWNET })
+  targets[#targets + 1] = pidfd
+  return pid
+end
+
+local n = { bridge = "brg0", gateway = "10.200.0.1", prefix = 16, interface = "eth0" }
+local N = tonumber(arg and arg[1]) or 200
+local rows = {}
+
+-- Warm up: the bridge exists from here on, as the issue asks.
+net.detach(assert(net.attach(target(), n)))
+
+-- 1. nsbox host side (bridge check, lease, veth with peer in the target netns, master+up) and its removal.
+local infos, pids = {}, {}
+for i = 1, N do pids[i] = target() end
+local attach = stats.sample(N, function(i) infos[i] = assert(net.attach(pids[i], n)) end)
+local detach = stats.sample(N, function(i) net.detach(infos[i]) end)
+
+-- 2. The same kernel work as bare rtnl requests: veth (peer in the netns), master+up, delete.
+for i = 1, N do pids[i] = target() end
+local raw = stats.sample(N, function(i)
+  assert(rtnl.link_add { name = "rv" .. i, kind = "veth", peer = { name = "eth0", netns_pid = pids[i] } })
+  assert(rtnl.link_set { name = "rv" .. i, master = "brg0", up = true })
+end)
+local raw_del = stats.sample(N, function(i) assert(rtnl.link_del { name = "rv" .. i }) end)
+
+-- 3. The same with ip(8) commands.
+local M = math.min(N, 50)
+for i = 1, M do pids[i] = target() end
+local ipcmd = stats.sample(M, function(i)
+  assert(os.execute(string.format("ip link add iv%d type veth peer name eth0 netns %d && ip link set iv%d master brg0 up",
+    i, pids[i], i)))
+end)
+for i = 1, M do os.execute("ip link del iv" .. i) end
+
+local base = stats.median(raw)
+rows[#rows + 1] = stats.row("bare netlink: veth + master/up (2 requests)", base, base)
+rows[#rows + 1] = stats.row("nsbox net.attach (+ bridge check, lease)", stats.median(attach), base)
+rows[#rows + 1] = stats.row("ip link add ... && ip link set ... (2 execs)", stats.median(ipcmd), base)
+rows[#rows + 1] = stats.row("bare netlink: link_del", stats.median(raw_del))
+rows[#rows + 1] = stats.row("nsbox net.detach (link_del + lease release)", stats.median(detach))
+
+-- 4. Scaling: attach cost of the k-th container on one bridge, all kept attached.
+local marks, scale, live = { [1] = true, [10] = true, [100] = true, [500] = true }, {}, {}
+local window = {}
+local population = {}
+for k = 1, 500 do population[k] = target() end -- spawned first, as in step 1: time only the attach
+for k = 1, 500 do
+  local pid = population[k]
+  local t0 = core.clock()
+  live[k] = assert(net.attach(pid, n))
+  window[#window + 1] = (core.clock() - t0) * 1000
+  if #window > 10 then table.remove(window, 1) end
+  if marks[k] then
+    -- the kernel's own cost at this population: 10 bare veth+master/up, then removed
+    local bare, spare = {}, {}
+    for j = 1, 10 do spare[j] = target() end
+    for j = 1, 10 do
+      local p = spare[j]
+      local t1 = core.clock()
+      assert(rtnl.link_add { name = "bv" .. j, kind = "veth", peer = { name = "eth0", netns_pid = p } })
+      assert(rtnl.link_set { name = "bv" .. j, master = "brg0", up = true })
+      bare[j] = (core.clock() - t1) * 1000
+    end
+    for j = 1, 10 do rtnl.link_del { name = "bv" .. j } end
+    local b = stats.median(bare)
+    scale[#scale + 1] = stats.row(string.format("%d on the bridge: bare netlink (median of 10)", k), b, b)
+    scale[#scale + 1] = stats.row(string.format("%d on the bridge: nsbox attach (median of last %d)", k, #window),
+      stats.median(window), b)
+  end
+end
+for _, info in ipairs(live) do net.detach(info) end
+for _, pidfd in ipairs(targets) do core.kill(pidfd, core.SIGKILL) core.wait(pidfd) core.close(pidfd) end
+os.execute("rm -rf " .. net.STATE_DIR)
+
+print(string.format("## Network set-up (host side), %d samples each, milliseconds\n", N))
+print("| step                                                 | median ms |  ratio |")
+print("|------------------------------------------------------|-----------|--------|")
+for _, r in ipairs(rows) do print(r) end
+print("\n## Cost per container as containers join one bridge\n")
+print("| step                                                 | median ms |  ratio |")
+print("|------------------------------------------------------|-----------|--------|")
+for _, r in ipairs(scale) do print(r) end
