@@ -260,6 +260,12 @@ describe("container networking", function()
       refused_at_start({ bridge = "dum0", gateway = "10.40.0.1/24" }, "^network%.bridge: dum0 exists and is not a bridge")
     end)
 
+    it("a host interface name that is taken, removing the bridge the run made", function()
+      refused_at_start({ bridge = "brg9", gateway = "10.60.0.1/24", host_interface = "lo" },
+        "^network: link_add%(lo%): File exists")
+      assert.is_nil(links().brg9)
+    end)
+
     it("a network without the net namespace", function()
       local box, err = nsbox.container { rootfs = H.rootfs, namespaces = { "user", "mount" }, network = { bridge = "brg0" } }
       assert.is_nil(box)

@@ -116,10 +116,14 @@ local function ensure_bridge_slow(n, link)
     return nil, string.format("network.gateway: needed to create bridge %s", n.bridge)
   end
   local ok, err = rtnl.link_add { name = n.bridge, kind = "bridge", exist_ok = true }
+  local created = ok and not link
   if ok then ok, err = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix, exist_ok = true } end
   if ok then ok, err = rtnl.link_set { name = n.bridge, up = true } end
-  if not ok then return nil, "network.bridge: " .. err end
-  return n.gateway, n.prefix
+  if not ok then
+    if created then rtnl.link_del { name = n.bridge } end
+    return nil, "network.bridge: " .. err
+  end
+  return n.gateway, n.prefix, created
 end
 
 -- Bridges this process has checked: "netns:name" -> { index =, gateway =, prefix = }.
@@ -139,12 +143,12 @@ local function ensure_bridge(n)
   if seen and seen.index == link.index and link.up and (not n.gateway or n.gateway == seen.gateway) then
     return seen.gateway, seen.prefix
   end
-  local gw, prefix = ensure_bridge_slow(n, link)
+  local gw, prefix, created = ensure_bridge_slow(n, link)
   if gw then
     local now = rtnl.link_get { name = n.bridge }
     checked[key] = now and { index = now.index, gateway = gw, prefix = prefix }
   end
-  return gw, prefix
+  return gw, prefix, created
 end
 
 local function random_name()
@@ -156,11 +160,16 @@ end
 
 -- Host side as root: bridge, lease, veth with the peer born in pid's netns.
 local function attach_direct(pid, n)
-  local gw, prefix = ensure_bridge(n)
+  local gw, prefix, created = ensure_bridge(n)
   if not gw then return nil, prefix end
+  -- a failure below removes the bridge if this call made it
+  local function undo_bridge() if created then rtnl.link_del { name = n.bridge } end end
   local addr, err = core.lease_acquire { dir = M.STATE_DIR, bridge = n.bridge, gateway = gw .. "/" .. prefix,
     address = n.address, owner = pid }
-  if not addr then return nil, err end
+  if not addr then
+    undo_bridge()
+    return nil, err
+  end
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid }
   local ok
@@ -171,6 +180,7 @@ local function attach_direct(pid, n)
   end
   if not ok then
     core.lease_release { dir = M.STATE_DIR, bridge = n.bridge, address = addr, owner = pid }
+    undo_bridge()
     return nil, "network: " .. err
   end
   return info
