@@ -18,11 +18,11 @@ describe("examples", function()
     assert.matches("rc=42\n$", example("ns-process.lua", "build/rootfs /bin/sh -c 'exit 42'"))
   end)
 
-  it("ns-process-net.lua: the seed's network, veth0 gone after exit, brg0 stays", function()
-    local inner = "ip link set lo up; " .. ENV .. " lua5.4 examples/ns-process-net.lua build/rootfs sh -c " ..
+  it("ns-process.lua --net: the seed's network, veth0 gone after exit, brg0 stays", function()
+    local inner = "ip link set lo up; " .. ENV .. " lua5.4 examples/ns-process.lua --net build/rootfs sh -c " ..
       H.sh_quote("ip -4 -o addr show veth1 | awk '{print $4}'; ip route | grep default; " ..
         "ping -c 1 -W 2 10.10.10.1 | grep -o '1 packets received'") ..
-      "; echo rc=$?; ip -br link | awk '{print $1}' | sort | tr '\\n' ' '; ip -br -4 addr show brg0 | awk '{print $3}'"
+      " 2>/dev/null; echo rc=$?; ip -br link | awk '{print $1}' | sort | tr '\\n' ' '; ip -br -4 addr show brg0 | awk '{print $3}'"
     local out = H.sh("cd " .. H.root .. " && unshare -n sh -c " .. H.sh_quote(inner) .. " 2>&1")
     assert.equal("10.10.10.2/24\ndefault via 10.10.10.1 dev veth1 \n1 packets received\nrc=0\nbrg0 lo 10.10.10.1/24\n", out)
   end)
