@@ -2,7 +2,9 @@
 #include "common.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -187,12 +189,41 @@ static int l_realpath(lua_State *L)
 	return 1;
 }
 
+/***
+ * The names in a directory, without "." and "..".
+ * @function readdir
+ * @tparam string path
+ * @treturn table array of names (unsorted)
+ */
+static int l_readdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return nsbox_fail(L, e, "readdir(%s)", path);
+	}
+	lua_newtable(L);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			lua_pushstring(L, e->d_name);
+			lua_rawseti(L, -2, ++n);
+		}
+	closedir(d);
+	return 1;
+}
+
 void nsbox_open_fs(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "stat", l_stat }, { "mkdir", l_mkdir }, { "symlink", l_symlink }, { "touch", l_touch },
 		{ "chdir", l_chdir }, { "chroot", l_chroot }, { "executable", l_executable },
-		{ "readlink", l_readlink }, { "umask", l_umask }, { "realpath", l_realpath }, { NULL, NULL }
+		{ "readlink", l_readlink }, { "umask", l_umask }, { "realpath", l_realpath }, { "readdir", l_readdir }, { NULL, NULL }
 	};
 	luaL_setfuncs(L, fns, 0);
 }

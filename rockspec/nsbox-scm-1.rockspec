@@ -42,9 +42,11 @@ build = {
       ["nsbox.container"] = "lua/nsbox/container.lua",
       ["nsbox.idmap"]     = "lua/nsbox/idmap.lua",
       ["nsbox.inside"]    = "lua/nsbox/inside.lua",
+      ["nsbox.json"]      = "lua/nsbox/json.lua",
       ["nsbox.net"]       = "lua/nsbox/net.lua",
       ["nsbox.recipe"]    = "lua/nsbox/recipe.lua",
       ["nsbox.reexec"]    = "lua/nsbox/reexec.lua",
+      ["nsbox.state"]     = "lua/nsbox/state.lua",
 
       -- C layer: every csrc/*.c except csrc/nsbox-netns.c (a standalone helper program).
       -- KEEP IN SYNC with csrc/*.c.

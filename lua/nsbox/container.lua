@@ -182,13 +182,19 @@ end
 -- A box dropped or closed while its command runs: kill and reap it, so no
 -- process or pidfd outlives the last reference.
 local function finish(self)
-  if self.pidfd then
+  if self.foreign then
+    if self.pidfd then core.close(self.pidfd) self.pidfd = nil end
+  elseif self.pidfd then
     core.kill(self.pidfd, core.SIGKILL)
     self:wait()
   end
 end
 Box.__gc = finish
 Box.__close = finish
+
+--- Let go of the container now: a box of our own is killed and reaped, one
+-- joined from elsewhere (container.running) only loses its pidfd.
+Box.close = finish
 
 local M = {}
 
@@ -197,6 +203,23 @@ function M.new(spec)
   local r, err = recipe.validate(spec)
   if not r then return nil, err end
   return setmetatable({ recipe = r, id = r.id, name = r.name }, Box)
+end
+
+--- A box for a container started elsewhere (by `nsbox run`), from its state
+-- entry: enough to exec into it and to signal it. The pidfd is opened first and
+-- the start time checked after, so a reused pid is never joined.
+function M.running(entry)
+  local pidfd, err, errno = core.pidfd_open(entry.pid)
+  if not pidfd then return nil, err, errno end
+  if require("nsbox.state").starttime(entry.pid) ~= entry.starttime then
+    core.close(pidfd)
+    return nil, "container " .. entry.name .. " is gone"
+  end
+  local r = { interpreter = entry.interpreter, env = entry.env, cwd = entry.cwd, flags = entry.flags,
+              hostname = entry.hostname }
+  -- not ours to reap: closing the box only closes the pidfd
+  return setmetatable({ recipe = r, id = entry.id, name = entry.name, pid = entry.pid, pidfd = pidfd,
+                        foreign = true }, Box)
 end
 
 M.Box = Box

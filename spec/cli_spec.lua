@@ -1,0 +1,129 @@
+-- bin/nsbox: run, exec, ps, errors and exit statuses, as a user at a shell sees them.
+local H = require "spec.support.helpers"
+
+local STATE = H.sh("mktemp -d"):gsub("%s+$", "")
+local NSBOX = "NSBOX_STATE_DIR=" .. STATE .. " " .. H.root .. "/bin/nsbox"
+
+-- stdout, stderr and exit status of an nsbox command line.
+local function nsbox(args)
+  local errf = os.tmpname()
+  local p = io.popen(NSBOX .. " " .. args .. " 2>" .. errf)
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local f = io.open(errf)
+  local err = f:read("a")
+  f:close()
+  os.remove(errf)
+  return out, err, code
+end
+
+describe("nsbox run", function()
+  teardown(function() os.execute("rm -rf " .. STATE) end)
+
+  it("runs the command in a container on the bundled rootfs", function()
+    local out, err, code = nsbox("run --hostname cli-box --env A=b -- sh -c 'hostname; echo $A; id -u'")
+    assert.same({ "cli-box\nb\n0\n", "", 0 }, { out, err, code })
+  end)
+
+  it("takes the command's own options after its name, without --", function()
+    local out, _, code = nsbox("run sh -c 'echo $0 $1' x y")
+    assert.same({ "x y\n", 0 }, { out, code })
+  end)
+
+  it("maps every option onto the recipe", function()
+    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+    finally(function() os.execute("rm -rf " .. dir) end)
+    os.execute("echo data > " .. dir .. "/f")
+    local out, err, code = nsbox("run --rootfs " .. H.rootfs .. " --domainname example.org --cwd /tmp " ..
+      "--bind " .. dir .. ":/data:ro --tmpfs /scratch --share net --uid-map 0:0:1 --gid-map 0:0:1 --readonly " ..
+      "sh -c 'cat /proc/sys/kernel/domainname; pwd; cat /data/f; touch /data/x 2>/dev/null || echo ro; " ..
+      "touch /scratch/y && echo rw; touch /z 2>/dev/null || echo rootro'")
+    assert.same({ "example.org\n/tmp\ndata\nro\nrw\nrootro\n", "", 0 }, { out, err, code })
+    local mine = H.ns_inode("self", "net")
+    out = nsbox("run --share net readlink /proc/self/ns/net")
+    assert.equal(mine .. "\n", out)
+  end)
+
+  it("exits with the command's status, 127 not found, 126 not executable, 125 its own errors", function()
+    assert.equal(42, select(3, nsbox("run sh -c 'exit 42'")))
+    local _, err, code = nsbox("run no-such-cmd")
+    assert.same({ "nsbox: exec(no-such-cmd): No such file or directory\n", 127 }, { err, code })
+    _, err, code = nsbox("run /etc/passwd")
+    assert.same({ "nsbox: exec(/etc/passwd): Permission denied\n", 126 }, { err, code })
+    _, err, code = nsbox("run --hostname 'bad name' true")
+    assert.same({ "nsbox: hostname: 'bad name' is not a valid host name (letters, digits, '-' and '.')\n", 125 }, { err, code })
+    _, err, code = nsbox("run --bogus true")
+    assert.equal(125, code)
+    assert.matches("^nsbox: unknown option '%-%-bogus'", err)
+    _, err, code = nsbox("run --bind nocolon true")
+    assert.same({ "nsbox: --bind: 'nocolon' is not SRC:DST[:ro]\n", 125 }, { err, code })
+    _, err, code = nsbox("run --uid-map 0:0 true")
+    assert.same({ "nsbox: --uid-map: '0:0' is not IN:OUT:COUNT\n", 125 }, { err, code })
+  end)
+
+  it("puts the container on a bridge with --bridge, --gateway and --ip (in a netns of its own)", function()
+    local out = H.sh("unshare -n sh -c " .. H.sh_quote("ip link set lo up; " .. NSBOX ..
+      " run --bridge brg0 --gateway 10.10.10.1 --ip 10.10.10.5/24 sh -c 'ip -4 -o addr show eth0 | awk \"{print \\$4}\"; " ..
+      "ping -c 1 -W 2 10.10.10.1 | grep -o \"1 packets received\"'; echo rc=$?") .. " 2>&1")
+    assert.equal("10.10.10.5/24\n1 packets received\nrc=0\n", out)
+    local _, err, code = nsbox("run --net none --bridge brg0 true")
+    assert.same({ "nsbox: --net none: conflicts with --bridge, --ip and --gateway\n", 125 }, { err, code })
+  end)
+
+  it("prints help for nsbox and nsbox run", function()
+    local out, _, code = nsbox("--help")
+    assert.equal(0, code)
+    assert.matches("Usage: nsbox", out)
+    out = nsbox("run --help")
+    assert.matches("%-%-bind SRC:DST%[:ro%]", out)
+    assert.matches("%-%-uid%-map", out)
+  end)
+end)
+
+describe("nsbox ps and exec", function()
+  local runner
+
+  setup(function()
+    runner = io.popen(NSBOX .. " run --name cli-web --hostname cli-web sleep 30 2>&1")
+    for _ = 1, 100 do -- until its state entry appears
+      if nsbox("ps"):find("cli-web", 1, true) then break end
+      os.execute("sleep 0.02")
+    end
+  end)
+  teardown(function()
+    os.execute("pkill -KILL -f 'run --name cli-web' ; pkill -KILL -f '^sleep 30$'")
+    runner:close()
+  end)
+
+  it("lists the running container, also as JSON", function()
+    local out = nsbox("ps")
+    assert.matches("^NAME%s+PID%s+IP%s+AGE%s+COMMAND\ncli%-web%s+%d+%s+%-%s+%d+s%s+sleep 30\n$", out)
+    out = nsbox("ps --json")
+    assert.matches('^%[{"age":%d+,"command":%["sleep","30"%],"id":"%x+","name":"cli%-web","pid":%d+,"started":%d+}%]\n$', out)
+  end)
+
+  it("joins it by name or pid with its hostname and environment", function()
+    local out, err, code = nsbox("exec cli-web sh -c 'hostname; ps -o args | grep -c \"^sleep 30\"'")
+    assert.same({ "cli-web\n1\n", "", 0 }, { out, err, code })
+    local pid = nsbox("ps"):match("cli%-web%s+(%d+)")
+    out = nsbox("exec " .. pid .. " -- hostname")
+    assert.equal("cli-web\n", out)
+    local _, e2, c2 = nsbox("exec nothing-here true")
+    assert.same({ "nsbox: no running container named or with pid 'nothing-here'\n", 125 }, { e2, c2 })
+  end)
+
+  it("refuses a second container of the same name", function()
+    local _, err, code = nsbox("run --name cli-web true")
+    assert.same({ "nsbox: a container named cli-web is running\n", 125 }, { err, code })
+  end)
+
+  it("drops the entry of a container that died", function()
+    os.execute("pkill -KILL -f 'run --name cli-web'") -- the parent dies: its container dies with it
+    for _ = 1, 100 do
+      if not nsbox("ps"):find("cli-web", 1, true) then break end
+      os.execute("sleep 0.02")
+    end
+    assert.equal("NAME             PID      IP                 AGE    COMMAND\n", nsbox("ps"))
+    assert.equal("", H.sh("ls " .. STATE .. "/containers"))
+  end)
+end)
