@@ -43,4 +43,17 @@ describe("installing with luarocks", function()
     assert(ok3, said)
     assert.are.equal("from-tree\n", said)
   end)
+
+  it("installs the same with make install PREFIX=... and runs from there", function()
+    local prefix = tree .. "/prefix"
+    local ok, out = sh(("make -s -C %s install PREFIX=%s"):format(q(src), q(prefix)))
+    assert(ok, out)
+    -- ";;": the system's own paths too, for Debian's lua-argparse
+    local lpath = prefix .. "/share/lua/5.4/?.lua;" .. prefix .. "/share/lua/5.4/?/init.lua;;"
+    local cpath = prefix .. "/lib/lua/5.4/?.so;;"
+    local ok2, said = sh(("cd / && LUA_PATH=%s LUA_CPATH=%s %s run --rootfs %s --hostname from-prefix hostname")
+      :format(q(lpath), q(cpath), q(prefix .. "/bin/nsbox"), q(root .. "/build/rootfs")))
+    assert(ok2, said)
+    assert.are.equal("from-prefix\n", said)
+  end)
 end)
