@@ -60,6 +60,7 @@ build = {
             "csrc/mount.c",
             "csrc/namespace.c",
             "csrc/process.c",
+            "csrc/resolve.c",
             "csrc/rtnl.c",
             "csrc/rtnl_addr.c",
          },

@@ -1,0 +1,140 @@
+/* Paths resolved inside a root with openat2(2), so that a symlink in a rootfs
+ * we did not build can never lead a mount, a mkdir or a chdir outside it. */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int open2(int dirfd, const char *path, int flags, unsigned long long resolve)
+{
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = (unsigned long long)(flags | O_CLOEXEC);
+	how.resolve = resolve;
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+	while (fd < 0 && errno == EAGAIN);
+	return fd;
+}
+
+/* Make the last component of prefix (missing) below root: a directory or an empty file. */
+static int create_last(int rootfd, char *prefix, int file, unsigned long long resolve)
+{
+	char *slash = strrchr(prefix, '/');
+	const char *name = slash ? slash + 1 : prefix;
+	int parent;
+	if (slash) {
+		*slash = '\0';
+		parent = open2(rootfd, prefix[0] ? prefix : ".", O_PATH | O_DIRECTORY, resolve);
+		*slash = '/';
+	} else {
+		parent = open2(rootfd, ".", O_PATH | O_DIRECTORY, resolve);
+	}
+	if (parent < 0)
+		return -1;
+	int r;
+	if (file) {
+		r = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (r >= 0)
+			close(r);
+	} else {
+		r = mkdirat(parent, name, 0755);
+	}
+	int e = errno;
+	close(parent);
+	if (r < 0 && e != EEXIST)
+		return errno = e, -1;
+	return 0;
+}
+
+/***
+ * Open a path inside a root, as an O_PATH fd, creating what is missing if asked.
+ * Symlinks resolve inside the root ("in_root", RESOLVE_IN_ROOT) or must not leave
+ * it at all ("beneath", RESOLVE_BENEATH); magic links (/proc/self/fd/N) are
+ * refused either way. Mount on the fd through "/proc/self/fd/N".
+ * @function open_in_root
+ * @tparam string root
+ * @tparam string path inside root ("/dev/pts")
+ * @tparam[opt] string create "dir" (mkdir -p) or "file" (the last part a file)
+ * @tparam[opt="in_root"] string mode "in_root" or "beneath"
+ * @treturn integer fd
+ */
+static int l_open_in_root(lua_State *L)
+{
+	const char *root = luaL_checkstring(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+	const char *create = luaL_optstring(L, 3, "");
+	const char *mode = luaL_optstring(L, 4, "in_root");
+	luaL_argcheck(L, !*create || !strcmp(create, "dir") || !strcmp(create, "file"), 3, "\"dir\" or \"file\" expected");
+	luaL_argcheck(L, !strcmp(mode, "in_root") || !strcmp(mode, "beneath"), 4, "\"in_root\" or \"beneath\" expected");
+	unsigned long long resolve = RESOLVE_NO_MAGICLINKS |
+		(!strcmp(mode, "beneath") ? RESOLVE_BENEATH : RESOLVE_IN_ROOT);
+	while (*path == '/')
+		path++;
+	char rel[4096];
+	size_t len = strlen(path);
+	if (len >= sizeof rel)
+		return nsbox_fail(L, ENAMETOOLONG, "open(%s%s)", root, path);
+	memcpy(rel, *path ? path : ".", *path ? len + 1 : 2);
+
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return nsbox_fail(L, errno, "open(%s)", root);
+	int fd = open2(rootfd, rel, O_PATH, resolve);
+	/* Missing: create it part by part, each part resolved in the root again. */
+	for (char *p = rel; fd < 0 && errno == ENOENT && *create; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+		*p = '\0';
+		int last = !c, r = 0;
+		int probe = open2(rootfd, rel, O_PATH, resolve);
+		if (probe >= 0)
+			close(probe);
+		else if (errno == ENOENT)
+			r = create_last(rootfd, rel, last && !strcmp(create, "file"), resolve);
+		else
+			r = -1;
+		*p = c;
+		if (r < 0)
+			break;
+		if (last) {
+			fd = open2(rootfd, rel, O_PATH, resolve);
+			break;
+		}
+	}
+	int e = errno;
+	close(rootfd);
+	if (fd < 0)
+		return nsbox_fail(L, e, "open(%s/%s)", strcmp(root, "/") ? root : "", rel);
+	lua_pushinteger(L, fd);
+	return 1;
+}
+
+/***
+ * fchdir(2).
+ * @function fchdir
+ * @tparam integer fd
+ */
+static int l_fchdir(lua_State *L)
+{
+	int fd = nsbox_check_fd(L, 1);
+	if (fchdir(fd) < 0)
+		return nsbox_fail(L, errno, "fchdir(%d)", fd);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+void nsbox_open_resolve(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "open_in_root", l_open_in_root }, { "fchdir", l_fchdir }, { NULL, NULL }
+	};
+	luaL_setfuncs(L, fns, 0);
+}
