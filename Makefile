@@ -10,7 +10,8 @@ ROOTFS   ?= build/rootfs
 BUSYBOX  ?= /bin/busybox
 LMOD     := $(PREFIX)/share/lua/5.4
 CMOD     := $(PREFIX)/lib/lua/5.4
-DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted lua-argparse busybox-static iproute2 procps pkg-config util-linux
+DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted lua-argparse busybox-static iproute2 procps pkg-config \
+            util-linux lua-ldoc lua-markdown groff-base
 
 SRCS     := $(filter-out csrc/nsbox-netns.c,$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
@@ -19,7 +20,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 
 SHELL    := /bin/bash
 
-.PHONY: all deps rootfs test demo bench install clean helper install-helper
+.PHONY: all deps rootfs test demo bench install clean helper install-helper doc
 all: $(SO)
 
 build/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
@@ -60,6 +61,11 @@ demo: deps $(SO) rootfs
 
 bench: deps $(SO) rootfs
 	$(RUNENV) $(LUA) $(CURDIR)/bench/run.lua
+
+# The HTML reference in build/doc/ (LDoc, config.ld): lua/nsbox/*.lua and csrc/*.c.
+doc: deps
+	rm -rf build/doc
+	ldoc -c config.ld .
 
 install: $(SO)
 	install -d $(LMOD)/nsbox $(CMOD)/nsbox $(PREFIX)/bin

@@ -1,6 +1,8 @@
 /* Filesystem calls the container setup needs: stat, mkdir, symlink, create, chdir, chroot. */
 #include "common.h"
 
+/*** @module nsbox.core */
+
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,6 +1,8 @@
 /* Address leases for nsbox.core: a thin binding over lease.c. */
 #include "common.h"
 
+/*** @module nsbox.core */
+
 #include <errno.h>
 #include <arpa/inet.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /* Mounts: mount, umount, pivot_root and mount_setattr. */
 #include "common.h"
 
+/*** @module nsbox.core */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>

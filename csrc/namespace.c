@@ -1,6 +1,8 @@
 /* Namespaces: unshare, setns, uid/gid maps and setgroups, credentials, UTS names. */
 #include "common.h"
 
+/*** @module nsbox.core */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>

@@ -2,6 +2,8 @@
  * pidfd kill, the sync channel (socketpair, read, write), fd hygiene and prctl. */
 #include "common.h"
 
+/*** @module nsbox.core */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -327,6 +329,65 @@ static int l_wait(lua_State *L)
 }
 
 /***
+ * The loop of a tiny init (PID 1): wait for pid while reaping every other child
+ * that ends (orphans re-parented to us), forwarding the listed signals to pid.
+ * @function reap
+ * @tparam integer pid the main child
+ * @tparam[opt] table forward signal numbers
+ * @treturn string "exited", "killed" or "dumped"
+ * @treturn integer exit code or signal number
+ */
+static int l_reap(lua_State *L)
+{
+	pid_t main_pid = (pid_t)luaL_checkinteger(L, 1);
+	lua_settop(L, 2);
+	if (lua_isnil(L, 2))
+		lua_newtable(L), lua_replace(L, 2);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_pushinteger(L, SIGCHLD);
+	lua_rawseti(L, 2, luaL_len(L, 2) + 1);
+	sigset_t set, old;
+	int sfd = forward_fd(L, 2, &set, &old);
+	if (sfd < 0)
+		return nsbox_fail(L, errno, "signalfd");
+	int status = 0, err = 0, done = 0;
+	while (!done) {
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
+			if (p == main_pid)
+				status = st, done = 1;
+		if (done)
+			break;
+		if (p < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
+		struct pollfd pf = { .fd = sfd, .events = POLLIN };
+		if (poll(&pf, 1, -1) < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
+		struct signalfd_siginfo ss;
+		while (read(sfd, &ss, sizeof ss) == (ssize_t)sizeof ss)
+			if (ss.ssi_signo != SIGCHLD)
+				kill(main_pid, (int)ss.ssi_signo);
+	}
+	close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return nsbox_fail(L, err, "waitpid(%d)", (int)main_pid);
+	if (WIFEXITED(status)) {
+		lua_pushliteral(L, "exited");
+		lua_pushinteger(L, WEXITSTATUS(status));
+	} else {
+		lua_pushstring(L, WCOREDUMP(status) ? "dumped" : "killed");
+		lua_pushinteger(L, WTERMSIG(status));
+	}
+	return 2;
+}
+
+/***
  * Poll a pidfd's process without blocking.
  * @function poll
  * @tparam integer pidfd
@@ -589,13 +650,17 @@ static int l_setsid(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)fn()); \
 		return 1;                          \
 	}
-/*** @function getpid */
+/*** getpid(2).
+ * @function getpid */
 ID_GETTER(getpid)
-/*** @function getuid */
+/*** getuid(2).
+ * @function getuid */
 ID_GETTER(getuid)
-/*** @function getgid */
+/*** getgid(2).
+ * @function getgid */
 ID_GETTER(getgid)
-/*** @function geteuid */
+/*** geteuid(2).
+ * @function geteuid */
 ID_GETTER(geteuid)
 
 /***
@@ -655,7 +720,7 @@ static int l__exit(lua_State *L)
 void nsbox_open_process(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "spawn", l_spawn }, { "wait", l_wait }, { "poll", l_poll }, { "kill", l_kill },
+		{ "spawn", l_spawn }, { "wait", l_wait }, { "reap", l_reap }, { "poll", l_poll }, { "kill", l_kill },
 		{ "pidfd_open", l_pidfd_open }, { "socketpair", l_socketpair }, { "read", l_read },
 		{ "write", l_write }, { "close", l_close }, { "close_range", l_close_range },
 		{ "cloexec", l_cloexec }, { "prctl", l_prctl }, { "execve", l_execve },

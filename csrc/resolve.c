@@ -2,6 +2,8 @@
  * we did not build can never lead a mount, a mkdir or a chdir outside it. */
 #include "common.h"
 
+/*** @module nsbox.core */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -87,6 +89,7 @@ static int l_open_in_root(lua_State *L)
 	if (rootfd < 0)
 		return nsbox_fail(L, errno, "open(%s)", root);
 	int fd = open2(rootfd, rel, O_PATH, resolve);
+	const char *op = "open";
 	/* Missing: create it part by part, each part resolved in the root again. */
 	for (char *p = rel; fd < 0 && errno == ENOENT && *create; p++) {
 		if (*p != '/' && *p)
@@ -95,15 +98,17 @@ static int l_open_in_root(lua_State *L)
 		*p = '\0';
 		int last = !c, r = 0;
 		int probe = open2(rootfd, rel, O_PATH, resolve);
-		if (probe >= 0)
+		int as_file = last && !strcmp(create, "file");
+		if (probe >= 0) {
 			close(probe);
-		else if (errno == ENOENT)
-			r = create_last(rootfd, rel, last && !strcmp(create, "file"), resolve);
-		else
+		} else if (errno != ENOENT) {
 			r = -1;
-		*p = c;
+		} else if ((r = create_last(rootfd, rel, as_file, resolve)) < 0) {
+			op = as_file ? "create" : "mkdir";
+		}
 		if (r < 0)
 			break;
+		*p = c;
 		if (last) {
 			fd = open2(rootfd, rel, O_PATH, resolve);
 			break;
@@ -112,7 +117,7 @@ static int l_open_in_root(lua_State *L)
 	int e = errno;
 	close(rootfd);
 	if (fd < 0)
-		return nsbox_fail(L, e, "open(%s/%s)", strcmp(root, "/") ? root : "", rel);
+		return nsbox_fail(L, e, "%s(%s/%s)", op, strcmp(root, "/") ? root : "", rel);
 	lua_pushinteger(L, fd);
 	return 1;
 }

@@ -2,6 +2,8 @@
 #include "common.h"
 #include "rtnl.h"
 
+/*** @module nsbox.core.rtnl */
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>

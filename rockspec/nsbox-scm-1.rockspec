@@ -39,13 +39,16 @@ build = {
       ["nsbox"]           = "lua/nsbox/init.lua",
       ["nsbox.channel"]   = "lua/nsbox/channel.lua",
       ["nsbox.cli"]       = "lua/nsbox/cli.lua",
+      ["nsbox.caps"]      = "lua/nsbox/caps.lua",
       ["nsbox.container"] = "lua/nsbox/container.lua",
+      ["nsbox.fault"]     = "lua/nsbox/fault.lua",
       ["nsbox.idmap"]     = "lua/nsbox/idmap.lua",
       ["nsbox.inside"]    = "lua/nsbox/inside.lua",
       ["nsbox.json"]      = "lua/nsbox/json.lua",
       ["nsbox.net"]       = "lua/nsbox/net.lua",
       ["nsbox.recipe"]    = "lua/nsbox/recipe.lua",
       ["nsbox.reexec"]    = "lua/nsbox/reexec.lua",
+      ["nsbox.rootfs"]    = "lua/nsbox/rootfs.lua",
       ["nsbox.state"]     = "lua/nsbox/state.lua",
 
       -- C layer: every csrc/*.c except csrc/nsbox-netns.c (a standalone helper program).

@@ -61,6 +61,9 @@ describe("a container", function()
     local allowed = { ["/"] = true, ["/proc"] = true, ["/dev"] = true, ["/dev/pts"] = true,
       ["/dev/shm"] = true, ["/sys"] = true }
     for _, d in ipairs { "null", "zero", "full", "random", "urandom", "tty" } do allowed["/dev/" .. d] = true end
+    local rootfs = require "nsbox.rootfs"
+    for _, p in ipairs(rootfs.MASKED) do allowed[p] = true end
+    for _, p in ipairs(rootfs.READONLY) do allowed[p] = true end
     for _, p in ipairs(points) do assert.is_true(allowed[p] or false, "unexpected mount " .. p) end
     assert.is_nil(out:find(H.root, 1, true))
   end)

@@ -131,7 +131,7 @@ describe("container networking", function()
       end
       for i = 1, 5 do
         local r, w = core.pipe()
-        local st = boxes[i]:exec { command = { "/bin/sh", "-c", "ping -c 1 -W 2 10.10.10.1 >/dev/null && echo reached" }, stdout = w }
+        local st = boxes[i]:exec { command = { "/bin/sh", "-c", "ping -c 1 -w 5 10.10.10.1 >/dev/null && echo reached" }, stdout = w }
         core.close(w)
         lines[i] = boxes[i].net.address .. " " .. core.read(r, 100):gsub("\n", "") .. " " .. st
         core.close(r)

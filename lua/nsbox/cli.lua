@@ -1,4 +1,5 @@
---- The command-line face of nsbox: `nsbox run [options] [--] COMMAND [ARG...]`.
+---
+-- The command-line face of nsbox: `nsbox run|exec|ps`.
 -- Parsing with Debian's lua-argparse; every option maps onto a recipe field.
 -- @module nsbox.cli
 local argparse = require "argparse"
@@ -162,7 +163,7 @@ local function run(a)
   local rr = box.recipe
   ok, err = state.save { name = name, id = box.id, pid = box.pid, command = rr.command,
     ip = box.net and box.net.address or nil, interpreter = rr.interpreter, env = rr.env, cwd = rr.cwd,
-    flags = rr.flags, hostname = rr.hostname }
+    flags = rr.flags, hostname = rr.hostname, capabilities = rr.capabilities, no_new_privs = rr.no_new_privs }
   if not ok then io.stderr:write("nsbox: state not saved (nsbox ps/exec will not see it): ", err, "\n") end
   local status = box:wait()
   state.remove(name)

@@ -5,6 +5,7 @@ local core = require "nsbox.core"
 local channel = require "nsbox.channel"
 local idmap = require "nsbox.idmap"
 local net = require "nsbox.net"
+local fault = require "nsbox.fault"
 local recipe = require "nsbox.recipe"
 
 local Box = {}
@@ -26,6 +27,8 @@ local function child_recipe(r)
     rootfs = r.rootfs, command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
+    capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
+    fault = fault.armed,
   }
 end
 
@@ -67,6 +70,7 @@ end
 function Box:start()
   if self.pidfd or self.status then return nil, "container: already started" end
   local r = self.recipe
+  fault.armed = os.getenv("NSBOX_FAULT")
   local psock, csock = core.socketpair()
   local keep = { csock }
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
@@ -76,7 +80,10 @@ function Box:start()
   local pid, pidfd, errno = core.spawn {
     path = r.interpreter, argv = { r.interpreter, "-e", bootstrap("main", csock) }, env = {},
     flags = r.flags, pdeathsig = core.SIGKILL, keep_fds = keep,
-    setup = function(p) return idmap.write(p, r.uid_map, r.gid_map) end,
+    setup = function(p)
+      if fault.armed == "idmap" then return nil, "idmap: injected fault" end
+      return idmap.write(p, r.uid_map, r.gid_map)
+    end,
   }
   core.close(csock)
   if not pid then
@@ -87,7 +94,9 @@ function Box:start()
   channel.send(psock, child_recipe(r))
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
-  if r.network then info, nerr = net.attach(pid, r.network) end
+  if r.network then
+    if fault.armed == "attach" then nerr = "attach: injected fault" else info, nerr = net.attach(pid, r.network) end
+  end
   if nerr then
     core.kill(pidfd, core.SIGKILL) -- it waits for a go that will not come
   else
@@ -216,7 +225,7 @@ function M.running(entry)
     return nil, "container " .. entry.name .. " is gone"
   end
   local r = { interpreter = entry.interpreter, env = entry.env, cwd = entry.cwd, flags = entry.flags,
-              hostname = entry.hostname }
+              hostname = entry.hostname, capabilities = entry.capabilities, no_new_privs = entry.no_new_privs }
   -- not ours to reap: closing the box only closes the pidfd
   return setmetatable({ recipe = r, id = entry.id, name = entry.name, pid = entry.pid, pidfd = pidfd,
                         foreign = true }, Box)

@@ -1,4 +1,5 @@
---- A small JSON encoder for `nsbox ps --json`: strings, numbers, booleans,
+---
+-- A small JSON encoder for `nsbox ps` (its JSON output): strings, numbers, booleans,
 -- arrays (tables with 1..n) and objects (string keys, sorted).
 -- @module nsbox.json
 local M = {}
@@ -31,5 +32,8 @@ local function encode(v)
 end
 
 --- Encode a value as JSON text.
+-- @function encode
+-- @param v a string, number, boolean, nil or table
+-- @treturn string
 M.encode = encode
 return M

@@ -40,6 +40,8 @@ end
 local function ip4(v)
   return string.format("%d.%d.%d.%d", v >> 24 & 255, v >> 16 & 255, v >> 8 & 255, v & 255)
 end
+--- An IPv4 address (a 32-bit integer) as text.
+-- @function ip4
 M.ip4 = ip4
 
 local function mask(prefix) return (0xffffffff << (32 - prefix)) & 0xffffffff end

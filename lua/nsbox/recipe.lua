@@ -4,6 +4,7 @@
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 local net = require "nsbox.net"
+local caps = require "nsbox.caps"
 
 local M = {}
 
@@ -23,6 +24,7 @@ local FIELDS = {
   namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
   network = true, keep_fds = true, readonly = true, name = true,
   stdin = true, stdout = true, stderr = true,
+  capabilities = true, no_new_privs = true, new_session = true, init = true,
 }
 
 local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true }
@@ -203,6 +205,26 @@ local function network(v, ns)
   return n
 end
 
+-- The bounding set as a list of capability numbers (for the child).
+local function capabilities(v)
+  if v ~= nil and type(v) ~= "table" then bad("capabilities", "{ add = {...}, drop = {...} } expected") end
+  for k in pairs(v or {}) do
+    if k ~= "add" and k ~= "drop" then bad("capabilities", "unknown field '%s' (add, drop)", tostring(k)) end
+  end
+  local set, which, name = caps.set(v)
+  if not set then bad("capabilities." .. which, "unknown capability %s", string.format("%q", tostring(name))) end
+  local list = {}
+  for n in pairs(set) do list[#list + 1] = n end
+  table.sort(list)
+  return list
+end
+
+local function flag(field, v, default)
+  if v == nil then return default end
+  if type(v) ~= "boolean" then bad(field, "boolean expected, got %s", type(v)) end
+  return v
+end
+
 local function random_id()
   local f = assert(io.open("/dev/urandom", "rb"))
   local b = f:read(6)
@@ -227,7 +249,9 @@ local function check(r)
     gid_map = id_map("gid_map", r.gid_map, core.getgid(), ns.user),
     mounts = mounts(r.mounts), interpreter = interpreter(r.interpreter),
     keep_fds = keep_fds(r.keep_fds), network = network(r.network, ns),
-    readonly = r.readonly and true or false,
+    readonly = flag("readonly", r.readonly, false),
+    capabilities = capabilities(r.capabilities), no_new_privs = flag("no_new_privs", r.no_new_privs, true),
+    new_session = flag("new_session", r.new_session, true), init = flag("init", r.init, false),
     stdio = { stdio("stdin", r.stdin), stdio("stdout", r.stdout), stdio("stderr", r.stderr) },
     name = r.name ~= nil and host_name("name", r.name) or id,
   }
@@ -252,6 +276,7 @@ local function check_exec(spec, base)
   table.sort(list)
   return { command = command(spec.command), env = list, path = e.PATH,
            cwd = spec.cwd ~= nil and abs_path("cwd", spec.cwd) or base.cwd, flags = base.flags,
+           capabilities = base.capabilities, no_new_privs = base.no_new_privs,
            stdio = { stdio("stdin", spec.stdin), stdio("stdout", spec.stdout), stdio("stderr", spec.stderr) } }
 end
 

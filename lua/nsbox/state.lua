@@ -29,7 +29,8 @@ function M.dir()
   return dir
 end
 
--- Field 22 of /proc/PID/stat: tells a process from a later one with its pid.
+--- Field 22 of /proc/PID/stat: tells a process from a later one with its pid.
+-- @treturn string|nil nil if pid is not running
 function M.starttime(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
   if not f then return nil end
@@ -56,6 +57,7 @@ function M.save(entry)
   return os.rename(tmp, dir .. "/" .. entry.name)
 end
 
+--- Forget a container (when it has ended).
 function M.remove(name)
   local dir = M.dir()
   if dir then os.remove(dir .. "/" .. name) end

@@ -1,0 +1,56 @@
+-- The documentation builds: the man page renders without warnings, and LDoc
+-- builds the HTML reference (what `make doc` runs) with nsbox.core in it.
+-- groff (groff-base) and ldoc (lua-ldoc) come with `make deps`: a missing tool
+-- fails the spec with a message saying so, it is not skipped.
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return ok, out, code
+end
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local spec_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
+local root = select(2, sh("cd " .. q(spec_dir .. "/..") .. " && pwd")):match("[^\n]+")
+
+local function need(tool, package)
+  assert(sh("command -v " .. tool), tool .. " not found: install Debian's " .. package .. " (make deps)")
+end
+
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function read(path)
+  local f = assert(io.open(path))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("documentation", function()
+  it("the man page renders without warnings", function()
+    need("groff", "groff-base")
+    local ok, out = sh("groff -man -Tutf8 -ww -z " .. q(root .. "/man/nsbox.1"))
+    assert.is_true(ok, "groff failed: " .. out)
+    assert.are.equal("", out, "groff warnings")
+  end)
+
+  it("make doc builds the reference", function()
+    need("ldoc", "lua-ldoc")
+    local tmp = select(2, sh("mktemp -d")):match("[^\n]+")
+    finally(function() os.execute("rm -rf " .. q(tmp)) end)
+    local ok, out = sh("cd " .. q(root) .. " && ldoc -d " .. q(tmp) .. " .")
+    assert.is_true(ok, "ldoc failed: " .. out)
+    assert.is_true(exists(tmp .. "/index.html"), "no index.html; ldoc said: " .. out)
+    local core = tmp .. "/modules/nsbox.core.html"
+    assert.is_true(exists(core), "no page for nsbox.core; ldoc said: " .. out)
+    -- The C files of nsbox.core are merged into one page (process.c, fs.c here).
+    local page = read(core)
+    assert.truthy(page:find('name = "spawn"', 1, true), "nsbox.core page lacks spawn (process.c)")
+    assert.truthy(page:find('name = "stat"', 1, true), "nsbox.core page lacks stat (fs.c)")
+    assert.is_true(exists(tmp .. "/modules/nsbox.core.rtnl.html"), "no page for nsbox.core.rtnl")
+  end)
+end)
