@@ -32,10 +32,35 @@ local function child_recipe(r)
   }
 end
 
--- The Lua code the re-executed interpreter runs: the parent's package paths, then the child side.
-local function bootstrap(entry, ...)
-  return string.format("package.path=%q package.cpath=%q require('nsbox.inside').%s(%s)",
-    package.path, package.cpath, entry, table.concat({ ... }, ","))
+-- The child side's modules as one stripped bytecode chunk that fills
+-- package.preload: the re-executed interpreter loads it from the sync channel
+-- instead of searching and compiling the sources (about 0.8 ms a container).
+-- Built once per process; modules not found as files are left to require.
+local CHILD_MODULES = { "nsbox.fault", "nsbox.channel", "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
+local bundle_cache = {}
+local function bundle()
+  local key = package.path
+  if not bundle_cache[key] then
+    local src = {}
+    for _, name in ipairs(CHILD_MODULES) do
+      local path = package.searchpath(name, package.path)
+      local chunk = path and loadfile(path)
+      if chunk then
+        src[#src + 1] = string.format("package.preload[%q] = load(%q, %q, 'b')", name,
+          string.dump(chunk, true), "=" .. name)
+      end
+    end
+    bundle_cache[key] = string.pack(">s4", string.dump(assert(load(table.concat(src, "\n"))), true))
+  end
+  return bundle_cache[key]
+end
+
+-- The Lua code the re-executed interpreter runs: the parent's package paths,
+-- the bundle from fd, then the child side's entry point.
+local function bootstrap(entry, fd, ...)
+  return string.format("package.path=%q package.cpath=%q local c=require('nsbox.core') " ..
+    "load(c.read(%d,string.unpack('>I4',c.read(%d,4))),'=nsbox','b')() require('nsbox.inside').%s(%s)",
+    package.path, package.cpath, fd, fd, entry, table.concat({ fd, ... }, ","))
 end
 
 -- Status of an ended process as a shell reports it.
@@ -91,6 +116,7 @@ function Box:start()
     return nil, pidfd, errno
   end
   -- The child may already have failed and gone: a send error is read back as its report.
+  core.write(psock, bundle())
   channel.send(psock, child_recipe(r))
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
@@ -168,6 +194,7 @@ function Box:exec(spec)
     core.close(psock)
     return nil, pidfd, errno
   end
+  core.write(psock, bundle())
   channel.send(psock, r)
   local ok, eno, status
   ok, err, eno, status = await_exec(psock)
