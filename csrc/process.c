@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -695,6 +696,23 @@ static int l_setenv(lua_State *L)
 }
 
 /***
+ * Peak resident set size from getrusage(2), in KiB.
+ * @function maxrss
+ * @tparam[opt="self"] string who "self" or "children" (the largest waited-for child, across its execs)
+ * @treturn integer
+ */
+static int l_maxrss(lua_State *L)
+{
+	static const char *const whos[] = { "self", "children", NULL };
+	int who = luaL_checkoption(L, 1, "self", whos) ? RUSAGE_CHILDREN : RUSAGE_SELF;
+	struct rusage ru;
+	if (getrusage(who, &ru) < 0)
+		return nsbox_fail(L, errno, "getrusage");
+	lua_pushinteger(L, ru.ru_maxrss);
+	return 1;
+}
+
+/***
  * clock_gettime(CLOCK_MONOTONIC) in seconds, for timing.
  * @function clock
  * @treturn number
@@ -726,7 +744,7 @@ void nsbox_open_process(lua_State *L)
 		{ "cloexec", l_cloexec }, { "prctl", l_prctl }, { "execve", l_execve },
 		{ "setsid", l_setsid }, { "pipe", l_pipe }, { "dup2", l_dup2 }, { "getpid", l_getpid }, { "getuid", l_getuid },
 		{ "getgid", l_getgid }, { "geteuid", l_geteuid }, { "_exit", l__exit },
-		{ "environ", l_environ }, { "setenv", l_setenv }, { "clock", l_clock },
+		{ "environ", l_environ }, { "setenv", l_setenv }, { "clock", l_clock }, { "maxrss", l_maxrss },
 		{ NULL, NULL }
 	};
 	static const struct nsbox_const consts[] = {

@@ -4,7 +4,6 @@
 local core = require "nsbox.core"
 local channel = require "nsbox.channel"
 local idmap = require "nsbox.idmap"
-local net = require "nsbox.net"
 local fault = require "nsbox.fault"
 local recipe = require "nsbox.recipe"
 
@@ -35,11 +34,15 @@ end
 -- The child side's modules as one stripped bytecode chunk that fills
 -- package.preload: the re-executed interpreter loads it from the sync channel
 -- instead of searching and compiling the sources (about 0.8 ms a container).
--- Built once per process; modules not found as files are left to require.
+-- Built once per process, from its second container on: a process that starts
+-- one container would spend more compiling the bundle than the child saves.
+-- Modules not found as files are left to require.
 local CHILD_MODULES = { "nsbox.fault", "nsbox.channel", "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
-local bundle_cache = {}
+local bundle_cache, starts = {}, 0
 local function bundle()
   local key = package.path
+  starts = starts + 1
+  if starts == 1 then return nil end
   if not bundle_cache[key] then
     local src = {}
     for _, name in ipairs(CHILD_MODULES) do
@@ -56,11 +59,12 @@ local function bundle()
 end
 
 -- The Lua code the re-executed interpreter runs: the parent's package paths,
--- the bundle from fd, then the child side's entry point.
-local function bootstrap(entry, fd, ...)
-  return string.format("package.path=%q package.cpath=%q local c=require('nsbox.core') " ..
-    "load(c.read(%d,string.unpack('>I4',c.read(%d,4))),'=nsbox','b')() require('nsbox.inside').%s(%s)",
-    package.path, package.cpath, fd, fd, entry, table.concat({ fd, ... }, ","))
+-- the bundle from fd if one is sent, then the child side's entry point.
+local function bootstrap(with_bundle, entry, fd, ...)
+  local load_bundle = with_bundle and string.format(
+    "local c=require('nsbox.core') load(c.read(%d,string.unpack('>I4',c.read(%d,4))),'=nsbox','b')() ", fd, fd) or ""
+  return string.format("package.path=%q package.cpath=%q %srequire('nsbox.inside').%s(%s)",
+    package.path, package.cpath, load_bundle, entry, table.concat({ fd, ... }, ","))
 end
 
 -- Status of an ended process as a shell reports it.
@@ -97,13 +101,14 @@ function Box:start()
   local r = self.recipe
   fault.armed = os.getenv("NSBOX_FAULT")
   local psock, csock = core.socketpair()
+  local code = bundle()
   local keep = { csock }
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
   for i = 1, 3 do
     if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
   end
   local pid, pidfd, errno = core.spawn {
-    path = r.interpreter, argv = { r.interpreter, "-e", bootstrap("main", csock) }, env = {},
+    path = r.interpreter, argv = { r.interpreter, "-e", bootstrap(code, "main", csock) }, env = {},
     flags = r.flags, pdeathsig = core.SIGKILL, keep_fds = keep,
     setup = function(p)
       if fault.armed == "idmap" then return nil, "idmap: injected fault" end
@@ -116,12 +121,13 @@ function Box:start()
     return nil, pidfd, errno
   end
   -- The child may already have failed and gone: a send error is read back as its report.
-  core.write(psock, bundle())
+  if code then core.write(psock, code) end
   channel.send(psock, child_recipe(r))
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
   if r.network then
-    if fault.armed == "attach" then nerr = "attach: injected fault" else info, nerr = net.attach(pid, r.network) end
+    if fault.armed == "attach" then nerr = "attach: injected fault"
+    else info, nerr = require("nsbox.net").attach(pid, r.network) end
   end
   if nerr then
     core.kill(pidfd, core.SIGKILL) -- it waits for a go that will not come
@@ -133,7 +139,7 @@ function Box:start()
   core.close(psock)
   if not ok then
     local how, code = reap(pidfd)
-    if info then net.detach(info) end
+    if info then require("nsbox.net").detach(info) end
     self.status = status
     if not err then
       err = nerr or string.format("container setup ended without a report (%s %d)", how, code)
@@ -154,7 +160,7 @@ function Box:wait()
   if not how then return nil, code end
   core.close(self.pidfd)
   self.pidfd = nil
-  if self.net then net.detach(self.net) end
+  if self.net then require("nsbox.net").detach(self.net) end
   self.status = shell_status(how, code)
   return self.status
 end
@@ -180,13 +186,14 @@ function Box:exec(spec)
   local r, err = recipe.validate_exec(spec, self.recipe)
   if not r then return nil, err end
   local psock, csock = core.socketpair()
+  local code = bundle()
   local keep = { csock, self.pidfd }
   for i = 1, 3 do
     if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
   end
   local interp = self.recipe.interpreter
   local pid, pidfd, errno = core.spawn {
-    path = interp, argv = { interp, "-e", bootstrap("join", csock, self.pidfd) }, env = {},
+    path = interp, argv = { interp, "-e", bootstrap(code, "join", csock, self.pidfd) }, env = {},
     pdeathsig = core.SIGKILL, keep_fds = keep,
   }
   core.close(csock)
@@ -194,7 +201,7 @@ function Box:exec(spec)
     core.close(psock)
     return nil, pidfd, errno
   end
-  core.write(psock, bundle())
+  if code then core.write(psock, code) end
   channel.send(psock, r)
   local ok, eno, status
   ok, err, eno, status = await_exec(psock)

@@ -3,7 +3,6 @@
 -- @module nsbox.recipe
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
-local net = require "nsbox.net"
 local caps = require "nsbox.caps"
 
 local M = {}
@@ -199,7 +198,8 @@ local function stdio(field, v)
 end
 
 local function network(v, ns)
-  local n, err = net.validate(v)
+  if v == nil or v == false or v == "none" then return false end
+  local n, err = require("nsbox.net").validate(v) -- loaded only when a network is asked for
   if n == nil then error(setmetatable({ msg = err }, Bad), 0) end
   if n and not ns.net then bad("network", "needs the net namespace") end
   return n
