@@ -59,7 +59,10 @@ test: deps $(SO) rootfs
 demo: deps $(SO) rootfs
 	$(RUNENV) $(LUA) examples/ns-process.lua
 
+# Side by side with the C floor, unshare, bwrap, crun and runc; writes bench/RESULTS.md (root).
+BENCH_DEBS := hyperfine bubblewrap crun runc time python3
 bench: deps $(SO) rootfs
+	@$(MAKE) -s deps DEBS="$(BENCH_DEBS)"
 	$(RUNENV) $(LUA) $(CURDIR)/bench/run.lua
 
 # The HTML reference in build/doc/ (LDoc, config.ld): lua/nsbox/*.lua and csrc/*.c.

@@ -4,6 +4,7 @@
 -- of its own; touches nothing of the machine's network.
 local core = require "nsbox.core"
 local net = require "nsbox.net"
+package.path = (arg and arg[0] and arg[0]:match("^(.*)/bench/") or ".") .. "/?.lua;" .. package.path
 local stats = require "bench.stats"
 local rtnl = core.rtnl
 
