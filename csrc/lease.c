@@ -107,6 +107,9 @@ static int starttime(pid_t pid, unsigned long long *start)
 		return -1;
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
+	/* A zombie (or a dead task) holds nothing: its lease is free. */
+	if (p && (p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x'))
+		return -1;
 	for (int field = 2; p && field < 22; field++)
 		p = strchr(p + 1, ' ');
 	if (!p)

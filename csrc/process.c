@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -634,6 +635,26 @@ static int l_execve(lua_State *L)
 }
 
 /***
+ * Empty the inheritable and ambient capability sets, so that nothing but the
+ * bounding set's survivors can come back at exec.
+ * @function clear_inheritable
+ */
+static int l_clear_inheritable(lua_State *L)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return nsbox_fail(L, errno, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+	if (syscall(SYS_capget, &h, d) < 0)
+		return nsbox_fail(L, errno, "capget");
+	d[0].inheritable = d[1].inheritable = 0;
+	if (syscall(SYS_capset, &h, d) < 0)
+		return nsbox_fail(L, errno, "capset");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
  * setsid(2).
  * @function setsid
  */
@@ -742,7 +763,7 @@ void nsbox_open_process(lua_State *L)
 		{ "pidfd_open", l_pidfd_open }, { "socketpair", l_socketpair }, { "read", l_read },
 		{ "write", l_write }, { "close", l_close }, { "close_range", l_close_range },
 		{ "cloexec", l_cloexec }, { "prctl", l_prctl }, { "execve", l_execve },
-		{ "setsid", l_setsid }, { "pipe", l_pipe }, { "dup2", l_dup2 }, { "getpid", l_getpid }, { "getuid", l_getuid },
+		{ "setsid", l_setsid }, { "clear_inheritable", l_clear_inheritable }, { "pipe", l_pipe }, { "dup2", l_dup2 }, { "getpid", l_getpid }, { "getuid", l_getuid },
 		{ "getgid", l_getgid }, { "geteuid", l_geteuid }, { "_exit", l__exit },
 		{ "environ", l_environ }, { "setenv", l_setenv }, { "clock", l_clock }, { "maxrss", l_maxrss },
 		{ NULL, NULL }

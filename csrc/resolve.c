@@ -25,7 +25,8 @@ static int open2(int dirfd, const char *path, int flags, unsigned long long reso
 	return fd;
 }
 
-/* Make the last component of prefix (missing) below root: a directory or an empty file. */
+/* Make the last component of prefix (missing) below root: a directory or an empty file.
+ * 0, -1 with errno, or -2: the name is there but leads nowhere (a dangling symlink). */
 static int create_last(int rootfd, char *prefix, int file, unsigned long long resolve)
 {
 	char *slash = strrchr(prefix, '/');
@@ -50,7 +51,9 @@ static int create_last(int rootfd, char *prefix, int file, unsigned long long re
 	}
 	int e = errno;
 	close(parent);
-	if (r < 0 && e != EEXIST)
+	if (r < 0 && e == EEXIST) /* the caller found nothing there: a link to nowhere */
+		return -2;
+	if (r < 0)
 		return errno = e, -1;
 	return 0;
 }
@@ -105,6 +108,12 @@ static int l_open_in_root(lua_State *L)
 			r = -1;
 		} else if ((r = create_last(rootfd, rel, as_file, resolve)) < 0) {
 			op = as_file ? "create" : "mkdir";
+		}
+		if (r == -2) {
+			close(rootfd);
+			const char *r0 = strcmp(root, "/") ? root : "";
+			return nsbox_fail_msg(L, ELOOP, "open(%s/%s): %s/%s is a symlink that leads nowhere: refused",
+					      r0, path, r0, rel);
 		}
 		if (r < 0)
 			break;

@@ -63,6 +63,8 @@ describe("as an unprivileged user", function()
 end)
 
 describe("nsbox.reexec", function()
+  teardown(function() H.cleanup() end)
+
   local function run_prog(privileged)
     if privileged then
       return H.sh("cd / && LUA_PATH=" .. H.sh_quote(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..

@@ -70,6 +70,7 @@ local function harden(r)
       end
     end
   end
+  try(core.clear_inheritable())
   if r.no_new_privs then try(core.prctl(core.PR_SET_NO_NEW_PRIVS, 1)) end
 end
 

@@ -17,6 +17,7 @@ M.ALL = { "user", "mount", "uts", "ipc", "pid", "net", "cgroup" }
 
 local DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 local MAX_ID = 4294967295
+local MAX_FD = 0x7fffffff
 
 local FIELDS = {
   rootfs = true, command = true, env = true, cwd = true, hostname = true, domainname = true,
@@ -186,14 +187,16 @@ local function keep_fds(v)
   if v == nil then return {} end
   if type(v) ~= "table" then bad("keep_fds", "array of fds expected") end
   for i, fd in ipairs(v) do
-    if math.type(fd) ~= "integer" or fd < 3 then bad(string.format("keep_fds[%d]", i), "fd >= 3 expected") end
+    if math.type(fd) ~= "integer" or fd < 3 or fd > MAX_FD then
+      bad(string.format("keep_fds[%d]", i), "fd in [3, %d] expected", MAX_FD)
+    end
   end
   return { table.unpack(v) }
 end
 
 local function stdio(field, v)
   if v == nil then return nil end
-  if math.type(v) ~= "integer" or v < 0 then bad(field, "file descriptor (integer >= 0) expected") end
+  if math.type(v) ~= "integer" or v < 0 or v > MAX_FD then bad(field, "file descriptor in [0, %d] expected", MAX_FD) end
   return v
 end
 
@@ -208,8 +211,9 @@ end
 -- The bounding set as a list of capability numbers (for the child).
 local function capabilities(v)
   if v ~= nil and type(v) ~= "table" then bad("capabilities", "{ add = {...}, drop = {...} } expected") end
-  for k in pairs(v or {}) do
+  for k, list in pairs(v or {}) do
     if k ~= "add" and k ~= "drop" then bad("capabilities", "unknown field '%s' (add, drop)", tostring(k)) end
+    if type(list) ~= "table" then bad("capabilities." .. k, "array of names expected, got %s", type(list)) end
   end
   local set, which, name = caps.set(v)
   if not set then bad("capabilities." .. which, "unknown capability %s", string.format("%q", tostring(name))) end
@@ -256,6 +260,13 @@ local function check(r)
     name = r.name ~= nil and host_name("name", r.name) or id,
   }
   if r.hostname ~= nil and not ns.uts then bad("hostname", "needs the uts namespace") end
+  if out.init then
+    for _, n in ipairs(out.capabilities) do
+      if n == caps.NUMBER.sys_ptrace then
+        bad("capabilities", "sys_ptrace with init = true would let the command reach init: refused")
+      end
+    end
+  end
   for _, k in ipairs { "uid", "gid" } do
     local ok, err = idmap.check(k, out[k .. "_map"])
     if not ok then bad(k .. "_map", "%s", err) end
