@@ -519,6 +519,32 @@ static int l_read(lua_State *L)
 }
 
 /***
+ * Read until end of file.
+ * @function read_all
+ * @tparam integer fd
+ * @treturn string everything read
+ */
+static int l_read_all(lua_State *L)
+{
+	int fd = nsbox_check_fd(L, 1);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (;;) {
+		char *p = luaL_prepbuffer(&b);
+		ssize_t r = read(fd, p, LUAL_BUFFERSIZE);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return nsbox_fail(L, errno, "read(fd %d)", fd);
+		if (r == 0)
+			break;
+		luaL_addsize(&b, (size_t)r);
+	}
+	luaL_pushresult(&b);
+	return 1;
+}
+
+/***
  * Write all of a string.
  * @function write
  * @tparam integer fd
@@ -761,7 +787,7 @@ void nsbox_open_process(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "spawn", l_spawn }, { "wait", l_wait }, { "reap", l_reap }, { "poll", l_poll }, { "kill", l_kill },
 		{ "pidfd_open", l_pidfd_open }, { "socketpair", l_socketpair }, { "read", l_read },
-		{ "write", l_write }, { "close", l_close }, { "close_range", l_close_range },
+		{ "write", l_write }, { "read_all", l_read_all }, { "close", l_close }, { "close_range", l_close_range },
 		{ "cloexec", l_cloexec }, { "prctl", l_prctl }, { "execve", l_execve },
 		{ "setsid", l_setsid }, { "clear_inheritable", l_clear_inheritable }, { "pipe", l_pipe }, { "dup2", l_dup2 }, { "getpid", l_getpid }, { "getuid", l_getuid },
 		{ "getgid", l_getgid }, { "geteuid", l_geteuid }, { "_exit", l__exit },

@@ -7,13 +7,9 @@ local channel = require "nsbox.channel"
 local rootfs = assert(arg[1], "usage: hardening_probe.lua ROOTFS")
 
 local function drain(fd)
-  local parts = {}
-  repeat
-    local s = assert(core.read(fd, 65536))
-    parts[#parts + 1] = s
-  until #s < 65536
+  local s = assert(core.read_all(fd))
   core.close(fd)
-  return table.concat(parts)
+  return s
 end
 
 -- Run a shell line; return its stdout and stderr together (or the start error).

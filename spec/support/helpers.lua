@@ -23,13 +23,9 @@ function H.sh(cmd)
 end
 
 local function drain(fd)
-  local parts = {}
-  repeat
-    local s = assert(core.read(fd, 65536))
-    parts[#parts + 1] = s
-  until #s < 65536
+  local s = assert(core.read_all(fd))
   core.close(fd)
-  return table.concat(parts)
+  return s
 end
 
 --- Run a recipe (rootfs defaults to the test rootfs) and capture stdout and stderr.

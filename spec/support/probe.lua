@@ -6,13 +6,9 @@ local channel = require "nsbox.channel"
 local rootfs = assert(arg[1], "usage: probe.lua ROOTFS")
 
 local function drain(fd)
-  local parts = {}
-  repeat
-    local s = assert(core.read(fd, 65536))
-    parts[#parts + 1] = s
-  until #s < 65536
+  local s = assert(core.read_all(fd))
   core.close(fd)
-  return table.concat(parts)
+  return s
 end
 
 -- Run a command; return status and stdout (or nil and the message).
