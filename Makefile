@@ -74,7 +74,9 @@ install: $(SO)
 	install -d $(LMOD)/nsbox $(CMOD)/nsbox $(PREFIX)/bin
 	install -m 644 lua/nsbox/*.lua $(LMOD)/nsbox/
 	install -m 755 $(SO) $(CMOD)/nsbox/core.so
-	[ ! -f bin/nsbox ] || install -m 755 bin/nsbox $(PREFIX)/bin/nsbox
+	install -m 755 bin/nsbox $(PREFIX)/bin/nsbox
+	install -d $(PREFIX)/share/man/man1
+	install -m 644 man/nsbox.1 $(PREFIX)/share/man/man1/nsbox.1
 
 # The setuid-root network helper for unprivileged users (csrc/nsbox-netns.c + csrc/lease.c).
 NSBOX_NETNS_CONF  ?= /etc/nsbox/netns.conf
