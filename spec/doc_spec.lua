@@ -2,16 +2,8 @@
 -- builds the HTML reference (what `make doc` runs) with nsbox.core in it.
 -- groff (groff-base) and ldoc (lua-ldoc) come with `make deps`: a missing tool
 -- fails the spec with a message saying so, it is not skipped.
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok, out, code
-end
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local spec_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
-local root = select(2, sh("cd " .. q(spec_dir .. "/..") .. " && pwd")):match("[^\n]+")
+local H = require "spec.support.helpers"
+local sh, q, root = H.run, H.sh_quote, H.root
 
 local function need(tool, package)
   assert(sh("command -v " .. tool), tool .. " not found: install Debian's " .. package .. " (make deps)")

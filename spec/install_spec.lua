@@ -1,15 +1,7 @@
 -- Installs nsbox with luarocks (offline) into a fresh tree and loads it from there.
 -- Works on a copy of the sources: the builtin backend writes csrc/*.o and ./nsbox/core.so.
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local ok, _, code = p:close()
-  return ok, out, code
-end
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local spec_dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec"
-local root = select(2, sh("cd " .. q(spec_dir .. "/..") .. " && pwd")):match("[^\n]+")
+local H = require "spec.support.helpers"
+local sh, q, root = H.run, H.sh_quote, H.root
 
 describe("installing with luarocks", function()
   local src, tree

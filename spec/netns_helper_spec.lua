@@ -9,16 +9,9 @@ local ROOT = assert(core.realpath("."))
 local NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
 local EPERM, ENOENT, ESRCH, EINVAL, ENOSPC, EADDRINUSE = 1, 2, 3, 22, 28, 98
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function sh(cmd)
-  local h = assert(io.popen(cmd))
-  local out = h:read("a")
-  h:close()
-  return out
-end
+local H = require "spec.support.helpers"
+local function q(s) return H.sh_quote(tostring(s)) end
+local sh = H.sh
 
 local function must(cmd)
   assert(os.execute(cmd), "failed: " .. cmd)

@@ -14,6 +14,14 @@ local function sh_quote(s)
 end
 H.sh_quote = sh_quote
 
+--- A host shell command: true if it succeeded, its stdout and stderr together, its exit code.
+function H.run(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return ok, out, code
+end
+
 --- Output of a host shell command.
 function H.sh(cmd)
   local p = assert(io.popen(cmd, "r"))
