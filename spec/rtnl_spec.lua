@@ -543,9 +543,10 @@ describe("nsbox.core.rtnl", function()
         assert(r.link_get { name = "v0" }.up)
         io.write(r.addrs { name = "v0" }[1].cidr)
       ]]
-      local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-      local cmd = "LUA_PATH=" .. q(package.path) .. " LUA_CPATH=" .. q(package.cpath) ..
-        " setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urn lua5.4 -e " .. q(script) .. " 2>&1"
+      -- from the world-readable copy of the tree: the checkout itself may not be readable by 65534
+      finally(H.cleanup)
+      local cmd = "cd " .. H.unprivileged_tree() .. " && LUA_PATH='lua/?.lua;;' LUA_CPATH='lua/?.so;;'" ..
+        " setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urn lua5.4 -e " .. H.sh_quote(script) .. " 2>&1"
       assert.equal("10.10.10.2/24", sh(cmd))
     end)
   end)
