@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -43,8 +44,9 @@ struct spawn_plan {
 	int stdio[3]; /* fds to become 0, 1, 2; -1 to inherit */
 };
 
-/* Runs in the cloned child: async-signal-safe calls only, then execve. */
-static _Noreturn void spawn_child(const struct spawn_plan *p)
+/* Runs in the cloned child: async-signal-safe calls only, then execve (or,
+ * for a fork, a return to the caller once the parent said go). */
+static int spawn_child(const struct spawn_plan *p)
 {
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
@@ -64,6 +66,10 @@ static _Noreturn void spawn_child(const struct spawn_plan *p)
 	while (r < 0 && errno == EINTR);
 	if (r != 1)
 		_exit(127);
+	if (!p->path) {
+		close(p->ctl);
+		return 0;
+	}
 	for (int i = 0; i < 3; i++)
 		if (p->stdio[i] >= 0 && (p->stdio[i] == i ? fcntl(i, F_SETFD, 0) : dup2(p->stdio[i], i)) < 0)
 			goto fail;
@@ -78,6 +84,15 @@ fail:;
 	if (write(p->ctl, &e, sizeof e) < 0)
 		_exit(127);
 	_exit(127);
+}
+
+/* Threads of this process: a fork may only go on running Lua when it is 1. */
+static long thread_count(void)
+{
+	struct stat st;
+	if (stat("/proc/self/task", &st) < 0)
+		return -1;
+	return (long)st.st_nlink - 2;
 }
 
 /* Build a NULL-terminated char* array from the array at field k; strings stay anchored in the table. */
@@ -150,14 +165,20 @@ static void abandon(pid_t pid, int pidfd)
  * `setup(pid)` (run here, in the parent) has returned, before it calls execve:
  * that is where the parent writes the id maps. Returns after the exec
  * succeeded or failed.
+ *
+ * With `fork = true` (and no `path`) there is no exec: the child returns 0
+ * from spawn once setup is done and goes on running this Lua state, as after
+ * fork(2). That is only safe in a single-threaded process, so spawn refuses
+ * (EBUSY, nothing started) when this process has other threads; the caller
+ * then re-executes instead. The child must leave with `_exit` or an exec.
  * @function spawn
  * @tparam table spec `path`, `argv`, `env` (array of "K=V"; default: this
  *   process's environment), `flags` (CLONE_NEW* bits), `pdeathsig`,
  *   `keep_fds` (fds passed across exec), `stdin`/`stdout`/`stderr` (fds to
  *   become 0, 1, 2), `setsid`, `setup` (function(pid)
- *   returning true or nil, message)
- * @treturn integer pid
- * @treturn integer pidfd (close-on-exec)
+ *   returning true or nil, message), `fork`
+ * @treturn integer pid (0 in a forked child)
+ * @treturn integer pidfd (close-on-exec; none in a forked child)
  */
 static int l_spawn(lua_State *L)
 {
@@ -165,10 +186,11 @@ static int l_spawn(lua_State *L)
 	struct spawn_plan p;
 	memset(&p, 0, sizeof p);
 	lua_settop(L, 1);
+	int forked = nsbox_opt_bool_field(L, 1, "fork", 0);
 	p.path = nsbox_opt_str_field(L, 1, "path", NULL);
-	if (!p.path)
-		return luaL_error(L, "field 'path': string expected");
-	p.argv = str_array(L, 1, "argv", 1);          /* stack 2 */
+	if (!p.path == !forked)
+		return luaL_error(L, forked ? "field 'path': not with fork" : "field 'path': string expected");
+	p.argv = str_array(L, 1, "argv", !forked);      /* stack 2 */
 	p.envp = str_array(L, 1, "env", 0);           /* stack 3 if present */
 	if (!p.envp)
 		p.envp = environ;
@@ -187,6 +209,10 @@ static int l_spawn(lua_State *L)
 	if (!lua_isnil(L, setup))
 		luaL_checktype(L, setup, LUA_TFUNCTION);
 
+	long threads = forked ? thread_count() : 1;
+	if (threads != 1)
+		return nsbox_fail(L, threads < 0 ? errno : EBUSY, "fork: this process has %ld threads", threads);
+
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return nsbox_fail(L, errno, "socketpair");
@@ -199,8 +225,11 @@ static int l_spawn(lua_State *L)
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
 	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
-	if (pid == 0)
+	if (pid == 0) {
 		spawn_child(&p);
+		lua_pushinteger(L, 0);
+		return 1;
+	}
 	close_keep_errno(sv[1]);
 	if (pid < 0) {
 		close_keep_errno(sv[0]);
@@ -224,7 +253,7 @@ static int l_spawn(lua_State *L)
 	char go = 1;
 	if (write(sv[0], &go, 1) != 1) {
 		err = errno;
-	} else {
+	} else if (!forked) {
 		ssize_t r;
 		do
 			r = read(sv[0], &err, sizeof err);
@@ -235,7 +264,7 @@ static int l_spawn(lua_State *L)
 	close(sv[0]);
 	if (err) {
 		abandon(pid, pidfd);
-		return nsbox_fail(L, err, "execve(%s)", p.path);
+		return nsbox_fail(L, err, forked ? "fork: go" : "execve(%s)", p.path);
 	}
 	lua_pushinteger(L, pid);
 	lua_pushinteger(L, pidfd);
@@ -261,12 +290,10 @@ static int push_status(lua_State *L, const siginfo_t *si)
 	return 2;
 }
 
-/* Block the signals listed in the table at arg, return a signalfd for them (or -1). */
-static int forward_fd(lua_State *L, int arg, sigset_t *set, sigset_t *old)
+/* The signal numbers listed in the table at arg. */
+static void signal_set(lua_State *L, int arg, sigset_t *set)
 {
 	sigemptyset(set);
-	if (lua_isnoneornil(L, arg))
-		return -1;
 	luaL_checktype(L, arg, LUA_TTABLE);
 	lua_Integer n = luaL_len(L, arg);
 	for (lua_Integer i = 1; i <= n; i++) {
@@ -274,6 +301,15 @@ static int forward_fd(lua_State *L, int arg, sigset_t *set, sigset_t *old)
 		sigaddset(set, (int)luaL_checkinteger(L, -1));
 		lua_pop(L, 1);
 	}
+}
+
+/* Block the signals listed in the table at arg, return a signalfd for them (or -1). */
+static int forward_fd(lua_State *L, int arg, sigset_t *set, sigset_t *old)
+{
+	sigemptyset(set);
+	if (lua_isnoneornil(L, arg))
+		return -1;
+	signal_set(L, arg, set);
 	if (sigprocmask(SIG_BLOCK, set, old) < 0)
 		return -1;
 	int fd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -328,6 +364,23 @@ static int l_wait(lua_State *L)
 	if (err)
 		return nsbox_fail(L, err, "waitid(pidfd %d)", pidfd);
 	return push_status(L, &si);
+}
+
+/***
+ * Block the listed signals (sigprocmask SIG_BLOCK): they wait, pending, for a
+ * later `wait` or `reap` to forward them instead of being lost before it runs.
+ * @function sigblock
+ * @tparam table signals signal numbers
+ * @treturn boolean true
+ */
+static int l_sigblock(lua_State *L)
+{
+	sigset_t set;
+	signal_set(L, 1, &set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return nsbox_fail(L, errno, "sigprocmask");
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 /***
@@ -785,7 +838,7 @@ static int l__exit(lua_State *L)
 void nsbox_open_process(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "spawn", l_spawn }, { "wait", l_wait }, { "reap", l_reap }, { "poll", l_poll }, { "kill", l_kill },
+		{ "spawn", l_spawn }, { "wait", l_wait }, { "reap", l_reap }, { "sigblock", l_sigblock }, { "poll", l_poll }, { "kill", l_kill },
 		{ "pidfd_open", l_pidfd_open }, { "socketpair", l_socketpair }, { "read", l_read },
 		{ "write", l_write }, { "read_all", l_read_all }, { "close", l_close }, { "close_range", l_close_range },
 		{ "cloexec", l_cloexec }, { "prctl", l_prctl }, { "execve", l_execve },

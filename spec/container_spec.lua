@@ -2,7 +2,21 @@
 local H = require "spec.support.helpers"
 local nsbox, core = H.nsbox, H.core
 
-describe("a container", function()
+-- Every behaviour holds whichever way the child side runs: forked (the
+-- default) or re-executed (reexec = true, as a threaded host gets).
+local function behaviours(title, reexec)
+describe(title, function()
+  local real = nsbox.container
+  setup(function()
+    if reexec then
+      nsbox.container = function(spec)
+        if spec.reexec == nil and spec.interpreter == nil then spec.reexec = true end
+        return real(spec)
+      end
+    end
+  end)
+  teardown(function() nsbox.container = real end)
+
   it("has the hostname it was given", function()
     local st, out = H.capture { command = { "hostname" }, hostname = "ns-process" }
     assert.equal(0, st)
@@ -242,5 +256,43 @@ describe("a container", function()
     local state = f and f:read("a"):match("^%d+ %b() (%a)")
     if f then f:close() end
     assert.is_true(state == nil or state == "Z", "state " .. tostring(state))
+  end)
+end)
+end
+
+behaviours("a container", false)
+behaviours("a container whose child re-executes the interpreter (reexec = true)", true)
+
+describe("a process with threads", function()
+  it("gets a re-executed child: a fork may not run Lua there", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(core.mkdir(dir, 448))
+    finally(function() os.execute("rm -rf " .. H.sh_quote(dir)) end)
+    -- a preloaded library whose constructor starts a thread that sleeps
+    local src = dir .. "/thread.c"
+    local f = assert(io.open(src, "w"))
+    f:write([[
+#include <pthread.h>
+#include <unistd.h>
+static void *nap(void *a) { (void)a; for (;;) pause(); return 0; }
+__attribute__((constructor)) static void start(void) { pthread_t t; pthread_create(&t, 0, nap, 0); }
+]])
+    f:close()
+    assert(os.execute(string.format("cc -shared -fPIC -o %s/thread.so %s -lpthread", dir, src)))
+    local script = string.format([[
+      local core = require "nsbox.core"
+      local ok, err, errno = core.spawn { fork = true }
+      print(ok, err, errno)
+      local box = assert(require("nsbox").container { rootfs = %q,
+        command = { "hostname" }, hostname = "threaded" })
+      print(box:run())
+    ]], H.rootfs)
+    local p = io.popen(string.format("LD_PRELOAD=%s/thread.so lua5.4 -e %s 2>&1", dir, H.sh_quote(script)))
+    local out = p:read("a")
+    p:close()
+    assert.matches("^nil\tfork: this process has 2 threads: Device or resource busy\t16\n", out)
+    assert.matches("\nthreaded\n", out)
+    assert.matches("\n0\n$", out)
   end)
 end)

@@ -410,19 +410,20 @@ describe("a process joining a running container (exec)", function()
     assert(box:start())
     finally(function() box:kill(core.SIGKILL) box:wait() rm(shared) end)
     -- While the joined command waits, a host shell finds the joining process (our child
-    -- running nsbox.inside's join) and, with the credentials and every capability of the
-    -- container's root (nsenter into its user namespace), reads its /proc/PID/exe.
+    -- other than the container, with the joined command as its child) and, with the
+    -- credentials and every capability of the container's root (nsenter into its user
+    -- namespace), reads its /proc/PID/exe.
     local monitor = string.format([[
       for i in $(seq 250); do
         for p in $(pgrep -P %d); do
-          tr '\0' ' ' < /proc/$p/cmdline | grep -q "inside').join(" && j=$p
+          [ "$p" != %d ] && [ -n "$(pgrep -P $p)" ] && j=$p
         done
         [ -n "$j" ] && break
         sleep 0.02
       done
       echo "joiner=$j" > %s/result
       nsenter -t %d -U -- readlink -v /proc/$j/exe >> %s/result 2>&1; echo "rc=$?" >> %s/result
-      touch %s/done]], core.getpid(), shared, box.pid, shared, shared, shared)
+      touch %s/done]], core.getpid(), box.pid, shared, box.pid, shared, shared, shared)
     assert(os.execute("(" .. monitor .. ") >/dev/null 2>&1 &"))
     assert.equal(0, box:exec { command = { "/bin/sh", "-c",
       "i=0; while [ ! -e /shared/done ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done" } })

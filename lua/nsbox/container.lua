@@ -27,7 +27,7 @@ local function child_recipe(r)
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
-    fault = fault.armed,
+    network = r.network ~= nil, fault = fault.armed,
   }
 end
 
@@ -94,35 +94,73 @@ local function await_exec(sock)
   end
 end
 
+local EBUSY = 16
+
+-- Start the child side of entry ("main" or "join") with the child's recipe cr:
+-- forked, so the child goes on in this Lua state with the modules already
+-- loaded (no interpreter exec, no module loading: the bulk of a start), unless
+-- the recipe asks for a re-exec or this process has threads, where a fork may
+-- not run Lua; then the interpreter is re-executed with a bootstrap.
+-- spec: the core.spawn fields (flags, setup, pdeathsig); keep: fds the child
+-- needs (its channel end is added). Returns pid, pidfd, the parent's channel end.
+local function launch(r, entry, cr, spec, keep, ...)
+  local psock, csock = core.socketpair()
+  table.insert(keep, 1, csock)
+  local pid, pidfd, errno
+  if not r.reexec then
+    local inside = require "nsbox.inside"
+    if cr.network then require "nsbox.net" end -- the child configures its interface after pivot_root
+    spec.fork = true
+    pid, pidfd, errno = core.spawn(spec)
+    if pid == 0 then
+      core.close(psock)
+      inside.forked(entry, cr, keep, ...) -- never returns
+    end
+    spec.fork = nil
+  end
+  local code
+  if r.reexec or errno == EBUSY then
+    code = bundle()
+    spec.path, spec.env, spec.keep_fds = r.interpreter, {}, keep
+    spec.argv = { r.interpreter, "-e", bootstrap(code, entry, csock, ...) }
+    pid, pidfd, errno = core.spawn(spec)
+  end
+  core.close(csock)
+  if not pid then
+    core.close(psock)
+    return nil, pidfd, errno
+  end
+  if spec.path then
+    -- The child may already have failed and gone: a send error is read back as its report.
+    if code then core.write(psock, code) end
+    channel.send(psock, cr)
+  end
+  return pid, pidfd, psock
+end
+
+local function std_fds(r, keep)
+  for i = 1, 3 do
+    if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
+  end
+  return keep
+end
+
 --- Start the container; returns once its command has been exec'd.
 -- @treturn Box|nil self, or nil, message, errno
 function Box:start()
   if self.pidfd or self.status then return nil, "container: already started" end
   local r = self.recipe
   fault.armed = os.getenv("NSBOX_FAULT")
-  local psock, csock = core.socketpair()
-  local code = bundle()
-  local keep = { csock }
+  local keep = std_fds(r, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
-  for i = 1, 3 do
-    if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
-  end
-  local pid, pidfd, errno = core.spawn {
-    path = r.interpreter, argv = { r.interpreter, "-e", bootstrap(code, "main", csock) }, env = {},
-    flags = r.flags, pdeathsig = core.SIGKILL, keep_fds = keep,
+  local pid, pidfd, psock = launch(r, "main", child_recipe(r), {
+    flags = r.flags, pdeathsig = core.SIGKILL,
     setup = function(p)
       if fault.armed == "idmap" then return nil, "idmap: injected fault" end
       return idmap.write(p, r.uid_map, r.gid_map)
     end,
-  }
-  core.close(csock)
-  if not pid then
-    core.close(psock)
-    return nil, pidfd, errno
-  end
-  -- The child may already have failed and gone: a send error is read back as its report.
-  if code then core.write(psock, code) end
-  channel.send(psock, child_recipe(r))
+  }, keep)
+  if not pid then return nil, pidfd, psock end
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
   if r.network then
@@ -185,24 +223,9 @@ function Box:exec(spec)
   if not self.pidfd then return nil, "container: not running" end
   local r, err = recipe.validate_exec(spec, self.recipe)
   if not r then return nil, err end
-  local psock, csock = core.socketpair()
-  local code = bundle()
-  local keep = { csock, self.pidfd }
-  for i = 1, 3 do
-    if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
-  end
-  local interp = self.recipe.interpreter
-  local pid, pidfd, errno = core.spawn {
-    path = interp, argv = { interp, "-e", bootstrap(code, "join", csock, self.pidfd) }, env = {},
-    pdeathsig = core.SIGKILL, keep_fds = keep,
-  }
-  core.close(csock)
-  if not pid then
-    core.close(psock)
-    return nil, pidfd, errno
-  end
-  if code then core.write(psock, code) end
-  channel.send(psock, r)
+  local pid, pidfd, psock = launch(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
+                                   std_fds(r, { self.pidfd }), self.pidfd)
+  if not pid then return nil, pidfd, psock end
   local ok, eno, status
   ok, err, eno, status = await_exec(psock)
   core.close(psock)

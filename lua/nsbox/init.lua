@@ -14,7 +14,7 @@ local M = {
 
 --- Validate a recipe and return a container object, or nil and a message naming the bad field.
 -- @tparam table recipe rootfs, command, env, cwd, hostname, domainname, namespaces,
---   uid_map, gid_map, mounts, readonly, keep_fds, interpreter, network, name
+--   uid_map, gid_map, mounts, readonly, keep_fds, reexec, interpreter, network, name
 function M.container(recipe)
   return container.new(recipe)
 end

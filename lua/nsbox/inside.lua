@@ -1,11 +1,11 @@
---- The container side, run in the re-executed child: mounts, pivot_root,
--- names, loopback, fd hygiene, exec. Every failure goes back to the parent
--- on the sync channel as { error = message, errno =, status = }.
+--- The container side, run in the cloned child (forked, or re-executed):
+-- mounts, pivot_root, names, loopback, fd hygiene, exec. Every failure goes
+-- back to the parent on the sync channel as { error = message, errno =, status = }.
 -- @module nsbox.inside
 local core = require "nsbox.core"
 local channel = require "nsbox.channel"
--- everything is loaded before pivot_root hides the host's files
-local net = require "nsbox.net"
+-- everything is loaded before pivot_root hides the host's files (nsbox.net
+-- too, in setup, when the container has a network)
 local rootfs = require "nsbox.rootfs"
 local fault = require "nsbox.fault"
 
@@ -80,6 +80,8 @@ M.FORWARD = { core.SIGINT, core.SIGTERM, core.SIGHUP, core.SIGQUIT, core.SIGUSR1
 -- this interpreter through /proc) that reaps zombies and forwards signals.
 local function init(r, fd, path)
   try(core.prctl(core.PR_SET_DUMPABLE, 0))
+  -- a signal sent once start() has returned must wait for reap, not hit PID 1 unhandled
+  try(core.sigblock(M.FORWARD))
   local pid, pidfd, errno = core.spawn { path = path, argv = r.command, env = r.env,
     pdeathsig = core.SIGKILL, setsid = r.new_session }
   if not pid then exec_failed(pidfd, errno) end
@@ -109,6 +111,7 @@ end
 
 local function setup(r, fd)
   fault.armed = r.fault
+  local net = r.network and require "nsbox.net"
   rootfs.enter(r)
   fault.point("hostname")
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end
@@ -152,14 +155,21 @@ local function join(r, fd, pidfd)
   core._exit(how == "exited" and code or 128 + code)
 end
 
--- Run step(r, fd, ...) with the recipe read from fd; report its failure and leave.
-local function run_step(step, fd, ...)
-  local r = channel.recv(fd)
-  if not r then core._exit(1) end
+local STEPS = { main = setup, join = join }
+
+-- Run step(r, fd, ...); report its failure and leave.
+local function run(step, r, fd, ...)
   local ok, e = pcall(step, r, fd, ...)
   if type(e) ~= "table" then e = { error = "container setup: " .. tostring(e) } end
   channel.send(fd, e)
   core._exit(ok and 0 or e.status or 1)
+end
+
+-- Run step(r, fd, ...) with the recipe read from fd.
+local function run_step(step, fd, ...)
+  local r = channel.recv(fd)
+  if not r then core._exit(1) end
+  run(step, r, fd, ...)
 end
 
 --- Entry point of a process re-executed to join a running container (its pidfd).
@@ -170,6 +180,24 @@ end
 --- Entry point of the re-executed child; fd is its end of the sync channel.
 function M.main(fd)
   run_step(setup, fd)
+end
+
+--- Entry point of a forked child: it holds a copy of the parent's Lua state,
+-- so the collector stops (no finalizer of the parent's objects may run here)
+-- and every fd but 0, 1, 2 and keep (keep[1]: the channel) is closed at once,
+-- so no lock, socket or pidfd of the parent lives on in the container.
+function M.forked(entry, r, keep, ...)
+  collectgarbage("stop")
+  local fds = {}
+  for i, fd in ipairs(keep) do fds[i] = fd end
+  table.sort(fds)
+  local from = 3
+  for _, fd in ipairs(fds) do
+    if fd > from then core.close_range(from, fd - 1) end
+    if fd >= from then from = fd + 1 end
+  end
+  core.close_range(from)
+  run(STEPS[entry], r, keep[1], ...)
 end
 
 return M

@@ -24,7 +24,7 @@ local FIELDS = {
   namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
   network = true, keep_fds = true, readonly = true, name = true,
   stdin = true, stdout = true, stderr = true,
-  capabilities = true, no_new_privs = true, new_session = true, init = true,
+  capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
 }
 
 local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true }
@@ -252,6 +252,7 @@ local function check(r)
     uid_map = id_map("uid_map", r.uid_map, core.getuid(), ns.user),
     gid_map = id_map("gid_map", r.gid_map, core.getgid(), ns.user),
     mounts = mounts(r.mounts), interpreter = interpreter(r.interpreter),
+    reexec = flag("reexec", r.reexec, r.interpreter ~= nil),
     keep_fds = keep_fds(r.keep_fds), network = network(r.network, ns),
     readonly = flag("readonly", r.readonly, false),
     capabilities = capabilities(r.capabilities), no_new_privs = flag("no_new_privs", r.no_new_privs, true),
