@@ -258,11 +258,16 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 			r = fail(err, errlen, EADDRINUSE, "network.address: %s is already in use on %s", a, bridge);
 		pick = r ? 0 : want;
 	} else if ((r = list_leases(dfd, net, bcast, &v, &nv)) == 0) {
-		/* The lowest address without a lease file: no per-lease work. */
-		for (uint32_t c = net + 1; c < bcast && !pick; c++) {
-			while (i < nv && v[i] < c)
-				i++;
-			if (c != gateway && !(i < nv && v[i] == c))
+		/* The first address without a lease file after the one handed out last
+		 * (the lock file keeps it), wrapping: an address just released is not
+		 * handed out again at once, while its old veth may still be in the
+		 * kernel's clean-up of the dead container's namespace. */
+		uint32_t last = 0, span = bcast - net - 1;
+		if (pread(lockfd, &last, sizeof last, 0) != (ssize_t)sizeof last || last <= net || last >= bcast)
+			last = net;
+		for (uint32_t k = 1; k <= span && !pick; k++) {
+			uint32_t c = net + 1 + (last - net - 1 + k) % span;
+			if (c != gateway && !bsearch(&c, v, nv, sizeof *v, cmp_addr))
 				pick = c;
 		}
 		/* None: the lowest lease whose owner is gone. */
@@ -288,6 +293,8 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 			r = fail(err, errlen, e, "network: lease %s/%s: %s", path, a, strerror(e));
 		else
 			*got = pick;
+		if (!e && !want) /* a hint only: if it is lost, the next pick starts lower */
+			(void)!pwrite(lockfd, &pick, sizeof pick, 0);
 	} else if (!r) {
 		r = fail(err, errlen, ENOSPC, "network: no free address in %s/%d on %s", n, prefix, bridge);
 	}

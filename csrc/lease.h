@@ -26,7 +26,7 @@ int lease_ifname_ok(const char *name);
  * its network, broadcast or gateway address. 0 or EINVAL with err set. */
 int lease_check(uint32_t gateway, int prefix, uint32_t addr, char *err, size_t errlen);
 
-/* Lease want (0: the lowest free address) to owner; *got receives it.
+/* Lease want (0: the next free address after the one handed out last, wrapping) to owner; *got receives it.
  * Errors: EINVAL (bad bridge, prefix or address), EADDRINUSE (want is taken),
  * ENOSPC (subnet full), ESRCH (owner not running), or a filesystem errno. */
 int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int prefix,

@@ -28,7 +28,7 @@ static void common_fields(lua_State *L, const char **dir, const char **bridge, p
 /***
  * Lease an address on a bridge, unique among live owners (flock'ed state under dir).
  * The network, broadcast and gateway addresses are never leased; a lease whose owner
- * died is reclaimed; without `address`, the lowest free one is taken.
+ * died is reclaimed; without `address`, the next free one after the last handed out.
  * @function lease_acquire
  * @tparam table t `dir` (default "/run/nsbox/net"), `bridge`, `gateway` ("10.10.10.1/24"),
  *   `address` (optional "10.10.10.5", or "10.10.10.5/24" with the gateway's prefix),

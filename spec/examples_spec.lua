@@ -73,6 +73,8 @@ describe("examples", function()
 
   it("two-containers.lua: box-a pings box-b over brg0, no veth is left", function()
     local inner = "ip link set lo up; " .. ENV .. " lua5.4 examples/two-containers.lua 2>&1; echo rc=$?; " ..
+      -- the veths go with the containers' namespaces, in the kernel's background clean-up
+      "for i in $(seq 40); do ip -br link | grep -q '^nsb' || break; sleep 0.05; done; " ..
       "ip -br link | awk '{print $1}' | sort | tr '\\n' ' '"
     local out = H.sh("cd " .. H.root .. " && unshare -n sh -c " .. H.sh_quote(inner) .. " 2>&1")
     assert.matches("^box%-a: pid %d+, address 10%.10%.10%.2/24\nbox%-b: pid %d+, address 10%.10%.10%.3/24\n", out)

@@ -390,6 +390,22 @@ describe("core.lease_acquire and core.lease_release", function()
     for i = 1, 20 do assert.equal("10.88.0." .. (i + 1), got[i]) end
   end)
 
+  it("hands out addresses round the subnet: one just released is not taken again at once", function()
+    local t = net("10.87.0.1/29") -- .2 to .6
+    assert.equal("10.87.0.2", core.lease_acquire(t))
+    assert.equal("10.87.0.3", core.lease_acquire(t))
+    assert(core.lease_release(with(t, { address = "10.87.0.2" })))
+    assert(core.lease_release(with(t, { address = "10.87.0.3" })))
+    assert.equal("10.87.0.4", core.lease_acquire(t))
+    assert.equal("10.87.0.5", core.lease_acquire(t))
+    assert.equal("10.87.0.6", core.lease_acquire(t))
+    assert.equal("10.87.0.2", core.lease_acquire(t)) -- wrapped round
+    -- an address asked for does not move the round on
+    assert(core.lease_release(with(t, { address = "10.87.0.4" })))
+    assert.equal("10.87.0.4", core.lease_acquire(with(t, { address = "10.87.0.4" })))
+    assert.equal("10.87.0.3", core.lease_acquire(t))
+  end)
+
   it("never hands out the network, broadcast or gateway address", function()
     local t, got = net("10.77.0.2/29"), {}
     repeat
@@ -453,7 +469,7 @@ describe("core.lease_acquire and core.lease_release", function()
     assert.is_nil(read(lease_path(t, "10.63.0.2")))
     assert.same({ nil, "lease_release(10.63.0.2 on " .. t.bridge .. "): No such file or directory", ENOENT },
       { core.lease_release(with(r, { owner = me })) })
-    assert.equal("10.63.0.2", core.lease_acquire(t))
+    assert.equal("10.63.0.2", core.lease_acquire(with(t, { address = "10.63.0.2" })))
   end)
 
   it("names the field of bad input", function()

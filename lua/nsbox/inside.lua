@@ -112,6 +112,7 @@ end
 local function setup(r, fd)
   fault.armed = r.fault
   local net = r.network and require "nsbox.net"
+  if net then try(net.announce()) end
   rootfs.enter(r)
   fault.point("hostname")
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end

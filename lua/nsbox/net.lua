@@ -107,6 +107,27 @@ local function bridge_address(bridge, want)
 end
 
 -- Check or make the bridge the long way: its addresses, creation, up.
+local function random_bytes(n)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local b = f:read(n)
+  f:close()
+  return b
+end
+
+local function random_name()
+  return "nsb" .. random_bytes(4):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+end
+
+-- A random locally administered unicast MAC. A bridge made without one takes
+-- the lowest MAC of its ports and changes it as containers come and go, and
+-- each change flushes the host's neighbour table and strands the gateway MAC
+-- the containers have cached.
+local function random_mac()
+  local b = { random_bytes(6):byte(1, 6) }
+  b[1] = (b[1] & 0xfe) | 0x02
+  return string.format("%02x:%02x:%02x:%02x:%02x:%02x", table.unpack(b))
+end
+
 local function ensure_bridge_slow(n, link)
   if link then
     local gw, prefix = bridge_address(n.bridge, n.gateway)
@@ -117,7 +138,8 @@ local function ensure_bridge_slow(n, link)
   elseif not n.gateway then
     return nil, string.format("network.gateway: needed to create bridge %s", n.bridge)
   end
-  local ok, err = rtnl.link_add { name = n.bridge, kind = "bridge", exist_ok = true }
+  local ok, err = rtnl.link_add { name = n.bridge, kind = "bridge", exist_ok = true,
+                                  address = not link and random_mac() or nil }
   local created = ok and not link
   if ok then ok, err = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix, exist_ok = true } end
   if ok then ok, err = rtnl.link_set { name = n.bridge, up = true } end
@@ -153,12 +175,6 @@ local function ensure_bridge(n)
   return gw, prefix, created
 end
 
-local function random_name()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local b = f:read(4)
-  f:close()
-  return "nsb" .. b:gsub(".", function(c) return string.format("%02x", c:byte()) end)
-end
 
 -- Host side as root: bridge, lease, veth with the peer born in pid's netns.
 local function attach_direct(pid, n)
@@ -173,7 +189,8 @@ local function attach_direct(pid, n)
     return nil, err
   end
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
-                 address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid }
+                 address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,
+                 named = n.host_interface ~= nil }
   local ok
   ok, err = rtnl.link_add { name = info.host, kind = "veth", peer = { name = n.interface, netns_pid = pid } }
   if ok then
@@ -220,18 +237,37 @@ function M.attach(pid, n)
   return attach_helper(pid, n)
 end
 
---- Remove the host side: the veth (both ends go) and the lease.
+--- Remove the host side once the container has ended: the lease, and the veth
+-- if the caller named it. A veth of ours needs no request: it goes with the
+-- container's network namespace, which the kernel tears down in the background,
+-- where a delete here would wait 15-20 ms for an RCU grace period. Leases are
+-- handed out round the subnet, so its address is not reused meanwhile. A name
+-- the caller chose must be free for the next container at once: deleted now.
 function M.detach(info)
   if info.helper then return true end -- the veth dies with the netns; the helper's lease goes stale
-  rtnl.link_del { name = info.host }
+  if info.named then rtnl.link_del { name = info.host } end
   core.lease_release { dir = M.STATE_DIR, bridge = info.bridge, address = info.lease, owner = info.owner }
   return true
 end
 
---- The container side, run inside after "go": lo is up already.
+--- The container side, before its /proc/sys is read-only: its interfaces send a
+-- gratuitous ARP when they come up (arp_notify; /proc/sys/net is the writer's
+-- network namespace), so a host that knew an earlier holder of the address
+-- (whose veth may linger in the kernel's clean-up) learns the new one at once.
+function M.announce()
+  local f, err, errno = io.open("/proc/sys/net/ipv4/conf/all/arp_notify", "w")
+  if not f then return nil, err, errno end
+  local ok
+  ok, err, errno = f:write("1")
+  f:close()
+  return ok and true, err, errno
+end
+
+--- The container side, run inside after "go": lo is up already. The address
+-- comes before the link goes up, so the announcement carries it.
 function M.configure(info)
-  local ok, err = rtnl.link_set { name = info.interface, up = true }
-  if ok then ok, err = rtnl.addr_add { name = info.interface, address = info.address } end
+  local ok, err = rtnl.addr_add { name = info.interface, address = info.address }
+  if ok then ok, err = rtnl.link_set { name = info.interface, up = true } end
   if ok then ok, err = rtnl.route_add { dst = "default", gateway = info.gateway, name = info.interface } end
   return ok, err
 end
