@@ -30,6 +30,7 @@ void nsbox_open_mount(lua_State *L);
 void nsbox_open_fs(lua_State *L);
 void nsbox_open_resolve(lua_State *L);
 void nsbox_open_lease(lua_State *L);
+void nsbox_open_netdev(lua_State *L);
 /* rtnl.c pushes a new table: core.rtnl */
 int nsbox_open_rtnl(lua_State *L);
 

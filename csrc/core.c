@@ -15,6 +15,7 @@ int luaopen_nsbox_core(lua_State *L)
 	nsbox_open_fs(L);
 	nsbox_open_resolve(L);
 	nsbox_open_lease(L);
+	nsbox_open_netdev(L);
 	nsbox_open_rtnl(L);
 	lua_setfield(L, -2, "rtnl");
 	return 1;

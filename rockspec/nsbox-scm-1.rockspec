@@ -62,6 +62,7 @@ build = {
             "csrc/lease_lua.c",
             "csrc/mount.c",
             "csrc/namespace.c",
+            "csrc/netdev.c",
             "csrc/process.c",
             "csrc/resolve.c",
             "csrc/rtnl.c",

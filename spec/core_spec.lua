@@ -57,6 +57,38 @@ describe("core.spawn", function()
     assert.equal("0 0 1\n1 100000 1000\ndeny\n", (out:gsub(" +", " "):gsub("\n ", "\n"):gsub("^ ", "")))
   end)
 
+  it("with fork = true returns 0 in the child, which goes on in this Lua state once setup is done", function()
+    local r, w = core.pipe()
+    local marker = "parent state " .. core.getpid()
+    local setup_done = false
+    local pid, pidfd = core.spawn { fork = true, flags = core.CLONE_NEWUTS,
+      setup = function() setup_done = true return true end }
+    if pid == 0 then -- the child: a copy of this state, after setup ran in the parent
+      pcall(function()
+        core.close(r)
+        core.sethostname("forked")
+        local f = io.open("/proc/sys/kernel/hostname")
+        core.write(w, marker .. " " .. tostring(setup_done) .. " " .. f:read("l"))
+        f:close()
+      end)
+      core._exit(7) -- never back into busted
+    end
+    core.close(w)
+    assert.is_true(pid > 0)
+    local out = core.read_all(r)
+    core.close(r)
+    assert.same({ "exited", 7 }, { core.wait(pidfd) })
+    core.close(pidfd)
+    -- the child saw the parent's values, but not setup's (it ran in the parent after the clone)
+    assert.equal(marker .. " false forked", out)
+  end)
+
+  it("with fork = true refuses a path, and a spec without one", function()
+    assert.has_error(function() core.spawn { fork = true, path = "/bin/true", argv = { "true" } } end,
+      "field 'path': not with fork")
+    assert.has_error(function() core.spawn { argv = { "true" } } end, "field 'path': string expected")
+  end)
+
   it("names the file when an id map cannot be written", function()
     local ok, err, errno = core.id_map(999999999, "uid", { { inside = 0, outside = 0, count = 1 } })
     assert.is_nil(ok)
@@ -132,6 +164,28 @@ describe("core namespace and mount calls", function()
     ]]
     assert.equal("true\ntrue\ninside-core\n1\ntrue\n", out)
     assert.are_not.equal("inside-core", H.sh("hostname"):gsub("%s+$", ""))
+  end)
+
+  it("ifup brings a link up, and names it when it cannot", function()
+    local r, w = core.pipe()
+    local pid, pidfd = core.spawn { fork = true, flags = core.CLONE_NEWNET }
+    if pid == 0 then
+      pcall(function()
+        local before = core.rtnl.link_get { name = "lo" }.up
+        local ok = core.ifup("lo")
+        local after = core.rtnl.link_get { name = "lo" }.up
+        local _, err, errno = core.ifup("nosuch0")
+        core.write(w, table.concat({ tostring(before), tostring(ok), tostring(after), err, errno,
+                                     (select(2, core.ifup(string.rep("x", 16)))) }, "|"))
+      end)
+      core._exit(0) -- never back into busted
+    end
+    core.close(w)
+    local out = core.read_all(r)
+    core.close(r)
+    assert.same({ "exited", 0 }, { core.wait(pidfd) })
+    core.close(pidfd)
+    assert.equal("false|true|true|ifup(nosuch0): No such device|19|ifup(" .. string.rep("x", 16) .. "): Invalid argument", out)
   end)
 
   it("name the call and the path when they fail", function()

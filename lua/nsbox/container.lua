@@ -27,7 +27,7 @@ local function child_recipe(r)
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
-    network = r.network ~= nil, fault = fault.armed,
+    network = r.network and true or false, fault = fault.armed,
   }
 end
 

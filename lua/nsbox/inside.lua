@@ -118,7 +118,7 @@ local function setup(r, fd)
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end
   if r.domainname then try(core.setdomainname(r.domainname)) end
   fault.point("lo")
-  if r.namespaces.net then try(core.rtnl.link_set { name = "lo", up = true }) end
+  if r.namespaces.net then try(core.ifup("lo")) end
   local go = channel.recv(fd)
   if not (go and go.go) then core._exit(1) end -- the parent gave up: leave quietly
   fault.point("net")
