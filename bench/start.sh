@@ -22,14 +22,19 @@ json.dump(c, open('config.json', 'w'), indent=1)
 PY
   )
 fi
-export LUA_PATH="$top/lua/?.lua;$top/lua/?/init.lua;;" LUA_CPATH="$top/lua/?.so;;"
+# nsbox as a user installs it (make install: the modules precompiled)
+prefix=$out/prefix
+make -s -C "$top" install PREFIX="$prefix" >/dev/null
+export LUA_PATH="$prefix/share/lua/5.4/?.lua;$prefix/share/lua/5.4/?/init.lua;;"
+export LUA_CPATH="$prefix/lib/lua/5.4/?.so;;"
 export NSBOX_STATE_DIR=$out/state
 runs=${RUNS:-200}
 unshare -m bash -c "
   mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
   hyperfine -N --warmup 20 --runs $runs --export-json '$out/start.json' \
     -n floor '$out/floor $top/build/rootfs' \
-    -n 'nsbox run (CLI)' '$top/bin/nsbox run --rootfs $top/build/rootfs /bin/true' \
+    -n 'floor --full (+ nsbox defaults: /dev, /sys, masks, lo, caps)' '$out/floor --full $top/build/rootfs' \
+    -n 'nsbox run (CLI)' '$prefix/bin/nsbox run --rootfs $top/build/rootfs /bin/true' \
     -n 'nsbox Lua API script' 'lua5.4 $top/bench/one.lua $top/build/rootfs' \
     -n 'unshare -Urmpiun --fork --mount-proc' 'unshare -Urmpiun --fork --mount-proc /bin/true' \
     -n 'bwrap --unshare-all' 'bwrap --unshare-all --bind $top/build/rootfs / --proc /proc --dev /dev /bin/true' \
