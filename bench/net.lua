@@ -58,7 +58,7 @@ rows[#rows + 1] = stats.row("bare netlink: veth + master/up (2 requests)", base,
 rows[#rows + 1] = stats.row("nsbox net.attach (+ bridge check, lease)", stats.median(attach), base)
 rows[#rows + 1] = stats.row("ip link add ... && ip link set ... (2 execs)", stats.median(ipcmd), base)
 rows[#rows + 1] = stats.row("bare netlink: link_del", stats.median(raw_del))
-rows[#rows + 1] = stats.row("nsbox net.detach (link_del + lease release)", stats.median(detach))
+rows[#rows + 1] = stats.row("nsbox net.detach (lease only; veth goes with netns)", stats.median(detach))
 
 -- 4. Scaling: attach cost of the k-th container on one bridge, all kept attached.
 local marks, scale, live = { [1] = true, [10] = true, [100] = true, [500] = true }, {}, {}
