@@ -4,6 +4,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 LUA_INC  ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUAC     ?= luac5.4
+LUA_BIN  ?= $(shell command -v $(LUA) || echo /usr/bin/$(LUA))
 CFLAGS   ?= -O2 -g
 # override: luarocks passes its own CFLAGS on the command line
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -fPIC $(LUA_INC)
@@ -13,7 +14,7 @@ BUSYBOX  ?= /bin/busybox
 LMOD     ?= $(PREFIX)/share/lua/5.4
 CMOD     ?= $(PREFIX)/lib/lua/5.4
 BINDIR   ?= $(PREFIX)/bin
-DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted lua-argparse busybox-static iproute2 procps pkg-config \
+DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted busybox-static iproute2 procps pkg-config \
             util-linux lua-ldoc lua-markdown groff-base
 
 SRCS     := $(filter-out csrc/nsbox-netns.c,$(wildcard csrc/*.c))
@@ -84,7 +85,7 @@ install: $(SO) $(BC)
 	install -d $(LMOD)/nsbox $(CMOD)/nsbox $(BINDIR)
 	install -m 644 $(BC) $(LMOD)/nsbox/
 	install -m 755 $(SO) $(CMOD)/nsbox/core.so
-	install -m 755 bin/nsbox $(BINDIR)/nsbox
+	sed '1s|.*|#!$(LUA_BIN)|' bin/nsbox > $(BINDIR)/nsbox && chmod 755 $(BINDIR)/nsbox
 	install -d $(PREFIX)/share/man/man1
 	install -m 644 man/nsbox.1 $(PREFIX)/share/man/man1/nsbox.1
 

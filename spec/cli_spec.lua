@@ -70,6 +70,28 @@ describe("nsbox run", function()
     assert.same({ "nsbox: --net none: conflicts with --bridge, --ip and --gateway\n", 125 }, { err, code })
   end)
 
+  it("says what is wrong with the command line, with status 125", function()
+    for args, msg in pairs {
+      ["run --hostname"] = "option '--hostname' needs a value (NAME)",
+      ["run --net wifi true"] = "option '--net': 'wifi' is not one of none|bridge",
+      ["run --readonly=yes true"] = "option '--readonly' takes no value",
+      ["run -x true"] = "unknown option '-x'",
+      ["frobnicate"] = "unknown command 'frobnicate'",
+      [""] = "a command is needed (run, exec, ps)",
+      ["exec"] = "missing argument 'container'",
+      ["exec somebox"] = "missing argument 'command'",
+      ["ps extra"] = "unexpected argument 'extra'",
+    } do
+      local out, err, code = nsbox(args)
+      assert.same({ "", "nsbox: " .. msg .. " (try nsbox --help)\n", 125 }, { out, err, code }, args)
+    end
+  end)
+
+  it("takes --opt=value as well as --opt value", function()
+    local out, _, code = nsbox("run --hostname=eq-form --env=A=1 -- sh -c 'hostname; echo $A'")
+    assert.same({ "eq-form\n1\n", 0 }, { out, code })
+  end)
+
   it("prints help for nsbox and nsbox run", function()
     local out, _, code = nsbox("--help")
     assert.equal(0, code)

@@ -48,7 +48,7 @@ describe("installing with luarocks", function()
     local prefix = tree .. "/prefix"
     local ok, out = sh(("make -s -C %s install PREFIX=%s"):format(q(src), q(prefix)))
     assert(ok, out)
-    -- ";;": the system's own paths too, for Debian's lua-argparse
+    -- ";;": the system's own paths too (the interpreter's defaults)
     local lpath = prefix .. "/share/lua/5.4/?.lua;" .. prefix .. "/share/lua/5.4/?/init.lua;;"
     local cpath = prefix .. "/lib/lua/5.4/?.so;;"
     local ok2, said = sh(("cd / && LUA_PATH=%s LUA_CPATH=%s %s run --rootfs %s --hostname from-prefix hostname")
