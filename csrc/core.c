@@ -1,11 +1,27 @@
 /* luaopen_nsbox_core: the function table of nsbox.core, gathered from one file per concern. */
 #include "common.h"
 
+#include <string.h>
+
 /** nsbox.core: thin bindings to the Linux calls a container is built from.
  * Every function returns a value (or true) on success and nil, message, errno
  * on failure; a wrong argument type raises.
  * @module nsbox.core
  */
+/* core.rtnl on first use: require "nsbox.rtnl", a module of its own so that
+ * libmnl is loaded only by a process that does netlink (0.5 ms of a start). */
+static int core_index(lua_State *L)
+{
+	if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "rtnl") != 0)
+		return 0;
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "nsbox.rtnl");
+	lua_call(L, 1, 1);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, 1, "rtnl");
+	return 1;
+}
+
 int luaopen_nsbox_core(lua_State *L)
 {
 	lua_newtable(L);
@@ -16,7 +32,9 @@ int luaopen_nsbox_core(lua_State *L)
 	nsbox_open_resolve(L);
 	nsbox_open_lease(L);
 	nsbox_open_netdev(L);
-	nsbox_open_rtnl(L);
-	lua_setfield(L, -2, "rtnl");
+	lua_newtable(L);
+	lua_pushcfunction(L, core_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
 	return 1;
 }

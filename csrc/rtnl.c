@@ -771,3 +771,9 @@ int nsbox_open_rtnl(lua_State *L)
 	nsbox_set_consts(L, consts);
 	return 1;
 }
+
+/* The module nsbox.rtnl, which nsbox.core hands out as core.rtnl. */
+int luaopen_nsbox_rtnl(lua_State *L)
+{
+	return nsbox_open_rtnl(L);
+}

@@ -296,3 +296,23 @@ __attribute__((constructor)) static void start(void) { pthread_t t; pthread_crea
     assert.matches("\n0\n$", out)
   end)
 end)
+
+describe("a process that runs a container without a network", function()
+  it("never loads libmnl: core.rtnl (nsbox.rtnl) is loaded on first use", function()
+    local script = string.format([[
+      local nsbox = require "nsbox"
+      assert(nsbox.container { rootfs = %q, command = { "true" } }:run() == 0)
+      local function mnl()
+        local f = io.open("/proc/self/maps") local maps = f:read("a") f:close()
+        return maps:find("libmnl", 1, true) and "loaded" or "absent"
+      end
+      local before = mnl()
+      local up = nsbox.core.rtnl.link_get { name = "lo" } ~= nil
+      io.write(before, " ", mnl(), " ", tostring(up))
+    ]], H.rootfs)
+    local p = io.popen("lua5.4 -e " .. H.sh_quote(script) .. " 2>&1")
+    local out = p:read("a")
+    p:close()
+    assert.equal("absent loaded true", out)
+  end)
+end)
