@@ -443,6 +443,15 @@ describe("init = true", function()
     assert.equal("1\nrefused\n", out)
   end)
 
+  it("keeps init's memory, a copy of the parent's, out of the command's reach", function()
+    -- init is a fork of this process: /proc/1/mem, environ and maps would show the
+    -- parent's memory; non-dumpable, they are refused to the container's root
+    local st, out = H.run_sh("for f in mem environ maps; do head -c 64 /proc/1/$f >/dev/null 2>&1 && echo $f || echo refused; done",
+      { init = true })
+    assert.equal(0, st)
+    assert.equal("refused\nrefused\nrefused\n", out)
+  end)
+
   it("keeps init's host binary out of reach even of a command given CAP_SYS_PTRACE", function()
     local st, out = H.run_sh("readlink /proc/1/exe || echo refused",
       { init = true, capabilities = { add = { "sys_ptrace" } } })
