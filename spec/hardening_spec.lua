@@ -443,6 +443,20 @@ describe("init = true", function()
     assert.equal("1\nrefused\n", out)
   end)
 
+  it("holds none of the parent's fds: a forked init closes them before it is seen", function()
+    local f = assert(io.open("/etc/hostname"))
+    local r, w = assert(core.pipe())
+    local box = assert(nsbox.container { rootfs = H.rootfs, init = true, command = { "sleep", "30" } })
+    assert(box:start())
+    finally(function() box:kill(core.SIGKILL) box:wait() f:close() core.close(r) core.close(w) end)
+    local held = H.sh("ls -l /proc/" .. box.pid .. "/fd | awk 'NR > 1 { print $9, $11 }'")
+    assert.is_nil(held:find("/etc/hostname", 1, true), held)
+    assert.is_nil(held:find(core.readlink("/proc/self/fd/" .. r), 1, true), held)
+    for fd in held:gmatch("(%d+) ") do
+      assert.truthy(tonumber(fd) <= 2 or held:match(fd .. " anon_inode:%[signalfd%]"), held)
+    end
+  end)
+
   it("keeps init's memory, a copy of the parent's, out of the command's reach", function()
     -- init is a fork of this process: /proc/1/mem, environ and maps would show the
     -- parent's memory; non-dumpable, they are refused to the container's root
