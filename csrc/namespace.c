@@ -54,6 +54,23 @@ static int l_setns(lua_State *L)
 	return 1;
 }
 
+/***
+ * Open a namespace file (/proc/self/ns/net, ...) for a later setns: the way back
+ * after a setns elsewhere.
+ * @function open_ns
+ * @tparam string path
+ * @treturn integer fd (close-on-exec)
+ */
+static int l_open_ns(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return nsbox_fail(L, errno, "open(%s)", path);
+	lua_pushinteger(L, fd);
+	return 1;
+}
+
 /* Write a whole small string to /proc/PID/<name> in one write(2), as the kernel requires. */
 static int proc_write(lua_State *L, lua_Integer pid, const char *name, const char *data, size_t len)
 {
@@ -191,7 +208,7 @@ static int l_setdomainname(lua_State *L)
 void nsbox_open_namespace(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "unshare", l_unshare }, { "setns", l_setns }, { "id_map", l_id_map },
+		{ "unshare", l_unshare }, { "setns", l_setns }, { "open_ns", l_open_ns }, { "id_map", l_id_map },
 		{ "setgroups", l_setgroups }, { "setresuid", l_setresuid }, { "setresgid", l_setresgid },
 		{ "sethostname", l_sethostname }, { "setdomainname", l_setdomainname }, { NULL, NULL }
 	};

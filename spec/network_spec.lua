@@ -67,8 +67,11 @@ describe("container networking", function()
   end)
 
   it("reproduces the seed: brg0, veth0/veth1, 10.10.10.2/24 via 10.10.10.1, ping works", function()
+    local home = H.ns_inode("self", "net")
     local box = sleeper({ bridge = "brg0", address = "10.10.10.2/24", gateway = "10.10.10.1",
                           host_interface = "veth0", interface = "veth1" })
+    -- configured from here, in the container's namespace; we are back home after
+    assert.equal(home, H.ns_inode("self", "net"))
     finally(function() box:kill(core.SIGKILL) box:wait() end)
     local l = links()
     assert.equal("bridge", l.brg0.linkinfo and l.brg0.linkinfo.info_kind or H.sh("ip -d -j link show brg0"):match('"info_kind":"(%w+)"'))

@@ -28,6 +28,7 @@ local function child_recipe(r)
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
     network = r.network and true or false, fault = fault.armed,
+    net_by_parent = r.network and core.geteuid() == 0 or nil, -- see nsbox.net.configure_in
   }
 end
 
@@ -109,7 +110,7 @@ local function launch(r, entry, cr, spec, keep, ...)
   local pid, pidfd, errno
   if not r.reexec then
     local inside = require "nsbox.inside"
-    if cr.network then require "nsbox.net" end -- the child configures its interface after pivot_root
+    if cr.network then require "nsbox.net" end -- the child may configure its interface after pivot_root
     spec.fork = true
     pid, pidfd, errno = core.spawn(spec)
     if pid == 0 then
@@ -171,7 +172,7 @@ function Box:start()
     core.kill(pidfd, core.SIGKILL) -- it waits for a go that will not come
   else
     channel.send(psock, { go = true, net = info and { interface = info.interface, address = info.address,
-                                                    gateway = info.gateway } })
+                                                    gateway = info.gateway, configured = info.configured } })
   end
   local ok, err, eno, status = await_exec(psock)
   core.close(psock)

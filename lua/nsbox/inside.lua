@@ -112,7 +112,7 @@ end
 local function setup(r, fd)
   fault.armed = r.fault
   local net = r.network and require "nsbox.net"
-  if net then try(net.announce()) end
+  if net and not r.net_by_parent then try(net.announce()) end
   rootfs.enter(r)
   fault.point("hostname")
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end
@@ -122,7 +122,7 @@ local function setup(r, fd)
   local go = channel.recv(fd)
   if not (go and go.go) then core._exit(1) end -- the parent gave up: leave quietly
   fault.point("net")
-  if go.net then try(net.configure(go.net)) end
+  if go.net and not go.net.configured then try(net.configure(go.net)) end
   fault.point("cwd")
   enter_cwd(r.cwd)
   exec(r, fd)
