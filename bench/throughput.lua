@@ -22,7 +22,7 @@ local function run(n, par, network)
     if started < n and #live < par then
       local box = assert(nsbox.container { rootfs = ROOTFS, command = { "/bin/true" },
         network = network and { bridge = "brg0", gateway = "10.201.0.1/16" } or false })
-      assert(box:start())
+      assert(box:launch()) -- wait() collects its start: par children set up side by side
       live[#live + 1] = box
       started = started + 1
     else

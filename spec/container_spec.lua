@@ -238,6 +238,54 @@ describe(title, function()
     assert.equal(7, box:wait())
   end)
 
+  it("launches containers side by side; start() collects each one's exec", function()
+    local r, w = assert(core.pipe())
+    local boxes = {}
+    for i = 1, 3 do
+      boxes[i] = assert(nsbox.container { rootfs = H.rootfs, hostname = "side" .. i, stdout = w,
+        command = { "/bin/sh", "-c", "sleep 0.2; hostname" } })
+      assert.equal(boxes[i], boxes[i]:launch())
+      assert.is_nil(boxes[i].pid) -- not known to have exec'd yet
+    end
+    core.close(w)
+    for i = 1, 3 do
+      assert.equal(boxes[i], boxes[i]:start())
+      assert.is_number(boxes[i].pid)
+    end
+    for i = 1, 3 do assert.equal(0, boxes[i]:wait()) end
+    local out = core.read_all(r)
+    core.close(r)
+    local names = {}
+    for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
+    table.sort(names)
+    assert.same({ "side1", "side2", "side3" }, names)
+  end)
+
+  it("reports a launched container's failed start from start() or wait(), and leaves nothing", function()
+    local kids = H.child_count()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "nosuch" } })
+    assert(box:launch())
+    assert.same({ 127, "exec(nosuch): No such file or directory" }, { box:wait() })
+    local box2 = assert(nsbox.container { rootfs = H.rootfs, command = { "nosuch" } })
+    assert(box2:launch())
+    assert.same({ nil, "exec(nosuch): No such file or directory", 2 }, { box2:start() })
+    assert.same({ nil, "container: already started" }, { box2:launch() })
+    assert.equal(kids, H.child_count())
+  end)
+
+  it("kills and reaps a launched container that is closed or killed before start()", function()
+    local kids = H.child_count()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "60" } })
+    assert(box:launch())
+    box:close()
+    local box2 = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "60" } })
+    assert(box2:launch())
+    assert(box2:kill(core.SIGKILL))
+    local st = box2:wait()
+    assert.truthy(st == 137 or st == nil, tostring(st)) -- killed before or after its exec
+    assert.equal(kids, H.child_count())
+  end)
+
   it("kills the container when the parent dies", function()
     local script = [[
       local nsbox = require "nsbox"

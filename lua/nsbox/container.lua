@@ -146,10 +146,13 @@ local function std_fds(r, keep)
   return keep
 end
 
---- Start the container; returns once its command has been exec'd.
+--- Launch the container without waiting for its command's exec: the child is
+-- cloned and handed its network, then builds its filesystem while this process
+-- goes on (to launch others: children set up side by side). `start()` then
+-- collects the outcome; `wait()`, `kill()` and closing the box work meanwhile.
 -- @treturn Box|nil self, or nil, message, errno
-function Box:start()
-  if self.pidfd or self.status then return nil, "container: already started" end
+function Box:launch()
+  if self.launching or self.pidfd or self.status then return nil, "container: already started" end
   local r = self.recipe
   fault.armed = os.getenv("NSBOX_FAULT")
   local keep = std_fds(r, {})
@@ -174,18 +177,32 @@ function Box:start()
     channel.send(psock, { go = true, net = info and { interface = info.interface, address = info.address,
                                                     gateway = info.gateway, configured = info.configured } })
   end
-  local ok, err, eno, status = await_exec(psock)
-  core.close(psock)
+  self.launching = { pid = pid, pidfd = pidfd, psock = psock, info = info, nerr = nerr }
+  return self
+end
+
+--- Start the container (launching it first if `launch()` was not called);
+-- returns once its command has been exec'd.
+-- @treturn Box|nil self, or nil, message, errno
+function Box:start()
+  if not self.launching then
+    local ok, err, errno = self:launch()
+    if not ok then return nil, err, errno end
+  end
+  local l = self.launching
+  self.launching = nil
+  local ok, err, eno, status = await_exec(l.psock)
+  core.close(l.psock)
   if not ok then
-    local how, code = reap(pidfd)
-    if info then require("nsbox.net").detach(info) end
+    local how, code = reap(l.pidfd)
+    if l.info then require("nsbox.net").detach(l.info) end
     self.status = status
     if not err then
-      err = nerr or string.format("container setup ended without a report (%s %d)", how, code)
+      err = l.nerr or string.format("container setup ended without a report (%s %d)", how, code)
     end
     return nil, err, eno
   end
-  self.pid, self.pidfd, self.net = pid, pidfd, info
+  self.pid, self.pidfd, self.net = l.pid, l.pidfd, l.info
   return self
 end
 
@@ -193,6 +210,13 @@ end
 -- SIGUSR1 and SIGUSR2 to it meanwhile.
 -- @treturn integer exit status, or 128+N if killed by signal N
 function Box:wait()
+  if self.launching then
+    local ok, err, errno = self:start()
+    if not ok then
+      if self.status then return self.status, err end
+      return nil, err, errno
+    end
+  end
   if self.status then return self.status end
   if not self.pidfd then return nil, "container: not started" end
   local how, code = core.wait(self.pidfd, Box.FORWARD)
@@ -242,13 +266,18 @@ end
 
 --- Send a signal to the container's command (default SIGTERM).
 function Box:kill(sig)
-  if not self.pidfd then return nil, "container: not running" end
-  return core.kill(self.pidfd, sig or core.SIGTERM)
+  local pidfd = self.pidfd or (self.launching and self.launching.pidfd)
+  if not pidfd then return nil, "container: not running" end
+  return core.kill(pidfd, sig or core.SIGTERM)
 end
 
 -- A box dropped or closed while its command runs: kill and reap it, so no
 -- process or pidfd outlives the last reference.
 local function finish(self)
+  if self.launching then
+    core.kill(self.launching.pidfd, core.SIGKILL)
+    self:start() -- reaps it and undoes its network
+  end
   if self.foreign then
     if self.pidfd then core.close(self.pidfd) self.pidfd = nil end
   elseif self.pidfd then
