@@ -55,7 +55,7 @@ for i = 1, M do os.execute("ip link del iv" .. i) end
 
 local base = stats.median(raw)
 rows[#rows + 1] = stats.row("bare netlink: veth + master/up (2 requests)", base, base)
-rows[#rows + 1] = stats.row("nsbox net.attach (+ bridge check, lease)", stats.median(attach), base)
+rows[#rows + 1] = stats.row("nsbox net.attach (+ bridge, lease, inside config)", stats.median(attach), base)
 rows[#rows + 1] = stats.row("ip link add ... && ip link set ... (2 execs)", stats.median(ipcmd), base)
 rows[#rows + 1] = stats.row("bare netlink: link_del", stats.median(raw_del))
 rows[#rows + 1] = stats.row("nsbox net.detach (lease only; veth goes with netns)", stats.median(detach))
