@@ -68,6 +68,8 @@ static int create_last(int rootfd, char *prefix, int file, unsigned long long re
  * @tparam string path inside root ("/dev/pts")
  * @tparam[opt] string create "dir" (mkdir -p) or "file" (the last part a file)
  * @tparam[opt="in_root"] string mode "in_root" or "beneath"
+ * @tparam[opt] integer rootfd an fd of root already open (kept open), to spare
+ *   opening it again; root then only names it in messages
  * @treturn integer fd
  */
 static int l_open_in_root(lua_State *L)
@@ -88,7 +90,8 @@ static int l_open_in_root(lua_State *L)
 		return nsbox_fail(L, ENAMETOOLONG, "open(%s%s)", root, path);
 	memcpy(rel, *path ? path : ".", *path ? len + 1 : 2);
 
-	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int given = !lua_isnoneornil(L, 5);
+	int rootfd = given ? nsbox_check_fd(L, 5) : open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return nsbox_fail(L, errno, "open(%s)", root);
 	int fd = open2(rootfd, rel, O_PATH, resolve);
@@ -110,7 +113,8 @@ static int l_open_in_root(lua_State *L)
 			op = as_file ? "create" : "mkdir";
 		}
 		if (r == -2) {
-			close(rootfd);
+			if (!given)
+				close(rootfd);
 			const char *r0 = strcmp(root, "/") ? root : "";
 			return nsbox_fail_msg(L, ELOOP, "open(%s/%s): %s/%s is a symlink that leads nowhere: refused",
 					      r0, path, r0, rel);
@@ -124,7 +128,8 @@ static int l_open_in_root(lua_State *L)
 		}
 	}
 	int e = errno;
-	close(rootfd);
+	if (!given)
+		close(rootfd);
 	if (fd < 0)
 		return nsbox_fail(L, e, "%s(%s/%s)", op, strcmp(root, "/") ? root : "", rel);
 	lua_pushinteger(L, fd);

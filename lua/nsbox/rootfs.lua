@@ -38,10 +38,14 @@ local function refuse_symlinks(root)
   end
 end
 
+-- An fd of the rootfs, opened once for all the mounts below (each mount point is
+-- still resolved inside it); root names it in messages.
+local rootfd
+
 -- Mount onto rel inside root (created as create says), through an fd of it;
 -- messages name the path, not the fd.
 local function mount_at(root, rel, create, src, fstype, flags, data)
-  local fd = try(core.open_in_root(root, rel, create))
+  local fd = try(core.open_in_root(root, rel, create, nil, rootfd))
   local target = "/proc/self/fd/" .. fd
   local ok, err, errno = core.mount(src, target, fstype, flags, data)
   core.close(fd)
@@ -50,7 +54,7 @@ end
 
 -- mount_setattr through an fd of rel inside root.
 local function setattr_at(root, rel, set, recursive)
-  local fd = try(core.open_in_root(root, rel))
+  local fd = try(core.open_in_root(root, rel, nil, nil, rootfd))
   local target = "/proc/self/fd/" .. fd
   local ok, err, errno = core.mount_setattr(target, set, 0, recursive)
   core.close(fd)
@@ -132,6 +136,7 @@ function M.enter(r)
   try(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))
   fault.point("bind-rootfs")
   try(core.mount(root, root, nil, core.MS_BIND | core.MS_REC))
+  rootfd = try(core.open_in_root(root, "/"))
   fault.point("proc")
   mount_at(root, "/proc", "dir", "proc", "proc", NODEV)
   fault.point("dev")
@@ -142,6 +147,8 @@ function M.enter(r)
   user_mounts(root, r.mounts)
   fault.point("mask")
   mask(root)
+  core.close(rootfd)
+  rootfd = nil
   try(core.chdir(root))
   fault.point("pivot_root")
   try(core.pivot_root(".", "."))
