@@ -267,13 +267,18 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 			last = net;
 		for (uint32_t k = 1; k <= span && !pick; k++) {
 			uint32_t c = net + 1 + (last - net - 1 + k) % span;
-			if (c != gateway && !bsearch(&c, v, nv, sizeof *v, cmp_addr))
+			if (c != gateway && !(nv && bsearch(&c, v, nv, sizeof *v, cmp_addr)))
 				pick = c;
 		}
-		/* None: the lowest lease whose owner is gone. */
-		for (i = 0; i < nv && !pick && r >= 0; i++)
-			if ((r = taken(dfd, lease_format(v[i], a))) == 0)
-				pick = v[i];
+		/* None: the first lease whose owner is gone, round from the cursor too. */
+		size_t from = 0;
+		while (from < nv && v[from] <= last)
+			from++;
+		for (i = 0; i < nv && !pick && r >= 0; i++) {
+			uint32_t c = v[(from + i) % nv];
+			if ((r = taken(dfd, lease_format(c, a))) == 0)
+				pick = c;
+		}
 		r = r < 0 ? r : 0;
 		free(v);
 	}

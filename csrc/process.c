@@ -210,8 +210,10 @@ static int l_spawn(lua_State *L)
 		luaL_checktype(L, setup, LUA_TFUNCTION);
 
 	long threads = forked ? thread_count() : 1;
+	if (threads < 0)
+		return nsbox_fail(L, errno, "fork: counting this process's threads (/proc/self/task)");
 	if (threads != 1)
-		return nsbox_fail(L, threads < 0 ? errno : EBUSY, "fork: this process has %ld threads", threads);
+		return nsbox_fail(L, EBUSY, "fork: this process has %ld threads", threads);
 
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -227,13 +229,16 @@ static int l_spawn(lua_State *L)
 	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 	if (pid == 0) {
 		spawn_child(&p);
+		/* A copy of the caller's state: no finalizer of its objects may run
+		 * here (a dropped box's __gc would kill a sibling container). */
+		lua_gc(L, LUA_GCSTOP);
 		lua_pushinteger(L, 0);
 		return 1;
 	}
 	close_keep_errno(sv[1]);
 	if (pid < 0) {
 		close_keep_errno(sv[0]);
-		return nsbox_fail(L, errno, "clone3(%s)", p.path);
+		return nsbox_fail(L, errno, "clone3(%s)", p.path ? p.path : "fork");
 	}
 
 	if (setup != 0 && !lua_isnil(L, setup)) {

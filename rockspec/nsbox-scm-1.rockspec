@@ -38,6 +38,7 @@ build = {
       CFLAGS = "$(CFLAGS)",
       LUA_INC = "-I$(LUA_INCDIR) -I$(MNL_INCDIR)",
       LUAC = "$(LUA_BINDIR)/luac5.4",
+      LIBS = "-L$(MNL_LIBDIR) -lmnl",
    },
    install_variables = {
       PREFIX = "$(PREFIX)",

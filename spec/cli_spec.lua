@@ -81,6 +81,9 @@ describe("nsbox run", function()
       ["exec"] = "missing argument 'container'",
       ["exec somebox"] = "missing argument 'command'",
       ["ps extra"] = "unexpected argument 'extra'",
+      ["run --rootfs /a --rootfs /b true"] = "option '--rootfs' given twice",
+      ["run --readonly --readonly true"] = "option '--readonly' given twice",
+      ["exec --"] = "missing argument 'container'",
     } do
       local out, err, code = nsbox(args)
       assert.same({ "", "nsbox: " .. msg .. " (try nsbox --help)\n", 125 }, { out, err, code }, args)
@@ -129,6 +132,8 @@ describe("nsbox ps and exec", function()
     assert.same({ "cli-web\n1\n", "", 0 }, { out, err, code })
     local pid = nsbox("ps"):match("cli%-web%s+(%d+)")
     out = nsbox("exec " .. pid .. " -- hostname")
+    assert.equal("cli-web\n", out)
+    out = nsbox("exec -- cli-web hostname") -- "--" before the name too
     assert.equal("cli-web\n", out)
     local _, e2, c2 = nsbox("exec nothing-here true")
     assert.same({ "nsbox: no running container named or with pid 'nothing-here'\n", 125 }, { e2, c2 })

@@ -89,3 +89,25 @@ describe("running many containers from one Lua process", function()
     assert.equal(kids, H.child_count())
   end)
 end)
+
+describe("a process out of file descriptors", function()
+  it("gets nil and a message from start(), not an error, and can start again once it has fds", function()
+    local script = string.format([[
+      local nsbox = require "nsbox"
+      local box = assert(nsbox.container { rootfs = %q, command = { "true" } })
+      local held = {}
+      while true do -- use up every fd
+        local f = io.open("/dev/null")
+        if not f then break end
+        held[#held + 1] = f
+      end
+      local ok, err = box:start()
+      io.stderr:write(tostring(ok), " ", tostring(err), "\n")
+      for _, f in ipairs(held) do f:close() end
+      local box2 = assert(nsbox.container { rootfs = %q, command = { "true" } })
+      io.stderr:write(tostring(box2:run()), "\n")
+    ]], H.rootfs, H.rootfs)
+    local out = H.sh("ulimit -n 64; lua5.4 -e " .. H.sh_quote(script) .. " 2>&1")
+    assert.equal("nil socketpair: Too many open files\n0\n", out)
+  end)
+end)

@@ -406,6 +406,18 @@ describe("core.lease_acquire and core.lease_release", function()
     assert.equal("10.87.0.3", core.lease_acquire(t))
   end)
 
+  it("reclaims stale leases round the subnet too, from the last address handed out", function()
+    local t = net("10.86.0.1/29") -- .2 to .6
+    for i = 2, 4 do assert.equal("10.86.0." .. i, core.lease_acquire(t)) end
+    for _, a in ipairs { "10.86.0.5", "10.86.0.6" } do
+      assert.equal(a, core.lease_acquire(with(t, { address = a }))) -- asked for: the round stays at .4
+    end
+    write(lease_path(t, "10.86.0.3"), "garbage") -- stale
+    write(lease_path(t, "10.86.0.5"), "garbage") -- stale, and next after .4
+    assert.equal("10.86.0.5", core.lease_acquire(t))
+    assert.equal("10.86.0.3", core.lease_acquire(t))
+  end)
+
   it("never hands out the network, broadcast or gateway address", function()
     local t, got = net("10.77.0.2/29"), {}
     repeat

@@ -64,6 +64,10 @@ describe("nsbox.container refuses", function()
       "^mounts%[1%]%.source: stat%(/nonexistent/src%): No such file or directory$")
     refused({ rootfs = H.rootfs, mounts = { { source = "/tmp", destination = "relative" } } },
       "^mounts%[1%]%.destination: 'relative' is not an absolute path$")
+    refused({ rootfs = H.rootfs, mounts = { { source = "/tmp", destination = "/" } } },
+      "^mounts%[1%]%.destination: '/' would cover the whole rootfs: give it as rootfs$")
+    refused({ rootfs = H.rootfs, mounts = { { type = "tmpfs", destination = "//" } } },
+      "^mounts%[1%]%.destination: '/' would cover the whole rootfs: give it as rootfs$")
     refused({ rootfs = H.rootfs, mounts = { { source = "/tmp", destination = "/a/../../etc" } } },
       "^mounts%[1%]%.destination: '/a/%.%./%.%./etc' must not contain '%.%.'$")
     refused({ rootfs = H.rootfs, mounts = { { type = "overlay", destination = "/x" } } },

@@ -86,7 +86,15 @@ local function parse(argv)
   local i, words = 2, 0
   while i <= #argv do
     local w = argv[i]
-    if w == "--" then i = i + 1 break end
+    if w == "--" then -- the rest is positional: the words still due, then the command
+      i = i + 1
+      while c.words and words < #c.words and argv[i] do
+        words = words + 1
+        a[c.words[words]] = argv[i]
+        i = i + 1
+      end
+      break
+    end
     if w == "-h" or w == "--help" then return "help", help(name) end
     if w:sub(1, 2) == "--" then
       local key, value = w:match("^%-%-([^=]+)=(.*)$")
@@ -96,6 +104,7 @@ local function parse(argv)
       local field = key:gsub("%-", "_")
       if not o[2] then
         if value then return nil, "option '--" .. key .. "' takes no value" end
+        if a[field] then return nil, "option '--" .. key .. "' given twice" end
         a[field] = true
       else
         if not value then
@@ -106,7 +115,13 @@ local function parse(argv)
         if o[5] and not o[5][value] then
           return nil, string.format("option '--%s': '%s' is not one of %s", key, value, o[2])
         end
-        if o[4] then table.insert(a[field], value) else a[field] = value end
+        if o[4] then
+          table.insert(a[field], value)
+        elseif a[field] ~= nil then
+          return nil, "option '--" .. key .. "' given twice"
+        else
+          a[field] = value
+        end
       end
     elseif w:sub(1, 1) == "-" and w ~= "-" then
       return nil, "unknown option '" .. w .. "'"

@@ -105,7 +105,8 @@ local EBUSY = 16
 -- spec: the core.spawn fields (flags, setup, pdeathsig); keep: fds the child
 -- needs (its channel end is added). Returns pid, pidfd, the parent's channel end.
 local function launch(r, entry, cr, spec, keep, ...)
-  local psock, csock = core.socketpair()
+  local psock, csock, serrno = core.socketpair()
+  if not psock then return nil, csock, serrno end
   table.insert(keep, 1, csock)
   local pid, pidfd, errno
   if not r.reexec then
@@ -113,9 +114,10 @@ local function launch(r, entry, cr, spec, keep, ...)
     if cr.network then require "nsbox.net" end -- the child may configure its interface after pivot_root
     spec.fork = true
     pid, pidfd, errno = core.spawn(spec)
-    if pid == 0 then
-      core.close(psock)
-      inside.forked(entry, cr, keep, ...) -- never returns
+    if pid == 0 then -- the child: it must never return into the caller's code
+      pcall(core.close, psock)
+      pcall(inside.forked, entry, cr, keep, ...)
+      core._exit(1)
     end
     spec.fork = nil
   end
@@ -169,7 +171,11 @@ function Box:launch()
   local info, nerr
   if r.network then
     if fault.armed == "attach" then nerr = "attach: injected fault"
-    else info, nerr = require("nsbox.net").attach(pid, r.network) end
+    else
+      local ok
+      ok, info, nerr = pcall(require("nsbox.net").attach, pid, r.network)
+      if not ok then info, nerr = nil, tostring(info) end
+    end
   end
   if nerr then
     core.kill(pidfd, core.SIGKILL) -- it waits for a go that will not come

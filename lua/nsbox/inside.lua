@@ -162,8 +162,9 @@ local STEPS = { main = setup, join = join }
 local function run(step, r, fd, ...)
   local ok, e = pcall(step, r, fd, ...)
   if type(e) ~= "table" then e = { error = "container setup: " .. tostring(e) } end
-  channel.send(fd, e)
-  core._exit(ok and 0 or e.status or 1)
+  pcall(channel.send, fd, { error = e.error and tostring(e.error), errno = tonumber(e.errno),
+                            status = tonumber(e.status) })
+  core._exit(ok and 0 or tonumber(e.status) or 1)
 end
 
 -- Run step(r, fd, ...) with the recipe read from fd.

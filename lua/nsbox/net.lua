@@ -255,13 +255,19 @@ end
 -- gratuitous ARP when they come up (arp_notify; /proc/sys/net is the writer's
 -- network namespace), so a host that knew an earlier holder of the address
 -- (whose veth may linger in the kernel's clean-up) learns the new one at once.
+-- Best effort where /proc/sys is read-only (nsbox itself in a container): the
+-- announcement only speeds up the reuse of an address.
 function M.announce()
   local f, err, errno = io.open("/proc/sys/net/ipv4/conf/all/arp_notify", "w")
-  if not f then return nil, err, errno end
-  local ok
-  ok, err, errno = f:write("1")
-  f:close()
-  return ok and true, err, errno
+  if not f then
+    if errno == 30 then return true end -- EROFS
+    return nil, err, errno
+  end
+  local ok, werr, werrno = f:write("1")
+  local closed, cerr, cerrno = f:close()
+  if not ok then return nil, werr, werrno end
+  if not closed then return nil, "arp_notify: " .. tostring(cerr), cerrno end
+  return true
 end
 
 --- The container side, run inside after "go" (lo is up already) when the helper
@@ -283,9 +289,14 @@ function M.configure_in(pid, info)
   local ok
   ok, err, errno = core.setns("/proc/" .. pid .. "/ns/net", core.CLONE_NEWNET)
   if ok then
-    ok, err, errno = M.announce()
-    if ok then ok, err, errno = M.configure(info) end
-    -- back home, or this process would go on in the container's network
+    local done
+    done, ok, err, errno = pcall(function()
+      local a, e, n = M.announce()
+      if a then a, e, n = M.configure(info) end
+      return a, e, n
+    end)
+    if not done then ok, err, errno = nil, tostring(ok), nil end
+    -- back home whatever happened, or this process would go on in the container's network
     local back, berr = core.setns(home, core.CLONE_NEWNET)
     if not back then
       core.close(home)

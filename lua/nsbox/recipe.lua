@@ -150,6 +150,10 @@ local function mounts(v)
     if kind ~= "bind" and kind ~= "tmpfs" then bad(f .. ".type", "'bind' or 'tmpfs' expected") end
     local o = { type = kind, destination = abs_path(f .. ".destination", m.destination),
                 readonly = m.readonly and true or false }
+    if not o.destination:find("[^/]") then
+      -- it would cover /proc, /dev, /sys and dodge the masks: that is what rootfs is for
+      bad(f .. ".destination", "'/' would cover the whole rootfs: give it as rootfs")
+    end
     if kind == "bind" then
       plain_string(f .. ".source", m.source, 4096)
       local st, err = core.stat(m.source, true)
