@@ -28,7 +28,7 @@ local function child_recipe(r)
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
     network = r.network and true or false, fault = fault.armed,
-    net_by_parent = r.network and core.geteuid() == 0 or nil, -- see nsbox.net.configure_in
+    net_by_parent = r.network and require("nsbox.net").direct() or nil,
   }
 end
 
@@ -104,7 +104,7 @@ local EBUSY = 16
 -- not run Lua; then the interpreter is re-executed with a bootstrap.
 -- spec: the core.spawn fields (flags, setup, pdeathsig); keep: fds the child
 -- needs (its channel end is added). Returns pid, pidfd, the parent's channel end.
-local function launch(r, entry, cr, spec, keep, ...)
+local function spawn_side(r, entry, cr, spec, keep, ...)
   local psock, csock, serrno = core.socketpair()
   if not psock then return nil, csock, serrno end
   table.insert(keep, 1, csock)
@@ -159,7 +159,7 @@ function Box:launch()
   fault.armed = os.getenv("NSBOX_FAULT")
   local keep = std_fds(r, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
-  local pid, pidfd, psock = launch(r, "main", child_recipe(r), {
+  local pid, pidfd, psock = spawn_side(r, "main", child_recipe(r), {
     flags = r.flags, pdeathsig = core.SIGKILL,
     setup = function(p)
       if fault.armed == "idmap" then return nil, "idmap: injected fault" end
@@ -237,11 +237,8 @@ end
 --- start() then wait(). A command that could not be exec'd gives 127 (not
 -- found) or 126 (not executable) and the message.
 function Box:run()
-  local ok, err, errno = self:start()
-  if not ok then
-    if self.status then return self.status, err end
-    return nil, err, errno
-  end
+  local ok, err, errno = self:launch()
+  if not ok then return nil, err, errno end
   return self:wait()
 end
 
@@ -254,7 +251,7 @@ function Box:exec(spec)
   if not self.pidfd then return nil, "container: not running" end
   local r, err = recipe.validate_exec(spec, self.recipe)
   if not r then return nil, err end
-  local pid, pidfd, psock = launch(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
+  local pid, pidfd, psock = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
                                    std_fds(r, { self.pidfd }), self.pidfd)
   if not pid then return nil, pidfd, psock end
   local ok, eno, status

@@ -228,10 +228,17 @@ local function attach_helper(pid, n)
   return { bridge = n.bridge, host = host, interface = iface, address = addr, gateway = gw, helper = true }
 end
 
+--- True when this process makes the host side itself (root), and so also
+-- configures the container's interface (configure_in); false: the setuid
+-- helper makes the veth and the container configures its interface.
+function M.direct()
+  return core.geteuid() == 0
+end
+
 --- Make the host side for the container whose init is pid.
 -- @treturn table { host =, interface =, address = "a.b.c.d/n", gateway = } or nil, message
 function M.attach(pid, n)
-  if core.geteuid() == 0 then return attach_direct(pid, n) end
+  if M.direct() then return attach_direct(pid, n) end
   if n.interface ~= "eth0" or n.host_interface then
     return nil, "network.interface: the unprivileged helper names the interfaces itself (eth0)"
   end

@@ -144,11 +144,7 @@ function M.enter(r)
   fault.point("sys")
   mount_sys(root, r.namespaces.net)
   fault.point("mounts")
-  user_mounts(root, r.mounts)
-  if #r.mounts > 0 then -- a mount may cover what the fd holds: the masks go on the top tree
-    core.close(rootfd)
-    rootfd = try(core.open_in_root(root, "/"))
-  end
+  user_mounts(root, r.mounts) -- none covers "/" (the recipe refuses it): rootfd stays the top tree
   fault.point("mask")
   mask(root)
   core.close(rootfd)
