@@ -14,8 +14,14 @@ BUSYBOX  ?= /bin/busybox
 LMOD     ?= $(PREFIX)/share/lua/5.4
 CMOD     ?= $(PREFIX)/lib/lua/5.4
 BINDIR   ?= $(PREFIX)/bin
-DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted busybox-static iproute2 procps pkg-config \
-            util-linux lua-ldoc lua-markdown groff-base
+MANDIR   ?= $(PREFIX)/share/man
+# Debian packages. The demo's: to build nsbox and run a container on the busybox rootfs.
+# The tests' on top: busted and the real clients the specs drive, luarocks (the install
+# spec), and the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db).
+DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev busybox-static
+TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua-ldoc \
+             lua-markdown groff-base man-db
+DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
 RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c
@@ -31,7 +37,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 
 SHELL    := /bin/bash
 
-.PHONY: all deps rootfs test demo bench install clean helper install-helper doc
+.PHONY: all deps deps-demo rootfs test demo bench install clean helper install-helper doc
 all: $(SO) $(SO_RTNL) $(BC)
 
 build/lua/nsbox/%.lua: lua/nsbox/%.lua
@@ -48,13 +54,22 @@ $(SO): $(OBJS)
 $(SO_RTNL): $(RTNL_OBJS)
 	$(CC) -shared -o $@ $(RTNL_OBJS) $(LIBS)
 
-# Install the Debian packages nsbox needs, only those missing.
+# Install the missing Debian packages of $(DEBS): as root with apt-get (its lists are
+# updated first only when one is not known yet); otherwise say the line to run.
 deps:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "nsbox needs these Debian packages:$$missing" >&2; \
+	    echo "  sudo apt-get install$$missing" >&2; exit 1; fi; \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  { apt-cache show $$missing >/dev/null 2>&1 || apt-get update -qq; } && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps-demo:
+	@$(MAKE) -s deps DEBS="$(DEMO_DEBS)"
 
 # A busybox rootfs from Debian's busybox-static: applet links, passwd/group, readable by all.
 rootfs: $(ROOTFS)/bin/busybox
@@ -74,8 +89,9 @@ test: deps $(SO) $(SO_RTNL) rootfs
 	@mkdir -p build
 	set -o pipefail; $(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap
 
-demo: deps $(SO) $(SO_RTNL) rootfs
-	$(RUNENV) $(LUA) examples/ns-process.lua
+demo: deps-demo
+	@$(MAKE) -s $(SO) $(SO_RTNL) rootfs
+	$(LUA) examples/ns-process.lua
 
 # Side by side with the C floor, unshare, bwrap, crun and runc; writes bench/RESULTS.md (root).
 BENCH_DEBS := hyperfine bubblewrap crun runc time python3
@@ -93,8 +109,8 @@ install: $(SO) $(SO_RTNL) $(BC)
 	install -m 644 $(BC) $(LMOD)/nsbox/
 	install -m 755 $(SO) $(SO_RTNL) $(CMOD)/nsbox/
 	sed '1s|.*|#!$(LUA_BIN)|' bin/nsbox > $(BINDIR)/nsbox && chmod 755 $(BINDIR)/nsbox
-	install -d $(PREFIX)/share/man/man1
-	install -m 644 man/nsbox.1 $(PREFIX)/share/man/man1/nsbox.1
+	install -d $(MANDIR)/man1
+	install -m 644 man/nsbox.1 $(MANDIR)/man1/nsbox.1
 
 # The setuid-root network helper for unprivileged users (csrc/nsbox-netns.c + csrc/lease.c).
 NSBOX_NETNS_CONF  ?= /etc/nsbox/netns.conf

@@ -11,6 +11,10 @@
 --
 -- In the shell, type `hostname inside; hostname`: it prints "inside". After the
 -- child exits, the script prints "host hostname: NAME", the host's unchanged name.
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 

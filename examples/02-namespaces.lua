@@ -12,6 +12,10 @@
 -- NS:[inode]", read from /proc/self/ns and /proc/CHILD/ns: every pair differs.
 -- In the shell, type `readlink /proc/self/ns/*` to see the child's again, and
 -- compare with `ls -l /proc/self/ns` typed on the host.
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 

@@ -13,6 +13,10 @@
 --
 -- You will see "without maps:" and uid=65534(nobody), then "with maps:" and
 -- uid=0(root) (a bare `id -u` prints 65534, then 0).
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 

@@ -13,6 +13,10 @@
 -- You will see "nsInitialisation: pid 1, hostname ns-process, exec /bin/sh"
 -- (printed by the re-executed script, PID 1 of the new pid namespace), then
 -- the command's output: `hostname` prints ns-process, `echo $$` prints 1.
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 local reexec = require "nsbox.reexec"

@@ -14,6 +14,10 @@
 -- In the shell, type `ps`: PID 1 is your shell and nothing of the host shows;
 -- `ls /` is the busybox rootfs, `cat /proc/mounts` lists only the new root and
 -- /proc, `hostname` prints ns-process.
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 local reexec = require "nsbox.reexec"

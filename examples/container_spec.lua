@@ -7,9 +7,13 @@
 -- or $ROOTFS). Works as root or as an unprivileged user.
 --
 --   make && make rootfs
---   LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' busted examples/container_spec.lua
+--   busted --lua=lua5.4 examples/container_spec.lua   (plain busted is lua5.1 once lua5.1 is installed)
 --
 -- You will see "3 successes / 0 failures / 0 errors / 0 pending".
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local nsbox = require "nsbox"
 local core = nsbox.core
 

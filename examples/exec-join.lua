@@ -13,6 +13,10 @@
 -- inside: hostname prints joinme, and `ps` lists "1 sleep 60" (the
 -- container's first process) next to your own command; then
 -- "exec: status 0" and "joinme killed: status 137".
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local nsbox = require "nsbox"
 
 io.stdout:setvbuf("line")

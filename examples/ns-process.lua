@@ -18,6 +18,10 @@
 -- brg0 stays. As root this changes the network namespace it runs in (try it under
 -- `unshare -n`); unprivileged, it needs the setuid helper (make install-helper).
 --   unshare -n lua5.4 examples/ns-process.lua --net build/rootfs sh -c 'ip addr; ping -c 1 10.10.10.1'
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local nsbox = require "nsbox"
 
 local args = { table.unpack(arg) }

@@ -16,6 +16,10 @@
 -- You will see both boxes with their addresses, ping's output ending with
 -- "1 packets transmitted, 1 packets received, 0% packet loss", and
 -- "ping from box-a: status 0".
+-- From a checkout, find nsbox beside this script (no LUA_PATH needed).
+local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$")
+assert(loadfile(here .. "checkout.lua"))(here)
+
 local nsbox = require "nsbox"
 
 io.stdout:setvbuf("line")

@@ -7,8 +7,10 @@ rockspec_format = "3.0"
 package = "nsbox"
 version = "scm-1"
 
+-- Where the project is published; `luarocks make` builds the checkout it runs in and
+-- never fetches this.
 source = {
-   url = "git+file:///work/main",
+   url = "git+https://github.com/nsbox/nsbox.git",
 }
 
 description = {
@@ -45,5 +47,9 @@ build = {
       LMOD = "$(LUADIR)",
       CMOD = "$(LIBDIR)",
       BINDIR = "$(BINDIR)",
+      -- luarocks deploys only lua/, lib/ and bin/ of a rock: the man page goes straight
+      -- into the tree's share/man ($(PREFIX) is TREE/lib/luarocks/rocks-5.4/nsbox/VERSION),
+      -- where man finds it from TREE/bin on PATH.
+      MANDIR = "$(PREFIX)/../../../../../share/man",
    },
 }
