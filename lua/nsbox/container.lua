@@ -6,12 +6,10 @@ local channel = require "nsbox.channel"
 local idmap = require "nsbox.idmap"
 local fault = require "nsbox.fault"
 local recipe = require "nsbox.recipe"
+local status = require "nsbox.status"
 
 local Box = {}
 Box.__index = Box
-
---- Signals the parent forwards to the container while it waits.
-Box.FORWARD = { core.SIGINT, core.SIGTERM, core.SIGHUP, core.SIGQUIT, core.SIGUSR1, core.SIGUSR2 }
 
 local function env_list(env)
   local out = {}
@@ -38,7 +36,7 @@ end
 -- Built once per process, from its second container on: a process that starts
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
-local CHILD_MODULES = { "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
+local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
   local key = package.path
@@ -66,12 +64,6 @@ local function bootstrap(with_bundle, entry, fd, ...)
     "local c=require('nsbox.core') load(c.read(%d,string.unpack('>I4',c.read(%d,4))),'=nsbox','b')() ", fd, fd) or ""
   return string.format("package.path=%q package.cpath=%q %srequire('nsbox.inside').%s(%s)",
     package.path, package.cpath, load_bundle, entry, table.concat({ fd, ... }, ","))
-end
-
--- Status of an ended process as a shell reports it.
-local function shell_status(how, code)
-  if how == "exited" then return code end
-  return 128 + code
 end
 
 local function reap(pidfd)
@@ -197,12 +189,12 @@ function Box:start()
   end
   local l = self.launching
   self.launching = nil
-  local ok, err, eno, status = await_exec(l.psock)
+  local ok, err, eno, failed = await_exec(l.psock)
   core.close(l.psock)
   if not ok then
     local how, code = reap(l.pidfd)
     if l.info then require("nsbox.net").detach(l.info) end
-    self.status = status
+    self.status = failed
     if not err then
       err = l.nerr or string.format("container setup ended without a report (%s %d)", how, code)
     end
@@ -225,12 +217,12 @@ function Box:wait()
   end
   if self.status then return self.status end
   if not self.pidfd then return nil, "container: not started" end
-  local how, code = core.wait(self.pidfd, Box.FORWARD)
+  local how, code = core.wait(self.pidfd, status.FORWARD)
   if not how then return nil, code end
   core.close(self.pidfd)
   self.pidfd = nil
   if self.net then require("nsbox.net").detach(self.net) end
-  self.status = shell_status(how, code)
+  self.status = status.of(how, code)
   return self.status
 end
 
@@ -254,17 +246,17 @@ function Box:exec(spec)
   local pid, pidfd, psock = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
                                    std_fds(r, { self.pidfd }), self.pidfd)
   if not pid then return nil, pidfd, psock end
-  local ok, eno, status
-  ok, err, eno, status = await_exec(psock)
+  local ok, eno, failed
+  ok, err, eno, failed = await_exec(psock)
   core.close(psock)
   if not ok then
     local how, code = reap(pidfd)
-    if status then return status, err end
+    if failed then return failed, err end
     return nil, err or string.format("exec: the joining process ended without a report (%s %d)", how, code), eno
   end
-  local how, code = core.wait(pidfd, Box.FORWARD)
+  local how, code = core.wait(pidfd, status.FORWARD)
   core.close(pidfd)
-  return shell_status(how, code)
+  return status.of(how, code)
 end
 
 --- Send a signal to the container's command (default SIGTERM).
