@@ -6,36 +6,47 @@ local json = require "nsbox.json"
 local nsbox = require "nsbox"
 local container = require "nsbox.container"
 local state = require "nsbox.state"
+local recipe = require "nsbox.recipe"
 
 local M = {}
 
 local NSBOX_ERROR = 125
 
--- The subcommands and their options: { name, takes a value ("ARG") or is a flag
--- (false), help, repeatable, allowed values }. Parsed by hand: lua-argparse
--- alone took 4 ms to load, a third of `nsbox run`.
+-- The subcommands and their options: name (--name; its key in the parsed table
+-- has '_' for '-'), arg (what the value looks like; none: a flag), help, many (may
+-- be repeated: a list), choices (the values allowed).
+-- Parsed by hand, not with lua-argparse (bench/argparse.lua, CPU ms a process,
+-- medians of 100 on this 2-core machine under load): lua-argparse 0.7.1 as
+-- Debian ships it (source) takes 2.8 to 3.6 ms to load and 3.3 to 4.3 with the
+-- parser built and argv parsed, a third of `nsbox run` (9.2 ms); precompiled
+-- (luac5.4 -s: a file of another package we would have to compile) 0.4 to 0.55
+-- and 0.8 to 1.2. This file as installed (bytecode), parser included, loads in
+-- 0.13 and parses in 0.02. The hand parser is 90 lines the specs cover and keeps
+-- nsbox's own messages; argparse would bring a dependency and a millisecond.
 local COMMANDS = {
   run = {
     usage = "nsbox run [options] [--] COMMAND [ARG...]",
     help = "Run COMMAND in a new container.",
     words = {}, -- positional words before the command
     options = {
-      { "rootfs", "DIR", "Root filesystem directory (default: the bundled busybox rootfs)." },
-      { "hostname", "NAME", "Host name inside (default: the container id)." },
-      { "domainname", "NAME", "NIS domain name inside." },
-      { "env", "K=V", "Set K=V in the command's environment.", true },
-      { "cwd", "DIR", "Working directory inside." },
-      { "bind", "SRC:DST[:ro]", "Bind-mount SRC at DST, read-only with :ro.", true },
-      { "tmpfs", "DST", "Mount a tmpfs at DST.", true },
-      { "share", "NS", "Keep this namespace of the host (user, mount, uts, ipc, pid, net, cgroup).", true },
-      { "uid-map", "IN:OUT:COUNT", "Map uids IN:OUT:COUNT.", true },
-      { "gid-map", "IN:OUT:COUNT", "Map gids IN:OUT:COUNT.", true },
-      { "net", "none|bridge", "Network: none (lo only) or bridge.", false, { none = true, bridge = true } },
-      { "bridge", "NAME", "Bridge to attach to (implies --net bridge; default brg0)." },
-      { "ip", "CIDR", "Address inside, CIDR (default: leased from the bridge's subnet)." },
-      { "gateway", "ADDR", "Gateway: the bridge's address (made with it if missing)." },
-      { "name", "NAME", "Container name, for nsbox exec and nsbox ps (default: its id)." },
-      { "readonly", false, "Mount the root filesystem read-only." },
+      { name = "rootfs", arg = "DIR", help = "Root filesystem directory (default: the bundled busybox rootfs)." },
+      { name = "hostname", arg = "NAME", help = "Host name inside (default: the container id)." },
+      { name = "domainname", arg = "NAME", help = "NIS domain name inside." },
+      { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
+      { name = "cwd", arg = "DIR", help = "Working directory inside." },
+      { name = "bind", arg = "SRC:DST[:ro]", help = "Bind-mount SRC at DST, read-only with :ro.", many = true },
+      { name = "tmpfs", arg = "DST", help = "Mount a tmpfs at DST.", many = true },
+      { name = "share", arg = "NS", many = true,
+        help = "Keep this namespace of the host (" .. table.concat(recipe.ALL, ", ") .. ")." },
+      { name = "uid-map", arg = "IN:OUT:COUNT", help = "Map uids IN:OUT:COUNT.", many = true },
+      { name = "gid-map", arg = "IN:OUT:COUNT", help = "Map gids IN:OUT:COUNT.", many = true },
+      { name = "net", arg = "none|bridge", help = "Network: none (lo only) or bridge.",
+        choices = { none = true, bridge = true } },
+      { name = "bridge", arg = "NAME", help = "Bridge to attach to (implies --net bridge; default brg0)." },
+      { name = "ip", arg = "CIDR", help = "Address inside, CIDR (default: leased from the bridge's subnet)." },
+      { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
+      { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
+      { name = "readonly", help = "Mount the root filesystem read-only." },
     },
   },
   exec = {
@@ -44,14 +55,14 @@ local COMMANDS = {
     words = { "container" },
     needs_command = true,
     options = {
-      { "env", "K=V", "Set K=V in the command's environment.", true },
-      { "cwd", "DIR", "Working directory inside." },
+      { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
+      { name = "cwd", arg = "DIR", help = "Working directory inside." },
     },
   },
   ps = {
     usage = "nsbox ps [--json]",
     help = "List running containers.",
-    options = { { "json", false, "One JSON array, for scripts." } },
+    options = { { name = "json", help = "One JSON array, for scripts." } },
     no_command = true,
   },
 }
@@ -65,7 +76,7 @@ local function help(name)
   local c, out = COMMANDS[name], {}
   out[1] = "Usage: " .. c.usage .. "\n\n" .. c.help .. "\n\nOptions:"
   for _, o in ipairs(c.options) do
-    out[#out + 1] = string.format("  %-30s %s", "--" .. o[1] .. (o[2] and " " .. o[2] or ""), o[3])
+    out[#out + 1] = string.format("  %-30s %s", "--" .. o.name .. (o.arg and " " .. o.arg or ""), o.help)
   end
   out[#out + 1] = string.format("  %-30s %s", "-h, --help", "Show this help and exit.")
   return table.concat(out, "\n") .. "\n"
@@ -80,8 +91,8 @@ local function parse(argv)
   if not c then return nil, name and "unknown command '" .. name .. "'" or "a command is needed (run, exec, ps)" end
   local a, opts = { command_name = name, command = {} }, {}
   for _, o in ipairs(c.options) do
-    opts[o[1]] = o
-    if o[4] then a[o[1]:gsub("%-", "_")] = {} end
+    opts[o.name] = o
+    if o.many then a[o.name:gsub("%-", "_")] = {} end
   end
   local i, words = 2, 0
   while i <= #argv do
@@ -102,7 +113,7 @@ local function parse(argv)
       local o = opts[key]
       if not o then return nil, "unknown option '" .. w .. "'" end
       local field = key:gsub("%-", "_")
-      if not o[2] then
+      if not o.arg then
         if value then return nil, "option '--" .. key .. "' takes no value" end
         if a[field] then return nil, "option '--" .. key .. "' given twice" end
         a[field] = true
@@ -110,12 +121,12 @@ local function parse(argv)
         if not value then
           i = i + 1
           value = argv[i]
-          if not value then return nil, "option '--" .. key .. "' needs a value (" .. o[2] .. ")" end
+          if not value then return nil, "option '--" .. key .. "' needs a value (" .. o.arg .. ")" end
         end
-        if o[5] and not o[5][value] then
-          return nil, string.format("option '--%s': '%s' is not one of %s", key, value, o[2])
+        if o.choices and not o.choices[value] then
+          return nil, string.format("option '--%s': '%s' is not one of %s", key, value, o.arg)
         end
-        if o[4] then
+        if o.many then
           table.insert(a[field], value)
         elseif a[field] ~= nil then
           return nil, "option '--" .. key .. "' given twice"
@@ -191,7 +202,7 @@ function M.recipe(a)
     local shared = {}
     for _, n in ipairs(a.share) do shared[n] = true end
     r.namespaces = {}
-    for _, n in ipairs { "user", "mount", "uts", "ipc", "pid", "net", "cgroup" } do
+    for _, n in ipairs(recipe.ALL) do
       if not shared[n] then r.namespaces[#r.namespaces + 1] = n end
     end
   end
