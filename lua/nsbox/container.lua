@@ -48,7 +48,7 @@ local function child_recipe(r)
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
-    network = r.network and true or false, fault = fault.armed,
+    network = r.network and true or false,
     net_by_parent = r.network and require("nsbox.net").direct() or nil,
   }
 end
@@ -172,7 +172,6 @@ function Box:launch()
   local may, refused = move(self, "launched", true)
   if not may then return nil, refused end
   local r = self.recipe
-  fault.armed = os.getenv("NSBOX_FAULT")
   local keep = std_fds(r, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
   local pid, pidfd, psock = spawn_side(r, "main", child_recipe(r), {

@@ -106,7 +106,6 @@ local function exec(r, fd)
 end
 
 local function setup(r, fd)
-  fault.armed = r.fault
   local net = r.network and require "nsbox.net"
   if net and not r.net_by_parent then try(net.announce()) end
   rootfs.enter(r)
