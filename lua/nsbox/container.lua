@@ -59,7 +59,8 @@ end
 -- Built once per process, from its second container on: a process that starts
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
-local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
+local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate",
+                        "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
   local key = package.path
