@@ -200,7 +200,13 @@ function M.recipe(a)
   if #mounts > 0 then r.mounts = mounts end
   if #a.share > 0 then
     local shared = {}
-    for _, n in ipairs(a.share) do shared[n] = true end
+    for _, n in ipairs(a.share) do
+      local name = recipe.namespace(n)
+      if not name then
+        return nil, string.format("--share: unknown namespace '%s' (known: %s)", n, table.concat(recipe.ALL, ", "))
+      end
+      shared[name] = true
+    end
     r.namespaces = {}
     for _, n in ipairs(recipe.ALL) do
       if not shared[n] then r.namespaces[#r.namespaces + 1] = n end

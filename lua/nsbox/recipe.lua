@@ -16,6 +16,12 @@ M.NAMESPACES = {
 local ALIASES = { mnt = "mount", network = "net" }
 M.ALL = { "user", "mount", "uts", "ipc", "pid", "net", "cgroup" }
 
+--- The name of namespace name in M.ALL ("mnt" is "mount", "network" is "net"), or nil if unknown.
+function M.namespace(name)
+  local n = ALIASES[name] or name
+  if M.NAMESPACES[n] then return n end
+end
+
 local DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 local MAX_ID = 4294967295
 local MAX_FD = 0x7fffffff
@@ -66,10 +72,8 @@ local function namespaces(v)
   local set, flags = {}, 0
   for i, name in ipairs(v) do
     if type(name) ~= "string" then bad("namespaces", "entry %d: string expected", i) end
-    local n = ALIASES[name] or name
-    if not M.NAMESPACES[n] then
-      bad("namespaces", "unknown namespace '%s' (known: %s)", name, table.concat(M.ALL, ", "))
-    end
+    local n = M.namespace(name)
+    if not n then bad("namespaces", "unknown namespace '%s' (known: %s)", name, table.concat(M.ALL, ", ")) end
     set[n], flags = true, flags | M.NAMESPACES[n]
   end
   if not set.mount then bad("namespaces", "a mount namespace is needed to pivot into rootfs") end
