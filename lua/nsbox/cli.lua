@@ -15,14 +15,16 @@ local NSBOX_ERROR = 125
 -- The subcommands and their options: name (--name; its key in the parsed table
 -- has '_' for '-'), arg (what the value looks like; none: a flag), help, many (may
 -- be repeated: a list), choices (the values allowed).
--- Parsed by hand, not with lua-argparse (bench/argparse.lua, CPU ms a process,
--- medians of 100 on this 2-core machine under load): lua-argparse 0.7.1 as
--- Debian ships it (source) takes 2.8 to 3.6 ms to load and 3.3 to 4.3 with the
--- parser built and argv parsed, a third of `nsbox run` (9.2 ms); precompiled
--- (luac5.4 -s: a file of another package we would have to compile) 0.4 to 0.55
--- and 0.8 to 1.2. This file as installed (bytecode), parser included, loads in
--- 0.13 and parses in 0.02. The hand parser is 90 lines the specs cover and keeps
--- nsbox's own messages; argparse would bring a dependency and a millisecond.
+-- Parsed by hand, not with lua-argparse. Measured (bench/argparse.lua: CPU ms
+-- in a fresh process, medians of 100-200, this 2-core machine under load; the
+-- best run in brackets): lua-argparse 0.7.1 as Debian ships it, from source,
+-- loads in 2.8-3.6 (1.9) and with nsbox's parser built and argv parsed costs
+-- 3.3-4.3 (2.2), a third of `nsbox run` (9.2); precompiled with luac5.4 -s (a
+-- file of another package we would have to compile and install) 0.4-0.55 (0.34)
+-- and 0.8-1.2 (0.7). This file precompiled, as installed, hand parser included,
+-- loads in 0.1-0.13 (0.07) and parses in 0.02. Kept by hand: argparse would add
+-- a dependency and 0.6 ms at best, 3 ms or more as packaged, for 80 lines the specs cover
+-- (and it would change the messages they assert).
 local COMMANDS = {
   run = {
     usage = "nsbox run [options] [--] COMMAND [ARG...]",
