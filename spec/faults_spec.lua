@@ -156,8 +156,11 @@ describe("faults", function()
       { "interpreter: one that cannot run nsbox", { interpreter = "/bin/false" },
         "^container setup ended without a report" },
     }
+    for _, reexec in ipairs { false, true } do
     for _, c in ipairs(cases) do
       local name, extra, pattern, hold = c[1], c[2], c[3], c[4]
+      if reexec or extra.interpreter == nil then -- an interpreter is always re-executed: that case runs once
+      if reexec and not extra.interpreter then name = name .. " (re-executed child)" end
       it(name .. ": start() says so and leaves nothing behind", function()
         local holder
         if hold then -- a running container holding the address first
@@ -166,8 +169,10 @@ describe("faults", function()
         end
         local before
         if not hold then before = snapshot() end
-        extra.rootfs, extra.command = H.rootfs, extra.command or { "true" }
-        local box = assert(nsbox.container(extra))
+        local r = { rootfs = H.rootfs, command = { "true" }, reexec = reexec or nil }
+        for k, v in pairs(extra) do r[k] = v end
+        local box = assert(nsbox.container(r))
+        assert.equal(reexec, box.recipe.reexec)
         local ok, err = box:start()
         assert.is_nil(ok)
         assert.matches(pattern, err)
@@ -181,6 +186,8 @@ describe("faults", function()
         assert_unchanged(before, name)
         assert.equal(0, run_true(NETWORK))
       end)
+      end
+    end
     end
 
     it("start() answers nil and a message, never raises, for fd numbers past the kernel's range", function()
