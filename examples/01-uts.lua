@@ -43,4 +43,4 @@ local how, code = core.wait(pidfd)
 core.close(pidfd)
 print(string.format("child %d %s with %d", pid, how, code))
 print("host hostname: " .. hostname() .. " (unchanged)")
-os.exit(how == "exited" and code or 128 + code)
+os.exit(require("nsbox.status").of(how, code)) -- 128+N if signal N ended it

@@ -40,4 +40,4 @@ local _, pidfd = assert(core.spawn {
 })
 local how, code = core.wait(pidfd)
 core.close(pidfd)
-os.exit(how == "exited" and code or 128 + code)
+os.exit(require("nsbox.status").of(how, code)) -- 128+N if signal N ended it

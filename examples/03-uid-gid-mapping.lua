@@ -32,7 +32,7 @@ local function run(label, setup)
   })
   local how, code = core.wait(pidfd)
   core.close(pidfd)
-  return how == "exited" and code or 128 + code
+  return require("nsbox.status").of(how, code) -- 128+N if signal N ended it
 end
 
 run("without maps:")

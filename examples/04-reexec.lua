@@ -45,4 +45,4 @@ end
 local _, pidfd = assert(core.spawn(spec))
 local how, code = core.wait(pidfd)
 core.close(pidfd)
-os.exit(how == "exited" and code or 128 + code)
+os.exit(require("nsbox.status").of(how, code)) -- 128+N if signal N ended it

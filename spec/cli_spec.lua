@@ -42,6 +42,8 @@ describe("nsbox run", function()
     local mine = H.ns_inode("self", "net")
     out = nsbox("run --share net readlink /proc/self/ns/net")
     assert.equal(mine .. "\n", out)
+    out = nsbox("run --share network readlink /proc/self/ns/net") -- the recipe's names, aliases too
+    assert.equal(mine .. "\n", out)
   end)
 
   it("exits with the command's status, 127 not found, 126 not executable, 125 its own errors", function()
@@ -59,6 +61,9 @@ describe("nsbox run", function()
     assert.same({ "nsbox: --bind: 'nocolon' is not SRC:DST[:ro]\n", 125 }, { err, code })
     _, err, code = nsbox("run --uid-map 0:0 true")
     assert.same({ "nsbox: --uid-map: '0:0' is not IN:OUT:COUNT\n", 125 }, { err, code })
+    _, err, code = nsbox("run --share netns true")
+    assert.same({ "nsbox: --share: unknown namespace 'netns' (known: user, mount, uts, ipc, pid, net, cgroup)\n", 125 },
+      { err, code })
   end)
 
   it("puts the container on a bridge with --bridge, --gateway and --ip (in a netns of its own)", function()

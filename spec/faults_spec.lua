@@ -53,6 +53,19 @@ local function assert_unchanged(before, label)
   assert.equal(before.leases, leases(), label .. ": leases")
 end
 
+-- The re-executed child is a fresh interpreter: what arms a step there is an
+-- interpreter that runs fault.arm(step) before nsbox's bootstrap (its -e).
+local function arming_interpreter(dir, step)
+  local path = dir .. "/lua-" .. step
+  local f = assert(io.open(path, "w"))
+  f:write("#!/bin/sh\nexec ", core.realpath("/proc/self/exe"), " -e ",
+    q(string.format("package.path=%q require('nsbox.fault').arm(%q)",
+      H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua", step)), ' "$@"\n')
+  f:close()
+  assert(os.execute("chmod 755 " .. q(path)))
+  return path
+end
+
 local function run_true(network)
   local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, network = network })
   return box:run()
@@ -77,12 +90,12 @@ local function survivors(cmdline)
 end
 
 describe("faults", function()
-  local saved
+  local saved, wrappers
 
   setup(function()
     assert(core.unshare(core.CLONE_NEWNET))
     assert(core.rtnl.link_set { name = "lo", up = true })
-    saved, state = net.STATE_DIR, tmpdir("leases")
+    saved, state, wrappers = net.STATE_DIR, tmpdir("leases"), tmpdir("interp")
     net.STATE_DIR = state
     -- the bridges stay from here on
     assert.equal(0, run_true(NETWORK))
@@ -90,20 +103,25 @@ describe("faults", function()
   end)
 
   teardown(function()
-    core.setenv("NSBOX_FAULT", nil)
+    fault.arm(nil)
     net.STATE_DIR = saved
-    os.execute("rm -rf " .. q(state))
+    os.execute("rm -rf " .. q(state) .. " " .. q(wrappers))
   end)
 
-  describe("a setup step that fails", function()
+  -- forked: the child inherits the armed step; re-executed: the interpreter arms it
+  for _, reexec in ipairs { false, true } do
+  describe("a setup step that fails (" .. (reexec and "re-executed" or "forked") .. " child)", function()
     for _, step in ipairs(fault.STEPS) do
       it("at " .. step .. ": start() names the step, nothing is left behind, the next run works", function()
+        local interpreter = reexec and arming_interpreter(wrappers, step) or nil
         local before = snapshot()
-        core.setenv("NSBOX_FAULT", step)
-        finally(function() core.setenv("NSBOX_FAULT", nil) end)
-        local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, network = NETWORK })
+        fault.arm(step)
+        finally(function() fault.arm(nil) end)
+        local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, network = NETWORK,
+                                             interpreter = interpreter })
+        assert.equal(reexec, box.recipe.reexec)
         local ok, err = box:start()
-        core.setenv("NSBOX_FAULT", nil)
+        fault.arm(nil)
         assert.is_nil(ok)
         assert.equal(step .. ": injected fault", err)
         assert.is_nil(box.pid)
@@ -112,6 +130,15 @@ describe("faults", function()
         assert.equal(0, run_true(NETWORK))
       end)
     end
+  end)
+  end
+
+  it("is armed by fault.arm alone: NSBOX_FAULT in the environment changes nothing", function()
+    core.setenv("NSBOX_FAULT", "mounts")
+    finally(function() core.setenv("NSBOX_FAULT", nil) end)
+    assert.equal(0, run_true(NETWORK))
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, reexec = true })
+    assert.equal(0, box:run())
   end)
 
   describe("a setup step that fails on its input", function()
@@ -129,8 +156,11 @@ describe("faults", function()
       { "interpreter: one that cannot run nsbox", { interpreter = "/bin/false" },
         "^container setup ended without a report" },
     }
+    for _, reexec in ipairs { false, true } do
     for _, c in ipairs(cases) do
       local name, extra, pattern, hold = c[1], c[2], c[3], c[4]
+      if reexec or extra.interpreter == nil then -- an interpreter is always re-executed: that case runs once
+      if reexec and not extra.interpreter then name = name .. " (re-executed child)" end
       it(name .. ": start() says so and leaves nothing behind", function()
         local holder
         if hold then -- a running container holding the address first
@@ -139,8 +169,10 @@ describe("faults", function()
         end
         local before
         if not hold then before = snapshot() end
-        extra.rootfs, extra.command = H.rootfs, extra.command or { "true" }
-        local box = assert(nsbox.container(extra))
+        local r = { rootfs = H.rootfs, command = { "true" }, reexec = reexec or nil }
+        for k, v in pairs(extra) do r[k] = v end
+        local box = assert(nsbox.container(r))
+        assert.equal(reexec, box.recipe.reexec)
         local ok, err = box:start()
         assert.is_nil(ok)
         assert.matches(pattern, err)
@@ -154,6 +186,8 @@ describe("faults", function()
         assert_unchanged(before, name)
         assert.equal(0, run_true(NETWORK))
       end)
+      end
+    end
     end
 
     it("start() answers nil and a message, never raises, for fd numbers past the kernel's range", function()

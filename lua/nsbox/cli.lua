@@ -2,40 +2,53 @@
 -- The command-line face of nsbox: `nsbox run|exec|ps`.
 -- Every option maps onto a recipe field.
 -- @module nsbox.cli
-local json = require "nsbox.json"
-local nsbox = require "nsbox"
+-- nsbox.container itself, not the nsbox facade (it loads nsbox.reexec too), and
+-- nsbox.json only for `ps --json`: each module is 30 us of every `nsbox run`
 local container = require "nsbox.container"
 local state = require "nsbox.state"
+local recipe = require "nsbox.recipe"
 
 local M = {}
 
 local NSBOX_ERROR = 125
 
--- The subcommands and their options: { name, takes a value ("ARG") or is a flag
--- (false), help, repeatable, allowed values }. Parsed by hand: lua-argparse
--- alone took 4 ms to load, a third of `nsbox run`.
+-- The subcommands and their options: name (--name; its key in the parsed table
+-- has '_' for '-'), arg (what the value looks like; none: a flag), help, many (may
+-- be repeated: a list), choices (the values allowed).
+-- Parsed by hand, not with lua-argparse. Measured (bench/argparse.lua: CPU ms
+-- in a fresh process, medians of 100-200, this 2-core machine under load; the
+-- best run in brackets): lua-argparse 0.7.1 as Debian ships it, from source,
+-- loads in 2.8-3.6 (1.9) and with nsbox's parser built and argv parsed costs
+-- 3.3-4.3 (2.2), a third of `nsbox run` (9.2); precompiled with luac5.4 -s (a
+-- file of another package we would have to compile and install) 0.4-0.55 (0.34)
+-- and 0.8-1.2 (0.7). This file precompiled, as installed, hand parser included,
+-- loads in 0.1-0.13 (0.07) and parses in 0.02. Kept by hand: argparse would add
+-- a dependency and 0.6 ms at best, 3 ms or more as packaged, for 80 lines the specs cover
+-- (and it would change the messages they assert).
 local COMMANDS = {
   run = {
     usage = "nsbox run [options] [--] COMMAND [ARG...]",
     help = "Run COMMAND in a new container.",
     words = {}, -- positional words before the command
     options = {
-      { "rootfs", "DIR", "Root filesystem directory (default: the bundled busybox rootfs)." },
-      { "hostname", "NAME", "Host name inside (default: the container id)." },
-      { "domainname", "NAME", "NIS domain name inside." },
-      { "env", "K=V", "Set K=V in the command's environment.", true },
-      { "cwd", "DIR", "Working directory inside." },
-      { "bind", "SRC:DST[:ro]", "Bind-mount SRC at DST, read-only with :ro.", true },
-      { "tmpfs", "DST", "Mount a tmpfs at DST.", true },
-      { "share", "NS", "Keep this namespace of the host (user, mount, uts, ipc, pid, net, cgroup).", true },
-      { "uid-map", "IN:OUT:COUNT", "Map uids IN:OUT:COUNT.", true },
-      { "gid-map", "IN:OUT:COUNT", "Map gids IN:OUT:COUNT.", true },
-      { "net", "none|bridge", "Network: none (lo only) or bridge.", false, { none = true, bridge = true } },
-      { "bridge", "NAME", "Bridge to attach to (implies --net bridge; default brg0)." },
-      { "ip", "CIDR", "Address inside, CIDR (default: leased from the bridge's subnet)." },
-      { "gateway", "ADDR", "Gateway: the bridge's address (made with it if missing)." },
-      { "name", "NAME", "Container name, for nsbox exec and nsbox ps (default: its id)." },
-      { "readonly", false, "Mount the root filesystem read-only." },
+      { name = "rootfs", arg = "DIR", help = "Root filesystem directory (default: the bundled busybox rootfs)." },
+      { name = "hostname", arg = "NAME", help = "Host name inside (default: the container id)." },
+      { name = "domainname", arg = "NAME", help = "NIS domain name inside." },
+      { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
+      { name = "cwd", arg = "DIR", help = "Working directory inside." },
+      { name = "bind", arg = "SRC:DST[:ro]", help = "Bind-mount SRC at DST, read-only with :ro.", many = true },
+      { name = "tmpfs", arg = "DST", help = "Mount a tmpfs at DST.", many = true },
+      { name = "share", arg = "NS", many = true,
+        help = "Keep this namespace of the host (" .. table.concat(recipe.ALL, ", ") .. ")." },
+      { name = "uid-map", arg = "IN:OUT:COUNT", help = "Map uids IN:OUT:COUNT.", many = true },
+      { name = "gid-map", arg = "IN:OUT:COUNT", help = "Map gids IN:OUT:COUNT.", many = true },
+      { name = "net", arg = "none|bridge", help = "Network: none (lo only) or bridge.",
+        choices = { none = true, bridge = true } },
+      { name = "bridge", arg = "NAME", help = "Bridge to attach to (implies --net bridge; default brg0)." },
+      { name = "ip", arg = "CIDR", help = "Address inside, CIDR (default: leased from the bridge's subnet)." },
+      { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
+      { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
+      { name = "readonly", help = "Mount the root filesystem read-only." },
     },
   },
   exec = {
@@ -44,14 +57,14 @@ local COMMANDS = {
     words = { "container" },
     needs_command = true,
     options = {
-      { "env", "K=V", "Set K=V in the command's environment.", true },
-      { "cwd", "DIR", "Working directory inside." },
+      { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
+      { name = "cwd", arg = "DIR", help = "Working directory inside." },
     },
   },
   ps = {
     usage = "nsbox ps [--json]",
     help = "List running containers.",
-    options = { { "json", false, "One JSON array, for scripts." } },
+    options = { { name = "json", help = "One JSON array, for scripts." } },
     no_command = true,
   },
 }
@@ -65,7 +78,7 @@ local function help(name)
   local c, out = COMMANDS[name], {}
   out[1] = "Usage: " .. c.usage .. "\n\n" .. c.help .. "\n\nOptions:"
   for _, o in ipairs(c.options) do
-    out[#out + 1] = string.format("  %-30s %s", "--" .. o[1] .. (o[2] and " " .. o[2] or ""), o[3])
+    out[#out + 1] = string.format("  %-30s %s", "--" .. o.name .. (o.arg and " " .. o.arg or ""), o.help)
   end
   out[#out + 1] = string.format("  %-30s %s", "-h, --help", "Show this help and exit.")
   return table.concat(out, "\n") .. "\n"
@@ -80,8 +93,8 @@ local function parse(argv)
   if not c then return nil, name and "unknown command '" .. name .. "'" or "a command is needed (run, exec, ps)" end
   local a, opts = { command_name = name, command = {} }, {}
   for _, o in ipairs(c.options) do
-    opts[o[1]] = o
-    if o[4] then a[o[1]:gsub("%-", "_")] = {} end
+    opts[o.name] = o
+    if o.many then a[o.name:gsub("%-", "_")] = {} end
   end
   local i, words = 2, 0
   while i <= #argv do
@@ -102,7 +115,7 @@ local function parse(argv)
       local o = opts[key]
       if not o then return nil, "unknown option '" .. w .. "'" end
       local field = key:gsub("%-", "_")
-      if not o[2] then
+      if not o.arg then
         if value then return nil, "option '--" .. key .. "' takes no value" end
         if a[field] then return nil, "option '--" .. key .. "' given twice" end
         a[field] = true
@@ -110,12 +123,12 @@ local function parse(argv)
         if not value then
           i = i + 1
           value = argv[i]
-          if not value then return nil, "option '--" .. key .. "' needs a value (" .. o[2] .. ")" end
+          if not value then return nil, "option '--" .. key .. "' needs a value (" .. o.arg .. ")" end
         end
-        if o[5] and not o[5][value] then
-          return nil, string.format("option '--%s': '%s' is not one of %s", key, value, o[2])
+        if o.choices and not o.choices[value] then
+          return nil, string.format("option '--%s': '%s' is not one of %s", key, value, o.arg)
         end
-        if o[4] then
+        if o.many then
           table.insert(a[field], value)
         elseif a[field] ~= nil then
           return nil, "option '--" .. key .. "' given twice"
@@ -189,9 +202,15 @@ function M.recipe(a)
   if #mounts > 0 then r.mounts = mounts end
   if #a.share > 0 then
     local shared = {}
-    for _, n in ipairs(a.share) do shared[n] = true end
+    for _, n in ipairs(a.share) do
+      local name = recipe.namespace(n)
+      if not name then
+        return nil, string.format("--share: unknown namespace '%s' (known: %s)", n, table.concat(recipe.ALL, ", "))
+      end
+      shared[name] = true
+    end
     r.namespaces = {}
-    for _, n in ipairs { "user", "mount", "uts", "ipc", "pid", "net", "cgroup" } do
+    for _, n in ipairs(recipe.ALL) do
       if not shared[n] then r.namespaces[#r.namespaces + 1] = n end
     end
   end
@@ -211,7 +230,7 @@ local function run(a)
   local r, err = M.recipe(a)
   if not r then return fail(err) end
   local box
-  box, err = nsbox.container(r)
+  box, err = container.new(r)
   if not box then return fail(err) end
   local name = box.name
   if state.find(name) then return fail("a container named " .. name .. " is running") end
@@ -267,7 +286,7 @@ local function ps(a)
       rows[#rows + 1] = { name = e.name, id = e.id, pid = e.pid, ip = e.ip, command = e.command,
                           started = e.started, age = now - e.started }
     end
-    io.write(json.encode(rows), "\n")
+    io.write(require("nsbox.json").encode(rows), "\n")
     return 0
   end
   io.write(string.format("%-16s %-8s %-18s %-6s %s\n", "NAME", "PID", "IP", "AGE", "COMMAND"))

@@ -6,12 +6,33 @@ local channel = require "nsbox.channel"
 local idmap = require "nsbox.idmap"
 local fault = require "nsbox.fault"
 local recipe = require "nsbox.recipe"
+local status = require "nsbox.status"
 
 local Box = {}
 Box.__index = Box
 
---- Signals the parent forwards to the container while it waits.
-Box.FORWARD = { core.SIGINT, core.SIGTERM, core.SIGHUP, core.SIGQUIT, core.SIGUSR1, core.SIGUSR2 }
+-- The life of a box: new, launched (cloned, setting up), running (its command
+-- exec'd), done (reaped, or its start failed). A failed start goes from
+-- launched to done; a box for a container started elsewhere begins running.
+local MOVES = { new = { launched = true }, launched = { running = true, done = true }, running = { done = true },
+                done = {} }
+local REFUSED = { launched = "container: already started", running = "container: already started",
+                  done = "container: not started" }
+
+-- The one place a box changes state: the move to `to`, or nil and why it is
+-- refused (nothing changes then). With ask, only whether it may (an operation
+-- that blocks before it moves, like wait).
+local function move(self, to, ask)
+  if not MOVES[self.state][to] then return nil, REFUSED[to] end
+  if not ask then self.state = to end
+  return self
+end
+
+-- nil and why, unless the box is in state s (for what moves nothing: exec, kill).
+local function need(self, s)
+  if self.state == s then return self end
+  return nil, string.format("container: not %s (%s)", s, self.state)
+end
 
 local function env_list(env)
   local out = {}
@@ -27,7 +48,7 @@ local function child_recipe(r)
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
-    network = r.network and true or false, fault = fault.armed,
+    network = r.network and true or false,
     net_by_parent = r.network and require("nsbox.net").direct() or nil,
   }
 end
@@ -38,7 +59,8 @@ end
 -- Built once per process, from its second container on: a process that starts
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
-local CHILD_MODULES = { "nsbox.fault", "nsbox.channel", "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
+local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate",
+                        "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
   local key = package.path
@@ -66,12 +88,6 @@ local function bootstrap(with_bundle, entry, fd, ...)
     "local c=require('nsbox.core') load(c.read(%d,string.unpack('>I4',c.read(%d,4))),'=nsbox','b')() ", fd, fd) or ""
   return string.format("package.path=%q package.cpath=%q %srequire('nsbox.inside').%s(%s)",
     package.path, package.cpath, load_bundle, entry, table.concat({ fd, ... }, ","))
-end
-
--- Status of an ended process as a shell reports it.
-local function shell_status(how, code)
-  if how == "exited" then return code end
-  return 128 + code
 end
 
 local function reap(pidfd)
@@ -154,9 +170,9 @@ end
 -- collects the outcome; `wait()`, `kill()` and closing the box work meanwhile.
 -- @treturn Box|nil self, or nil, message, errno
 function Box:launch()
-  if self.launching or self.pidfd or self.status then return nil, "container: already started" end
+  local may, refused = move(self, "launched", true)
+  if not may then return nil, refused end
   local r = self.recipe
-  fault.armed = os.getenv("NSBOX_FAULT")
   local keep = std_fds(r, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
   local pid, pidfd, psock = spawn_side(r, "main", child_recipe(r), {
@@ -166,7 +182,7 @@ function Box:launch()
       return idmap.write(p, r.uid_map, r.gid_map)
     end,
   }, keep)
-  if not pid then return nil, pidfd, psock end
+  if not pid then return nil, pidfd, psock end -- nothing made: the box stays new
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
   if r.network then
@@ -184,53 +200,61 @@ function Box:launch()
                                                     gateway = info.gateway, configured = info.configured } })
   end
   self.launching = { pid = pid, pidfd = pidfd, psock = psock, info = info, nerr = nerr }
-  return self
+  return move(self, "launched")
 end
 
 --- Start the container (launching it first if `launch()` was not called);
 -- returns once its command has been exec'd.
 -- @treturn Box|nil self, or nil, message, errno
 function Box:start()
-  if not self.launching then
+  if self.state == "new" then
     local ok, err, errno = self:launch()
     if not ok then return nil, err, errno end
   end
+  local may, refused = move(self, "running", true)
+  if not may then return nil, refused end
   local l = self.launching
   self.launching = nil
-  local ok, err, eno, status = await_exec(l.psock)
+  local ok, err, eno, failed = await_exec(l.psock)
   core.close(l.psock)
   if not ok then
     local how, code = reap(l.pidfd)
     if l.info then require("nsbox.net").detach(l.info) end
-    self.status = status
+    self.status = failed
+    move(self, "done")
     if not err then
       err = l.nerr or string.format("container setup ended without a report (%s %d)", how, code)
     end
     return nil, err, eno
   end
   self.pid, self.pidfd, self.net = l.pid, l.pidfd, l.info
-  return self
+  return move(self, "running")
 end
 
 --- Wait for the command to end, forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT,
 -- SIGUSR1 and SIGUSR2 to it meanwhile.
 -- @treturn integer exit status, or 128+N if killed by signal N
 function Box:wait()
-  if self.launching then
+  if self.state == "launched" then
     local ok, err, errno = self:start()
     if not ok then
       if self.status then return self.status, err end
       return nil, err, errno
     end
   end
-  if self.status then return self.status end
-  if not self.pidfd then return nil, "container: not started" end
-  local how, code = core.wait(self.pidfd, Box.FORWARD)
+  if self.state == "done" then
+    if self.status then return self.status end
+    return nil, "container: its start failed"
+  end
+  local may, refused = move(self, "done", true)
+  if not may then return nil, refused end
+  local how, code = core.wait(self.pidfd, status.FORWARD)
   if not how then return nil, code end
   core.close(self.pidfd)
   self.pidfd = nil
   if self.net then require("nsbox.net").detach(self.net) end
-  self.status = shell_status(how, code)
+  self.status = status.of(how, code)
+  move(self, "done")
   return self.status
 end
 
@@ -248,42 +272,45 @@ end
 -- @tparam table spec `command` (required), `env`, `cwd`, `stdin`/`stdout`/`stderr` fds
 -- @treturn integer the command's exit status (127/126 and a message if it could not be run)
 function Box:exec(spec)
-  if not self.pidfd then return nil, "container: not running" end
+  local running, why = need(self, "running")
+  if not running then return nil, why end
   local r, err = recipe.validate_exec(spec, self.recipe)
   if not r then return nil, err end
   local pid, pidfd, psock = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
                                    std_fds(r, { self.pidfd }), self.pidfd)
   if not pid then return nil, pidfd, psock end
-  local ok, eno, status
-  ok, err, eno, status = await_exec(psock)
+  local ok, eno, failed
+  ok, err, eno, failed = await_exec(psock)
   core.close(psock)
   if not ok then
     local how, code = reap(pidfd)
-    if status then return status, err end
+    if failed then return failed, err end
     return nil, err or string.format("exec: the joining process ended without a report (%s %d)", how, code), eno
   end
-  local how, code = core.wait(pidfd, Box.FORWARD)
+  local how, code = core.wait(pidfd, status.FORWARD)
   core.close(pidfd)
-  return shell_status(how, code)
+  return status.of(how, code)
 end
 
 --- Send a signal to the container's command (default SIGTERM).
 function Box:kill(sig)
-  local pidfd = self.pidfd or (self.launching and self.launching.pidfd)
-  if not pidfd then return nil, "container: not running" end
-  return core.kill(pidfd, sig or core.SIGTERM)
+  if self.state == "launched" then return core.kill(self.launching.pidfd, sig or core.SIGTERM) end
+  local running, why = need(self, "running")
+  if not running then return nil, why end
+  return core.kill(self.pidfd, sig or core.SIGTERM)
 end
 
 -- A box dropped or closed while its command runs: kill and reap it, so no
 -- process or pidfd outlives the last reference.
 local function finish(self)
-  if self.launching then
+  if self.state == "launched" then
     core.kill(self.launching.pidfd, core.SIGKILL)
     self:start() -- reaps it and undoes its network
   end
   if self.foreign then
     if self.pidfd then core.close(self.pidfd) self.pidfd = nil end
-  elseif self.pidfd then
+    move(self, "done")
+  elseif self.state == "running" then
     core.kill(self.pidfd, core.SIGKILL)
     self:wait()
   end
@@ -297,11 +324,12 @@ Box.close = finish
 
 local M = {}
 
---- Validate a recipe and return a container object, or nil, message.
+--- Validate a recipe and return a container object, or nil, message. Its
+-- `state` is "new", then "launched", "running" and "done" as it goes.
 function M.new(spec)
   local r, err = recipe.validate(spec)
   if not r then return nil, err end
-  return setmetatable({ recipe = r, id = r.id, name = r.name }, Box)
+  return setmetatable({ recipe = r, id = r.id, name = r.name, state = "new" }, Box)
 end
 
 --- A box for a container started elsewhere (by `nsbox run`), from its state
@@ -318,7 +346,7 @@ function M.running(entry)
               hostname = entry.hostname, capabilities = entry.capabilities, no_new_privs = entry.no_new_privs }
   -- not ours to reap: closing the box only closes the pidfd
   return setmetatable({ recipe = r, id = entry.id, name = entry.name, pid = entry.pid, pidfd = pidfd,
-                        foreign = true }, Box)
+                        foreign = true, state = "running" }, Box)
 end
 
 M.Box = Box

@@ -1,7 +1,14 @@
---- Fault injection for the specs: with NSBOX_FAULT=STEP in the parent's
--- environment, the named setup step fails as if the kernel had refused it, so
--- each failure path (message, clean-up) can be proved. Unset, it costs a compare.
+--- Fault injection for the specs: once `fault.arm(STEP)` has run in a process,
+-- the named setup step fails there as if the kernel had refused it, so each
+-- failure path (message, clean-up) can be proved. Nothing in the product arms
+-- it: no environment variable, no recipe field. A forked child inherits the
+-- armed step with the parent's Lua state; a re-executed child is a fresh
+-- interpreter, which the specs arm by giving an `interpreter` that runs
+-- `require("nsbox.fault").arm(STEP)` before nsbox's bootstrap
+-- (spec/faults_spec.lua). Unarmed, a step costs a compare.
 -- @module nsbox.fault
+local failure = require "nsbox.failure"
+
 local M = {}
 
 --- The steps that can fail, in the order they run.
@@ -11,12 +18,17 @@ M.STEPS = {
   "pivot_root", "hostname", "lo", "net", "cwd", "harden", "exec",
 }
 
---- The armed step (set from the parent's NSBOX_FAULT, passed to the child in its recipe).
+--- The armed step, or nil.
 M.armed = nil
 
---- Fail here if this step is armed: raises { error = "STEP: injected fault" }.
+--- Arm step (one of STEPS), or disarm with nil: for specs only.
+function M.arm(step)
+  M.armed = step
+end
+
+--- Fail here if this step is armed: raises { error = "STEP: injected fault", errno = EIO }.
 function M.point(step)
-  if M.armed == step then error({ error = step .. ": injected fault", errno = 5 }, 0) end
+  if M.armed == step then failure.raise(step .. ": injected fault", 5) end
 end
 
 return M

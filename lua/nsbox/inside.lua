@@ -8,14 +8,12 @@ local channel = require "nsbox.channel"
 -- too, in setup, when the container has a network)
 local rootfs = require "nsbox.rootfs"
 local fault = require "nsbox.fault"
+local failure = require "nsbox.failure"
+local status = require "nsbox.status"
 
 local M = {}
 
--- A failed step: raise its message (and errno) for main to send to the parent.
-local function try(ok, err, errno)
-  if not ok then error({ error = err, errno = errno }, 0) end
-  return ok
-end
+local try = failure.try
 
 -- The program to exec, searched in the container's PATH like execvp does.
 local function find_program(r)
@@ -31,12 +29,12 @@ local function find_program(r)
     end
   end
   if denied then return denied end
-  error({ error = "exec(" .. name .. "): No such file or directory", errno = 2, status = 127 }, 0)
+  failure.raise("exec(" .. name .. "): No such file or directory", 2, 127)
 end
 
 -- An exec that failed: 127 if not found, 126 otherwise, as a shell says.
 local function exec_failed(err, errno)
-  error({ error = err:gsub("^execve%(", "exec("), errno = errno, status = errno == 2 and 127 or 126 }, 0)
+  failure.raise((err:gsub("^execve%(", "exec(")), errno, errno == 2 and 127 or 126)
 end
 
 -- Go to the working directory, which must resolve inside the container: no
@@ -74,22 +72,20 @@ local function harden(r)
   if r.no_new_privs then try(core.prctl(core.PR_SET_NO_NEW_PRIVS, 1)) end
 end
 
-M.FORWARD = { core.SIGINT, core.SIGTERM, core.SIGHUP, core.SIGQUIT, core.SIGUSR1, core.SIGUSR2 }
-
 -- init = true: stay as a tiny PID 1 (non-dumpable, so nothing inside can reach
 -- this interpreter through /proc) that reaps zombies and forwards signals.
 local function init(r, fd, path)
   try(core.prctl(core.PR_SET_DUMPABLE, 0))
   -- a signal sent once start() has returned must wait for reap, not hit PID 1 unhandled
-  try(core.sigblock(M.FORWARD))
+  try(core.sigblock(status.FORWARD))
   local pid, pidfd, errno = core.spawn { path = path, argv = r.command, env = r.env,
     pdeathsig = core.SIGKILL, setsid = r.new_session }
   if not pid then exec_failed(pidfd, errno) end
   core.close(pidfd) -- init reaps with waitpid, orphans included
   channel.send(fd, { exec = true })
   core.close(fd)
-  local how, code = core.reap(pid, M.FORWARD)
-  core._exit(how == "exited" and code or 128 + code)
+  local how, code = core.reap(pid, status.FORWARD)
+  core._exit(status.of(how, code))
 end
 
 local function exec(r, fd)
@@ -110,7 +106,6 @@ local function exec(r, fd)
 end
 
 local function setup(r, fd)
-  fault.armed = r.fault
   local net = r.network and require "nsbox.net"
   if net and not r.net_by_parent then try(net.announce()) end
   rootfs.enter(r)
@@ -152,8 +147,8 @@ local function join(r, fd, pidfd)
   if not pid then exec_failed(cfd, errno) end
   channel.send(fd, { exec = true })
   core.close(fd)
-  local how, code = core.wait(cfd, M.FORWARD)
-  core._exit(how == "exited" and code or 128 + code)
+  local how, code = core.wait(cfd, status.FORWARD)
+  core._exit(status.of(how, code))
 end
 
 local STEPS = { main = setup, join = join }

@@ -5,6 +5,7 @@
 -- @module nsbox.net
 local core = require "nsbox.core"
 local rtnl = core.rtnl
+local validate = require "nsbox.validate"
 
 local M = {}
 
@@ -13,10 +14,7 @@ M.HELPER = os.getenv("NSBOX_NETNS_HELPER") or "/usr/local/lib/nsbox/nsbox-netns"
 
 local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true }
 
-local Bad = {}
-local function bad(field, fmt, ...)
-  error(setmetatable({ msg = "network" .. field .. ": " .. string.format(fmt, ...) }, Bad), 0)
-end
+local function bad(field, fmt, ...) validate.bad("network" .. field, fmt, ...) end
 
 -- Parse "a.b.c.d" or "a.b.c.d/n" into a 32-bit integer and the prefix (nil if none).
 local function parse_ip4(field, s)
@@ -89,12 +87,8 @@ end
 
 --- Check a recipe's network: the normalized table, false for none, or nil and
 -- a message naming the field.
-function M.validate(v)
-  local ok, res = pcall(check, v)
-  if ok then return res end
-  if getmetatable(res) == Bad then return nil, res.msg end
-  error(res, 0)
-end
+-- @function validate
+M.validate = validate.validator(check)
 
 -- The bridge's IPv4 address matching want ("a.b.c.d"), or its first one: address, prefix.
 local function bridge_address(bridge, want)

@@ -4,6 +4,7 @@
 local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 local caps = require "nsbox.caps"
+local validate = require "nsbox.validate"
 
 local M = {}
 
@@ -14,6 +15,12 @@ M.NAMESPACES = {
 }
 local ALIASES = { mnt = "mount", network = "net" }
 M.ALL = { "user", "mount", "uts", "ipc", "pid", "net", "cgroup" }
+
+--- The name of namespace name in M.ALL ("mnt" is "mount", "network" is "net"), or nil if unknown.
+function M.namespace(name)
+  local n = ALIASES[name] or name
+  if M.NAMESPACES[n] then return n end
+end
 
 local DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 local MAX_ID = 4294967295
@@ -29,11 +36,7 @@ local FIELDS = {
 
 local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true }
 
--- Raised by the checks below and turned into nil, message by M.validate.
-local Bad = {}
-local function bad(field, fmt, ...)
-  error(setmetatable({ msg = field .. ": " .. string.format(fmt, ...) }, Bad), 0)
-end
+local bad = validate.bad
 
 local function plain_string(field, v, max)
   if type(v) ~= "string" then bad(field, "string expected, got %s", type(v)) end
@@ -69,10 +72,8 @@ local function namespaces(v)
   local set, flags = {}, 0
   for i, name in ipairs(v) do
     if type(name) ~= "string" then bad("namespaces", "entry %d: string expected", i) end
-    local n = ALIASES[name] or name
-    if not M.NAMESPACES[n] then
-      bad("namespaces", "unknown namespace '%s' (known: %s)", name, table.concat(M.ALL, ", "))
-    end
+    local n = M.namespace(name)
+    if not n then bad("namespaces", "unknown namespace '%s' (known: %s)", name, table.concat(M.ALL, ", ")) end
     set[n], flags = true, flags | M.NAMESPACES[n]
   end
   if not set.mount then bad("namespaces", "a mount namespace is needed to pivot into rootfs") end
@@ -207,7 +208,7 @@ end
 local function network(v, ns)
   if v == nil or v == false or v == "none" then return false end
   local n, err = require("nsbox.net").validate(v) -- loaded only when a network is asked for
-  if n == nil then error(setmetatable({ msg = err }, Bad), 0) end
+  if n == nil then validate.raise(err) end
   if n and not ns.net then bad("network", "needs the net namespace") end
   return n
 end
@@ -298,20 +299,12 @@ end
 
 --- Validate the spec of box:exec against the container's recipe.
 -- @treturn table|nil what the joining process needs, or nil and "field: reason"
-function M.validate_exec(spec, base)
-  local ok, res = pcall(check_exec, spec, base)
-  if ok then return res end
-  if getmetatable(res) == Bad then return nil, res.msg end
-  error(res, 0)
-end
+-- @function validate_exec
+M.validate_exec = validate.validator(check_exec)
 
 --- Validate a recipe.
 -- @treturn table|nil the normalized recipe, or nil and "field: reason"
-function M.validate(r)
-  local ok, res = pcall(check, r)
-  if ok then return res end
-  if getmetatable(res) == Bad then return nil, res.msg end
-  error(res, 0)
-end
+-- @function validate
+M.validate = validate.validator(check)
 
 return M

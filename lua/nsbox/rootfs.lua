@@ -8,6 +8,7 @@
 -- @module nsbox.rootfs
 local core = require "nsbox.core"
 local fault = require "nsbox.fault"
+local failure = require "nsbox.failure"
 
 local M = {}
 
@@ -22,10 +23,7 @@ M.MASKED = { "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/l
              "/sys/firmware", "/sys/devices/virtual/powercap" }
 M.READONLY = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" }
 
-local function try(ok, err, errno)
-  if not ok then error({ error = err, errno = errno }, 0) end
-  return ok
-end
+local try = failure.try
 
 -- The rootfs's own /proc, /sys and /dev must be directories (or missing): a
 -- symlink there would turn our mounts of them against the host.
@@ -33,7 +31,7 @@ local function refuse_symlinks(root)
   for _, d in ipairs { "/proc", "/sys", "/dev" } do
     local st = core.stat(root .. d)
     if st and st.type ~= "directory" then
-      error({ error = string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), errno = 20 }, 0)
+      failure.raise(string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), 20)
     end
   end
 end
@@ -102,7 +100,7 @@ end
 local function null_device()
   local st = core.stat("/dev/null", true)
   if not (st and st.type == "char" and st.rdev_major == 1 and st.rdev_minor == 3) then
-    error({ error = "mask: /dev/null is not the character device 1:3: refused", errno = 1 }, 0)
+    failure.raise("mask: /dev/null is not the character device 1:3: refused", 1)
   end
   return "/dev/null"
 end
