@@ -31,7 +31,7 @@ local COMMANDS = {
     help = "Run COMMAND in a new container.",
     words = {}, -- positional words before the command
     options = {
-      { name = "rootfs", arg = "DIR", help = "Root filesystem directory (default: the bundled busybox rootfs)." },
+      { name = "rootfs", arg = "DIR", help = "Root filesystem directory: required once installed; from a checkout, default build/rootfs (make rootfs)." },
       { name = "hostname", arg = "NAME", help = "Host name inside (default: the container id)." },
       { name = "domainname", arg = "NAME", help = "NIS domain name inside." },
       { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
@@ -184,6 +184,8 @@ end
 function M.recipe(a)
   local r = { rootfs = a.rootfs or default_rootfs(), hostname = a.hostname, domainname = a.domainname,
     cwd = a.cwd, name = a.name, readonly = a.readonly or nil }
+  -- the bundled rootfs is a checkout's build/rootfs: an installed nsbox has no default
+  if not r.rootfs then return nil, "--rootfs: required (the image directory; no default once installed)" end
   if #a.command > 0 then r.command = a.command end
   local err
   r.env, err = env_option(a.env)
