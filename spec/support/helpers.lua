@@ -230,6 +230,33 @@ function H.cleanup()
   if H._unpriv then H.rm(H._unpriv) H._unpriv = nil end
 end
 
+--- Run a host shell line against the process that joins box while the joined
+-- command waits: a background shell finds the joiner (our child other than the
+-- container, with the joined command as its child), then runs probe with $j its
+-- pid and $BOX the container's. shared is a host directory the box has at /shared.
+-- Returns the box:exec status and "joiner=PID\n" .. the probe's output .. "rc=N\n".
+function H.joiner_probe(box, shared, probe)
+  local monitor = string.format([[
+    BOX=%d
+    for i in $(seq 250); do
+      for p in $(pgrep -P %d); do
+        [ "$p" != $BOX ] && [ -n "$(pgrep -P $p)" ] && j=$p
+      done
+      [ -n "$j" ] && break
+      sleep 0.02
+    done
+    echo "joiner=$j" > %s/result
+    { %s ; } >> %s/result 2>&1; echo "rc=$?" >> %s/result
+    touch %s/done]], box.pid, core.getpid(), shared, probe, shared, shared, shared)
+  assert(os.execute("(" .. monitor .. ") >/dev/null 2>&1 &"))
+  local st = box:exec { command = { "/bin/sh", "-c",
+    "i=0; while [ ! -e /shared/done ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done" } }
+  local f = assert(io.open(shared .. "/result"))
+  local res = f:read("a")
+  f:close()
+  return st, res
+end
+
 --- Namespace inode of a process, e.g. H.ns_inode("self", "uts").
 function H.ns_inode(pid, name)
   return core.readlink("/proc/" .. pid .. "/ns/" .. name)
