@@ -73,9 +73,9 @@ end
 --- A new temporary directory (mode 0700) under H.TMP; tag names it.
 function H.tmpdir(tag) return mktemp("-d ", tag) end
 
---- Remove a directory tree (made by H.tmpdir).
-function H.rm(dir)
-  os.execute("rm -rf " .. sh_quote(dir))
+--- Remove directory trees (made by H.tmpdir).
+function H.rm(...)
+  for _, d in ipairs { ... } do os.execute("rm -rf " .. sh_quote(d)) end
 end
 
 --- A new empty temporary file under H.TMP; tag names it.
