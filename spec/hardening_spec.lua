@@ -79,6 +79,17 @@ describe("file descriptors and the working directory", function()
     assert.equal(table.concat(expect, " ") .. " kept\n", out)
   end)
 
+  it("keeps its channel to a launched child out of the programs it runs meanwhile (close-on-exec)", function()
+    -- a shell started from here inherits every fd of ours that is not close-on-exec
+    local function sockets() return H.sh("ls -l /proc/$$/fd | grep -c 'socket:' || true") end
+    local before = sockets()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" } })
+    assert(box:launch())
+    local during = sockets()
+    assert.equal(0, box:wait())
+    assert.equal(before, during)
+  end)
+
   it("refuses a cwd through /proc/self/fd/N, the leaked-fd escape of CVE-2024-21626", function()
     local dir = tmpdir("cwd")
     assert(os.execute("touch " .. q(dir .. "/host-secret")))
