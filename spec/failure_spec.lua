@@ -5,7 +5,7 @@ local nsbox, core = H.nsbox, H.core
 
 -- A scratch rootfs whose /proc is a file: mounting proc there must fail.
 local function broken_rootfs()
-  local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+  local dir = H.tmpdir("broken")
   assert(os.execute(string.format("cp -a %s/. %s/ && rmdir %s/proc && touch %s/proc", H.rootfs, dir, dir, dir)))
   return dir
 end
@@ -13,7 +13,7 @@ end
 describe("a setup failure inside the container", function()
   it("is reported by start() with the step and the path, leaving nothing behind", function()
     local dir = broken_rootfs()
-    finally(function() os.execute("rm -rf " .. dir) end)
+    finally(function() H.rm(dir) end)
     local fds, kids, mounts = H.fd_count(), H.child_count(), H.host_mounts()
     local box = assert(nsbox.container { rootfs = dir, command = { "true" } })
     local ok, err = box:start()
@@ -42,9 +42,10 @@ describe("a setup failure inside the container", function()
 
   it("names the mkdir that a read-only rootfs refuses", function()
     -- A read-only rootfs with no /dev: the mount point cannot be made.
-    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+    H.needs_root("mounts a read-only tmpfs on the host as the rootfs")
+    local dir = H.tmpdir("ro")
     finally(function() os.execute("umount " .. dir .. " 2>/dev/null; rm -rf " .. dir) end)
-    assert(os.execute(string.format("mkdir %s/proc && mount -t tmpfs -o ro none %s 2>/dev/null || true", dir, dir)))
+    assert(os.execute(string.format("mkdir %s/proc && mount -t tmpfs -o ro none %s", dir, dir)))
     local box = assert(nsbox.container { rootfs = dir, command = { "true" } })
     local ok, err = box:start()
     assert.is_nil(ok)
