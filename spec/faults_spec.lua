@@ -10,14 +10,11 @@ local q = H.sh_quote
 
 local NETWORK = { bridge = "fbr0", gateway = "10.78.0.1/24" }
 local KILLNET = { bridge = "fbr1", gateway = "10.78.1.1/24" } -- the parent-kill spec's own
-local ENV = "LUA_PATH=" .. q(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-  " LUA_CPATH=" .. q(H.root .. "/lua/?.so;;")
+local ENV = H.LUA_ENV
 
 local state -- the lease directory of this spec (net.STATE_DIR)
 
-local function tmpdir(tag)
-  return (H.sh("mktemp -d /tmp/nsbox-" .. tag .. ".XXXXXX"):gsub("%s+$", ""))
-end
+local tmpdir = H.tmpdir
 
 local function links() return H.sh("ip -o link | cut -d: -f2 | cut -d@ -f1 | sort") end
 
@@ -65,9 +62,7 @@ local function survivors(cmdline)
   for _ = 1, 40 do
     alive = {}
     for pid in H.sh("pgrep -fx " .. q(cmdline) .. " || true"):gmatch("%d+") do
-      local f = io.open("/proc/" .. pid .. "/stat")
-      local st = f and f:read("a"):match("^%d+ %b() (%a)")
-      if f then f:close() end
+      local st = H.proc_state(pid)
       if st and st ~= "Z" then alive[#alive + 1] = pid .. ":" .. st end
     end
     if #alive == 0 then break end
@@ -77,6 +72,7 @@ local function survivors(cmdline)
 end
 
 describe("faults", function()
+  if H.needs_root("makes a network namespace without a user namespace for its bridges") then return end
   local saved
 
   setup(function()
@@ -92,7 +88,7 @@ describe("faults", function()
   teardown(function()
     core.setenv("NSBOX_FAULT", nil)
     net.STATE_DIR = saved
-    os.execute("rm -rf " .. q(state))
+    H.rm(state)
   end)
 
   describe("a setup step that fails", function()
