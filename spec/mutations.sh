@@ -13,11 +13,14 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d /tmp/nsbox-mutations.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
-# name @ file @ text @ replacement @ spec file @ busted --filter (a Lua pattern, no spaces)
-# Texts are literal, "\n" is a newline; each must occur exactly once in its file.
+# name @ file @ text @ replacement [@ file @ text @ replacement ...] @ spec file @ busted
+# --filter (a Lua pattern, no spaces). Texts are literal, "\n" is a newline; each must
+# occur exactly once in its file. Where two lines guard one behaviour each on its own
+# (the joiner's two PR_SET_DUMPABLE, the forked child's close and exec's close-on-exec
+# of every fd), the mutation removes both: one alone leaves the behaviour intact.
 MUTATIONS=(
-  "join-dumpable@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags))@spec/container_spec.lua@non%-dumpable.before.it.joins"
-  "join-dumpable-again@lua/nsbox/inside.lua@    try(core.prctl(core.PR_SET_DUMPABLE, 0))\n    try(core.prctl(core.PR_SET_PDEATHSIG@    try(core.prctl(core.PR_SET_PDEATHSIG@spec/container_spec.lua@non%-dumpable.before.it.joins"
+  "join-dumpable@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags))@lua/nsbox/inside.lua@    try(core.prctl(core.PR_SET_DUMPABLE, 0))\n    try(core.prctl(core.PR_SET_PDEATHSIG@    try(core.prctl(core.PR_SET_PDEATHSIG@spec/container_spec.lua@non%-dumpable.before.it.joins"
+  "join-dumpable-exe@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags))@lua/nsbox/inside.lua@    try(core.prctl(core.PR_SET_DUMPABLE, 0))\n    try(core.prctl(core.PR_SET_PDEATHSIG@    try(core.prctl(core.PR_SET_PDEATHSIG@spec/hardening_spec.lua@CVE%-2019%-5736"
   "init-dumpable@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  -- a signal sent once@  -- a signal sent once@spec/hardening_spec.lua@init.=.true"
   "hostname-default-id@lua/nsbox/recipe.lua@host_name(\"hostname\", r.hostname) or id,@host_name(\"hostname\", r.hostname) or string.format(\"%012x\", math.random(0, 2^47)),@spec/container_spec.lua@defaults.its.hostname.to.its.id"
   "join-cgroup-namespace@lua/nsbox/inside.lua@  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags & ~core.CLONE_NEWCGROUP))@spec/container_spec.lua@runs.a.command.joined.to.all.its.namespaces"
@@ -26,7 +29,8 @@ MUTATIONS=(
   "no-new-privs@lua/nsbox/inside.lua@  if r.no_new_privs then try(core.prctl(core.PR_SET_NO_NEW_PRIVS, 1)) end@  local _ = r.no_new_privs@spec/hardening_spec.lua@sets.no_new_privs,.unless"
   "setsid@lua/nsbox/inside.lua@  if r.new_session then try(core.setsid()) end@  local _ = r.new_session@spec/hardening_spec.lua@runs.the.command.in.a.new.session:"
   "masked-paths@lua/nsbox/rootfs.lua@  for _, p in ipairs(M.MASKED) do@  for _, p in ipairs({}) do@spec/hardening_spec.lua@masks.the.OCI.default.paths"
-  "close-fds-before-exec@lua/nsbox/inside.lua@  try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))\n  for _, k in ipairs(r.keep_fds)@  for _, k in ipairs(r.keep_fds)@spec/hardening_spec.lua@closes.every.fd.but.0,.1,.2"
+  "close-fds-before-exec@lua/nsbox/inside.lua@  try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))\n  for _, k in ipairs(r.keep_fds)@  for _, k in ipairs(r.keep_fds)@lua/nsbox/inside.lua@  core.close_range(from)\n  run(STEPS[entry]@  run(STEPS[entry]@spec/hardening_spec.lua@closes.every.fd.but.0,.1,.2"
+  "forked-child-closes-fds@lua/nsbox/inside.lua@  core.close_range(from)\n  run(STEPS[entry]@  run(STEPS[entry]@spec/hardening_spec.lua@holds.none.of.the.parent's.fds"
   "channel-cloexec@csrc/process.c@socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)@socketpair(AF_UNIX, SOCK_STREAM, 0, sv)@spec/hardening_spec.lua@keeps.its.channel"
 )
 
@@ -62,7 +66,8 @@ make -s -C "$base" all rootfs >/dev/null || { echo "build of the unmutated copy 
 
 bad=0 survived=0
 for m in "${MUTATIONS[@]}"; do
-  IFS='@' read -r name file text repl spec filter <<<"$m"
+  IFS='@' read -ra f <<<"$m"
+  n=${#f[@]} name=${f[0]} spec=${f[n-2]} filter=${f[n-1]}
   if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then continue; fi
   sum=$(run_spec "$base" "$spec" "$filter")
   case "$sum" in
@@ -72,7 +77,11 @@ for m in "${MUTATIONS[@]}"; do
   case "$sum" in 0\ success*|"") echo "BASELINE  $name: no test matches $filter in $spec"; bad=1; continue ;; esac
   work=$scratch/m
   rm -rf "$work" && cp -a "$base" "$work"
-  if ! edit "$work/$file" "$text" "$repl"; then echo "MOVED     $name: update its text in spec/mutations.sh"; bad=1; continue; fi
+  moved=0
+  for ((i = 1; i < n - 2; i += 3)); do
+    edit "$work/${f[i]}" "${f[i+1]}" "${f[i+2]}" || moved=1
+  done
+  if [ $moved = 1 ]; then echo "MOVED     $name: update its text in spec/mutations.sh"; bad=1; continue; fi
   if ! make -s -C "$work" all >/dev/null 2>&1; then echo "killed    $name (the build fails)"; continue; fi
   sum=$(run_spec "$work" "$spec" "$filter")
   case "$sum" in
