@@ -8,6 +8,8 @@
 # unmutated copy, or if a mutation's text is not found exactly once (the code
 # moved: update the mutation). Run as root (the guarding specs need it):
 #   spec/mutations.sh [NAME...]
+# SPECS=DIR takes the spec directory from DIR instead (e.g. an older revision's,
+# from `git archive REV spec | tar -x -C DIR`), to see which mutations it misses.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d /tmp/nsbox-mutations.XXXXXX)
@@ -62,6 +64,7 @@ run_spec() {
 base=$scratch/base
 mkdir -p "$base"
 (cd "$here" && tar --exclude=./.git --exclude=./build -cf - .) | tar -C "$base" -xf -
+if [ -n "${SPECS:-}" ]; then rm -rf "$base/spec" && cp -a "$SPECS/spec" "$base/spec"; fi
 make -s -C "$base" all rootfs >/dev/null || { echo "build of the unmutated copy failed"; exit 2; }
 
 bad=0 survived=0
