@@ -26,10 +26,22 @@ function H.lua_env(tree)
 end
 H.LUA_ENV = H.lua_env()
 
--- busted's pending() where the caller runs: in a test it ends the test as
--- pending; in a describe block it adds a pending entry.
+-- busted's pending() where the caller runs: in a test (the running test's
+-- element, a local of busted's frames, holds it) it ends the test as pending;
+-- in a describe block (its function's environment holds it) it adds a pending entry.
 local function spec_pending()
-  for level = 3, 40 do
+  for level = 3, 60 do
+    local info = debug.getinfo(level, "f")
+    if not info then break end
+    for i = 1, 255 do
+      local name, v = debug.getlocal(level, i)
+      if not name then break end
+      if name == "element" and type(v) == "table" and type(v.env) == "table" and v.env.pending then
+        return v.env.pending
+      end
+    end
+  end
+  for level = 3, 60 do
     local info = debug.getinfo(level, "f")
     if not info then break end
     for i = 1, 255 do
