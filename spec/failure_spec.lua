@@ -74,6 +74,24 @@ describe("running many containers from one Lua process", function()
     assert.equal(mounts, H.host_mounts())
   end)
 
+  it("leaves no mount on the host without a user namespace either", function()
+    -- without one, the container's mount namespace starts as a peer of ours: only
+    -- making its mounts private keeps them there
+    H.needs_root("a container without a user namespace")
+    -- the rootfs on a shared mount of our own, as every mount is where / is shared
+    local dir, q = H.tmpdir("shared"), H.sh_quote
+    finally(function() os.execute("umount -R -l " .. q(dir)) H.rm(dir) end)
+    assert(os.execute(string.format("mount --bind %s %s && mount --make-shared %s && cp -a %s %s/rootfs",
+      q(dir), q(dir), q(dir), q(H.rootfs), q(dir))))
+    local mounts = H.host_mounts()
+    for _ = 1, 3 do
+      local st, out, err = H.run_sh("true", { rootfs = dir .. "/rootfs",
+        namespaces = { "mount", "uts", "ipc", "pid", "net", "cgroup" } })
+      assert.same({ 0, "", "" }, { st, out, err })
+    end
+    assert.equal(mounts, H.host_mounts())
+  end)
+
   it("kills and reaps a container whose box is dropped or closed", function()
     local kids = H.child_count()
     do

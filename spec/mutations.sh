@@ -13,7 +13,12 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d /tmp/nsbox-mutations.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+# a mutation may leak mounts onto the host (that is what some specs look for): undo them
+cleanup() {
+  findmnt -rn -o TARGET | grep "^$scratch/" | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
 
 # name @ file @ text @ replacement [@ file @ text @ replacement ...] @ spec file @ busted
 # --filter (a Lua pattern, no spaces or quotes: busted passes it through a shell). Texts are literal, "\n" is a newline; each must
@@ -33,6 +38,7 @@ MUTATIONS=(
   "masked-paths@lua/nsbox/rootfs.lua@  for _, p in ipairs(M.MASKED) do@  for _, p in ipairs({}) do@spec/hardening_spec.lua@masks.the.OCI.default.paths"
   "close-fds-before-exec@lua/nsbox/inside.lua@  try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))\n  for _, k in ipairs(r.keep_fds)@  for _, k in ipairs(r.keep_fds)@lua/nsbox/inside.lua@  core.close_range(from)\n  run(STEPS[entry]@  run(STEPS[entry]@spec/hardening_spec.lua@closes.every.fd.but.0,.1,.2"
   "forked-child-closes-fds@lua/nsbox/inside.lua@  core.close_range(from)\n  run(STEPS[entry]@  run(STEPS[entry]@spec/hardening_spec.lua@holds.none.of.the.parent.s.fds"
+  "mounts-private@lua/nsbox/rootfs.lua@  try(core.mount(nil, \"/\", nil, core.MS_REC | core.MS_PRIVATE))@  local _ = core.MS_PRIVATE@spec/failure_spec.lua@leaves.no.mount.on.the.host.without"
   "channel-cloexec@csrc/process.c@socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)@socketpair(AF_UNIX, SOCK_STREAM, 0, sv)@spec/hardening_spec.lua@keeps.its.channel"
 )
 
