@@ -10,7 +10,14 @@ local H = {}
 H.nsbox, H.core = nsbox, core
 H.root = assert(core.realpath("."))
 H.rootfs = H.root .. "/build/rootfs"
-H.is_root = core.geteuid() == 0
+-- root of the machine: uid 0 in the initial user namespace (rtnl_spec, run by
+-- another user, moves this process into a user namespace where it is uid 0)
+H.is_root = core.geteuid() == 0 and (function()
+  local f = assert(io.open("/proc/self/uid_map"))
+  local map = f:read("a")
+  f:close()
+  return map:match("^%s*0%s+0%s+4294967295%s*$") ~= nil
+end)()
 
 local function sh_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
