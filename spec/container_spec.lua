@@ -24,8 +24,13 @@ describe(title, function()
   end)
 
   it("defaults its hostname to its id", function()
-    local st, out, _, box = H.capture { command = { "hostname" } }
+    local r, w = assert(core.pipe())
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "hostname" }, stdout = w })
     assert.matches("^%x+$", box.id)
+    local st = box:run()
+    core.close(w)
+    local out = core.read_all(r)
+    core.close(r)
     assert.equal(0, st)
     assert.matches("^%x%x%x%x%x%x%x%x%x%x%x%x\n$", out)
     assert.equal(box.id .. "\n", out) -- its own id, not any id

@@ -127,7 +127,7 @@ local function drain(fd)
 end
 
 --- Run a recipe (rootfs defaults to the test rootfs) and capture stdout and stderr.
--- @return status, stdout, stderr, the box (status nil and the message on failure)
+-- @return status, stdout, stderr (status nil and the message on failure)
 function H.capture(recipe, stdin_data)
   recipe.rootfs = recipe.rootfs or H.rootfs
   local out_r, out_w = assert(core.pipe())
@@ -152,8 +152,8 @@ function H.capture(recipe, stdin_data)
     core.close(in_w)
   end
   local out, errs = drain(out_r), drain(err_r)
-  if not ok then return box.status, serr, errs, box end
-  return box:wait(), out, errs, box
+  if not ok then return box.status, serr, errs end
+  return box:wait(), out, errs
 end
 
 --- Run a shell command line inside a fresh container; returns status, stdout, stderr.
