@@ -420,6 +420,23 @@ describe("a process joining a running container (exec)", function()
     assert.matches("^joiner=%d+\n", res)
     assert.matches("\nreadlink: /proc/%d+/exe: Permission denied\nrc=1\n$", res)
   end)
+
+  it("is non-dumpable before it joins: without a user namespace the prctl before setns is the only one", function()
+    H.needs_root("a container without a user namespace")
+    local shared = tmpdir("join") -- under H.TMP: removed at the end even if cc fails
+    assert(os.execute(string.format("cc -std=c11 -O2 -o %s/kcmp %s/spec/support/kcmp.c", q(shared), q(H.root))))
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" },
+      namespaces = { "mount", "uts", "ipc", "pid", "net", "cgroup" },
+      mounts = { { source = shared, destination = "/shared" } } })
+    assert(box:start())
+    finally(function() box:kill(core.SIGKILL) box:wait() rm(shared) end)
+    -- a root observer as privileged as the joiner but for CAP_SYS_PTRACE in effect:
+    -- allowed to inspect the (dumpable) command, refused the joiner only if non-dumpable
+    assert.equal("allowed\n", H.sh(shared .. "/kcmp " .. box.pid))
+    local st, res = H.joiner_probe(box, shared, q(shared .. "/kcmp") .. " $j")
+    assert.equal(0, st)
+    assert.matches("^joiner=%d+\nOperation not permitted\nrc=1\n$", res)
+  end)
 end)
 
 describe("init = true", function()

@@ -23,11 +23,14 @@ trap cleanup EXIT
 # name @ file @ text @ replacement [@ file @ text @ replacement ...] @ spec file @ busted
 # --filter (a Lua pattern, no spaces or quotes: busted passes it through a shell). Texts are literal, "\n" is a newline; each must
 # occur exactly once in its file. Where two lines guard one behaviour each on its own
-# (the joiner's two PR_SET_DUMPABLE, the forked child's close and exec's close-on-exec
-# of every fd), the mutation removes both: one alone leaves the behaviour intact.
+# (the joiner's two PR_SET_DUMPABLE in a user namespace, the forked child's close and
+# exec's close-on-exec of every fd), the mutation removes both: one alone leaves the
+# behaviour intact. The joiner's first PR_SET_DUMPABLE alone is seen without a user
+# namespace, where the second is not reached.
 MUTATIONS=(
   "join-dumpable@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags))@lua/nsbox/inside.lua@    try(core.prctl(core.PR_SET_DUMPABLE, 0))\n    try(core.prctl(core.PR_SET_PDEATHSIG@    try(core.prctl(core.PR_SET_PDEATHSIG@spec/container_spec.lua@non%-dumpable.before.it.joins"
   "join-dumpable-exe@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags))@lua/nsbox/inside.lua@    try(core.prctl(core.PR_SET_DUMPABLE, 0))\n    try(core.prctl(core.PR_SET_PDEATHSIG@    try(core.prctl(core.PR_SET_PDEATHSIG@spec/hardening_spec.lua@CVE%-2019%-5736"
+  "join-dumpable-before-setns@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags))@spec/hardening_spec.lua@is.non%-dumpable.before.it.joins"
   "init-dumpable@lua/nsbox/inside.lua@  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  -- a signal sent once@  -- a signal sent once@spec/hardening_spec.lua@init.=.true"
   "hostname-default-id@lua/nsbox/recipe.lua@host_name(\"hostname\", r.hostname) or id,@host_name(\"hostname\", r.hostname) or string.format(\"%012x\", math.random(0, 2^47)),@spec/container_spec.lua@defaults.its.hostname.to.its.id"
   "join-cgroup-namespace@lua/nsbox/inside.lua@  try(core.setns(pidfd, r.flags))@  try(core.setns(pidfd, r.flags & ~core.CLONE_NEWCGROUP))@spec/container_spec.lua@runs.a.command.joined.to.all.its.namespaces"
