@@ -1,12 +1,12 @@
 -- bin/nsbox: run, exec, ps, errors and exit statuses, as a user at a shell sees them.
 local H = require "spec.support.helpers"
 
-local STATE = H.sh("mktemp -d"):gsub("%s+$", "")
+local STATE = H.tmpdir("cli-state")
 local NSBOX = "NSBOX_STATE_DIR=" .. STATE .. " " .. H.root .. "/bin/nsbox"
 
 -- stdout, stderr and exit status of an nsbox command line.
 local function nsbox(args)
-  local errf = os.tmpname()
+  local errf = H.tmpname("cli-err")
   local p = io.popen(NSBOX .. " " .. args .. " 2>" .. errf)
   local out = p:read("a")
   local _, _, code = p:close()
@@ -18,7 +18,7 @@ local function nsbox(args)
 end
 
 describe("nsbox run", function()
-  teardown(function() os.execute("rm -rf " .. STATE) end)
+  teardown(function() H.rm(STATE) end)
 
   it("runs the command in a container on the bundled rootfs", function()
     local out, err, code = nsbox("run --hostname cli-box --env A=b -- sh -c 'hostname; echo $A; id -u'")
@@ -31,8 +31,9 @@ describe("nsbox run", function()
   end)
 
   it("maps every option onto the recipe", function()
-    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
-    finally(function() os.execute("rm -rf " .. dir) end)
+    H.needs_root("--uid-map 0:0:1 maps the host's uid 0")
+    local dir = H.tmpdir("cli-bind")
+    finally(function() H.rm(dir) end)
     os.execute("echo data > " .. dir .. "/f")
     local out, err, code = nsbox("run --rootfs " .. H.rootfs .. " --domainname example.org --cwd /tmp " ..
       "--bind " .. dir .. ":/data:ro --tmpfs /scratch --share net --uid-map 0:0:1 --gid-map 0:0:1 --readonly " ..
@@ -67,6 +68,7 @@ describe("nsbox run", function()
   end)
 
   it("puts the container on a bridge with --bridge, --gateway and --ip (in a netns of its own)", function()
+    H.needs_root("unshare -n: a network namespace without a user namespace")
     local out = H.sh("unshare -n sh -c " .. H.sh_quote("ip link set lo up; " .. NSBOX ..
       " run --bridge brg0 --gateway 10.10.10.1 --ip 10.10.10.5/24 sh -c 'ip -4 -o addr show eth0 | awk \"{print \\$4}\"; " ..
       "ping -c 1 -W 2 10.10.10.1 | grep -o \"1 packets received\"'; echo rc=$?") .. " 2>&1")

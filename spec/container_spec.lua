@@ -24,11 +24,16 @@ describe(title, function()
   end)
 
   it("defaults its hostname to its id", function()
-    local box = assert(nsbox.container { rootfs = H.rootfs })
+    local r, w = assert(core.pipe())
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "hostname" }, stdout = w })
     assert.matches("^%x+$", box.id)
-    local st, out = H.capture { command = { "hostname" } }
+    local st = box:run()
+    core.close(w)
+    local out = core.read_all(r)
+    core.close(r)
     assert.equal(0, st)
     assert.matches("^%x%x%x%x%x%x%x%x%x%x%x%x\n$", out)
+    assert.equal(box.id .. "\n", out) -- its own id, not any id
   end)
 
   it("sets the domain name", function()
@@ -37,6 +42,7 @@ describe(title, function()
   end)
 
   it("runs the command as root inside", function()
+    H.needs_root("maps uid 0 of the host")
     local st, out = H.run_sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups")
     assert.equal(0, st)
     local lines = {}
@@ -159,8 +165,8 @@ describe(title, function()
   end)
 
   it("binds host paths and mounts tmpfs where asked, read-only when asked", function()
-    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
-    finally(function() os.execute("rm -rf " .. dir) end)
+    local dir = H.tmpdir("bind")
+    finally(function() H.rm(dir) end)
     local f = assert(io.open(dir .. "/hello", "w")); f:write("from host\n"); f:close()
     local st, out = H.run_sh("cat /data/hello; touch /data/x 2>/dev/null || echo ro; touch /scratch/y && echo rw", {
       mounts = { { source = dir, destination = "/data", readonly = true },
@@ -199,31 +205,44 @@ describe(title, function()
     finally(function() box:kill(core.SIGKILL) box:wait() end)
     local r, w = core.pipe()
     local st = box:exec { command = { "/bin/sh", "-c",
-      "hostname; id -u; echo $GREETING; ps -o args | grep -c '^sleep 30'; grep -E '^(TracerPid)' /proc/self/status >/dev/null; exit 4" },
+      "hostname; id -u; echo $GREETING; ps -o args | grep -c '^sleep 30'; grep -E '^(TracerPid)' /proc/self/status >/dev/null; " ..
+      "for n in user mnt uts ipc pid net cgroup; do readlink /proc/self/ns/$n; done; exit 4" },
       stdout = w }
     core.close(w)
-    local out = core.read(r, 4096)
+    local out = core.read_all(r)
     core.close(r)
     assert.equal(4, st)
-    assert.equal("target\n0\nhi\n1\n", out)
-    for _, ns in ipairs { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" } do
+    assert.equal("target\n0\nhi\n1\n", out:match("^[^\n]*\n[^\n]*\n[^\n]*\n[^\n]*\n"))
+    -- the joined command is in each namespace of the container, none of the host's
+    local joined = {}
+    for l in out:gmatch("[^\n]+") do joined[#joined + 1] = l end
+    for i, ns in ipairs { "user", "mnt", "uts", "ipc", "pid", "net", "cgroup" } do
       assert.is_string(H.ns_inode(box.pid, ns))
+      assert.equal(H.ns_inode(box.pid, ns), joined[4 + i], ns)
+      assert.are_not.equal(H.ns_inode("self", ns), joined[4 + i], ns)
     end
+    assert.equal(11, #joined)
     assert.same({ 127, "exec(nosuch): No such file or directory" }, { box:exec { command = { "nosuch" } } })
     assert.same({ nil, "exec: unknown field 'comand'" }, { box:exec { comand = { "x" } } })
   end)
 
   it("makes the joining process non-dumpable before it joins", function()
-    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" } })
+    local shared = H.tmpdir("join")
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" },
+      mounts = { { source = shared, destination = "/shared" } } })
     assert(box:start())
-    finally(function() box:kill(core.SIGKILL) box:wait() end)
+    finally(function() box:kill(core.SIGKILL) box:wait() H.rm(shared) end)
     -- The joiner is the parent of the joined shell; its PPid is outside the pid namespace (0),
-    -- so look at it from the host: its /proc/PID/status owner is root:root and dumpable is 0.
     local r, w = core.pipe()
     assert.equal(0, box:exec { command = { "/bin/sh", "-c", "echo PPid $PPID" }, stdout = w })
     core.close(w)
     assert.equal("PPid 0\n", core.read(r, 100))
     core.close(r)
+    -- so look at it from the host, with the credentials and every capability of the
+    -- container's root (its user namespace): the joiner's memory (a copy of ours) is refused.
+    local st, res = H.joiner_probe(box, shared, "nsenter --preserve-credentials -t $BOX -U -- head -c 1 /proc/$j/environ >/dev/null")
+    assert.equal(0, st)
+    assert.matches("^joiner=%d+\nhead: cannot open '/proc/%d+/environ' for reading: Permission denied\nrc=1\n$", res)
   end)
 
   it("forwards SIGTERM sent to the parent while it waits", function()
@@ -337,9 +356,7 @@ describe(title, function()
     assert.is_number(pid)
     os.execute("sleep 0.2")
     -- gone, or a zombie waiting for the host's init to reap it
-    local f = io.open("/proc/" .. pid .. "/stat")
-    local state = f and f:read("a"):match("^%d+ %b() (%a)")
-    if f then f:close() end
+    local state = H.proc_state(pid)
     assert.is_true(state == nil or state == "Z", "state " .. tostring(state))
   end)
 end)
@@ -350,10 +367,8 @@ behaviours("a container whose child re-executes the interpreter (reexec = true)"
 
 describe("a process with threads", function()
   it("gets a re-executed child: a fork may not run Lua there", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(core.mkdir(dir, 448))
-    finally(function() os.execute("rm -rf " .. H.sh_quote(dir)) end)
+    local dir = H.tmpdir("thread")
+    finally(function() H.rm(dir) end)
     -- a preloaded library whose constructor starts a thread that sleeps
     local src = dir .. "/thread.c"
     local f = assert(io.open(src, "w"))

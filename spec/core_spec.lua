@@ -4,8 +4,7 @@ local core = H.core
 
 -- Run Lua code in a fresh interpreter (so namespace changes stay there); returns its stdout.
 local function lua(code)
-  return H.sh("LUA_PATH=" .. H.sh_quote(H.root .. "/lua/?.lua;;") .. " LUA_CPATH=" ..
-    H.sh_quote(H.root .. "/lua/?.so;;") .. " lua5.4 -e " .. H.sh_quote("local core = require 'nsbox.core' " .. code) .. " 2>&1")
+  return H.sh(H.LUA_ENV .. " lua5.4 -e " .. H.sh_quote("local core = require 'nsbox.core' " .. code) .. " 2>&1")
 end
 
 describe("core.spawn", function()
@@ -26,6 +25,7 @@ describe("core.spawn", function()
   end)
 
   it("holds the child in its new namespaces until setup returns, and aborts if it fails", function()
+    H.needs_root("a UTS namespace without a user namespace")
     local kids, seen = H.child_count(), nil
     local ok, err = core.spawn { path = "/bin/true", argv = { "true" }, flags = core.CLONE_NEWUTS,
       setup = function(pid)
@@ -40,6 +40,7 @@ describe("core.spawn", function()
   end)
 
   it("lets setup write the id maps of a new user namespace", function()
+    H.needs_root("maps uid 0 and 100000 of the host")
     local r, w = core.pipe()
     local _, pidfd = assert(core.spawn { path = "/bin/sh",
       argv = { "sh", "-c", "cat /proc/self/uid_map /proc/self/setgroups >&" .. w }, keep_fds = { w },
@@ -58,6 +59,7 @@ describe("core.spawn", function()
   end)
 
   it("with fork = true returns 0 in the child, which goes on in this Lua state once setup is done", function()
+    H.needs_root("a UTS namespace without a user namespace")
     local r, w = core.pipe()
     local marker = "parent state " .. core.getpid()
     local setup_done = false
@@ -149,6 +151,7 @@ end)
 
 describe("core namespace and mount calls", function()
   it("unshare, mount, umount, sethostname and prctl work in a new namespace", function()
+    H.needs_root("mount and UTS namespaces without a user namespace")
     local out = lua [[
       assert(core.unshare(core.CLONE_NEWNS | core.CLONE_NEWUTS))
       assert(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))
@@ -169,6 +172,7 @@ describe("core namespace and mount calls", function()
   end)
 
   it("ifup brings a link up, and names it when it cannot", function()
+    H.needs_root("a network namespace without a user namespace")
     local r, w = core.pipe()
     local pid, pidfd = core.spawn { fork = true, flags = core.CLONE_NEWNET }
     if pid == 0 then
@@ -191,6 +195,7 @@ describe("core namespace and mount calls", function()
   end)
 
   it("name the call and the path when they fail", function()
+    H.needs_root("the calls fail with EPERM before they look at the path")
     assert.equal("nil\tpivot_root(/nonexistent): No such file or directory\t2\n",
       lua [[print(core.pivot_root("/nonexistent", "/"))]])
     assert.equal("nil\tmount(tmpfs, /nonexistent): No such file or directory\t2\n",

@@ -1,8 +1,7 @@
 -- Every example runs non-interactively and does what its comment promises.
 local H = require "spec.support.helpers"
 
-local ENV = "LUA_PATH=" .. H.sh_quote(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-  " LUA_CPATH=" .. H.sh_quote(H.root .. "/lua/?.so;;")
+local ENV = H.LUA_ENV
 
 local function example(name, args, prefix)
   return H.sh(string.format("cd %s && %s %s lua5.4 examples/%s %s 2>&1; echo rc=$?", H.root, prefix or "", ENV, name, args))
@@ -19,6 +18,7 @@ describe("examples", function()
   end)
 
   it("ns-process.lua --net: the seed's network, veth0 gone after exit, brg0 stays", function()
+    H.needs_root("unshare -n: a network namespace without a user namespace")
     local inner = "ip link set lo up; " .. ENV .. " lua5.4 examples/ns-process.lua --net build/rootfs sh -c " ..
       H.sh_quote("ip -4 -o addr show veth1 | awk '{print $4}'; ip route | grep default; " ..
         "ping -c 1 -W 2 10.10.10.1 | grep -o '1 packets received'") ..
@@ -72,6 +72,7 @@ describe("examples", function()
   end)
 
   it("two-containers.lua: box-a pings box-b over brg0, no veth is left", function()
+    H.needs_root("unshare -n: a network namespace without a user namespace")
     local inner = "ip link set lo up; " .. ENV .. " lua5.4 examples/two-containers.lua 2>&1; echo rc=$?; " ..
       -- the veths go with the containers' namespaces, in the kernel's background clean-up
       "for i in $(seq 40); do ip -br link | grep -q '^nsb' || break; sleep 0.05; done; " ..
@@ -99,6 +100,7 @@ describe("examples", function()
   end)
 
   describe("as an unprivileged user (uid 65534)", function()
+    if H.needs_root("becomes uid 65534 through setpriv") then return end
     teardown(H.cleanup)
 
     local function unprivileged(name, args)
@@ -106,8 +108,7 @@ describe("examples", function()
       assert(os.execute(string.format("rm -rf %s/examples && cp -r %s/examples %s/ && chmod -R a+rX %s/examples",
         dir, H.root, dir, dir)))
       return H.sh(string.format("cd %s && setpriv --reuid=65534 --regid=65534 --clear-groups " ..
-        "env -i PATH=/usr/bin:/bin LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' " ..
-        "lua5.4 examples/%s %s 2>&1; echo rc=$?", dir, name, args))
+        "env -i PATH=/usr/bin:/bin %s lua5.4 examples/%s %s 2>&1; echo rc=$?", dir, H.lua_env(dir), name, args))
     end
 
     it("01-uts.lua, 03-uid-gid-mapping.lua and 05-pivot-root.lua work", function()

@@ -5,7 +5,7 @@ local nsbox, core = H.nsbox, H.core
 
 -- A scratch rootfs whose /proc is a file: mounting proc there must fail.
 local function broken_rootfs()
-  local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+  local dir = H.tmpdir("broken")
   assert(os.execute(string.format("cp -a %s/. %s/ && rmdir %s/proc && touch %s/proc", H.rootfs, dir, dir, dir)))
   return dir
 end
@@ -13,7 +13,7 @@ end
 describe("a setup failure inside the container", function()
   it("is reported by start() with the step and the path, leaving nothing behind", function()
     local dir = broken_rootfs()
-    finally(function() os.execute("rm -rf " .. dir) end)
+    finally(function() H.rm(dir) end)
     local fds, kids, mounts = H.fd_count(), H.child_count(), H.host_mounts()
     local box = assert(nsbox.container { rootfs = dir, command = { "true" } })
     local ok, err = box:start()
@@ -42,9 +42,10 @@ describe("a setup failure inside the container", function()
 
   it("names the mkdir that a read-only rootfs refuses", function()
     -- A read-only rootfs with no /dev: the mount point cannot be made.
-    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+    H.needs_root("mounts a read-only tmpfs on the host as the rootfs")
+    local dir = H.tmpdir("ro")
     finally(function() os.execute("umount " .. dir .. " 2>/dev/null; rm -rf " .. dir) end)
-    assert(os.execute(string.format("mkdir %s/proc && mount -t tmpfs -o ro none %s 2>/dev/null || true", dir, dir)))
+    assert(os.execute(string.format("mkdir %s/proc && mount -t tmpfs -o ro none %s", dir, dir)))
     local box = assert(nsbox.container { rootfs = dir, command = { "true" } })
     local ok, err = box:start()
     assert.is_nil(ok)
@@ -70,6 +71,24 @@ describe("running many containers from one Lua process", function()
     collectgarbage()
     assert.equal(fds, H.fd_count())
     assert.equal(kids, H.child_count())
+    assert.equal(mounts, H.host_mounts())
+  end)
+
+  it("leaves no mount on the host without a user namespace either", function()
+    -- without one, the container's mount namespace starts as a peer of ours: only
+    -- making its mounts private keeps them there
+    H.needs_root("a container without a user namespace")
+    -- the rootfs on a shared mount of our own, as every mount is where / is shared
+    local dir, q = H.tmpdir("shared"), H.sh_quote
+    finally(function() os.execute("umount -R -l " .. q(dir)) H.rm(dir) end)
+    assert(os.execute(string.format("mount --bind %s %s && mount --make-shared %s && cp -a %s %s/rootfs",
+      q(dir), q(dir), q(dir), q(H.rootfs), q(dir))))
+    local mounts = H.host_mounts()
+    for _ = 1, 3 do
+      local st, out, err = H.run_sh("true", { rootfs = dir .. "/rootfs",
+        namespaces = { "mount", "uts", "ipc", "pid", "net", "cgroup" } })
+      assert.same({ 0, "", "" }, { st, out, err })
+    end
     assert.equal(mounts, H.host_mounts())
   end)
 

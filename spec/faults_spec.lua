@@ -10,14 +10,11 @@ local q = H.sh_quote
 
 local NETWORK = { bridge = "fbr0", gateway = "10.78.0.1/24" }
 local KILLNET = { bridge = "fbr1", gateway = "10.78.1.1/24" } -- the parent-kill spec's own
-local ENV = "LUA_PATH=" .. q(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-  " LUA_CPATH=" .. q(H.root .. "/lua/?.so;;")
+local ENV = H.LUA_ENV
 
 local state -- the lease directory of this spec (net.STATE_DIR)
 
-local function tmpdir(tag)
-  return (H.sh("mktemp -d /tmp/nsbox-" .. tag .. ".XXXXXX"):gsub("%s+$", ""))
-end
+local tmpdir = H.tmpdir
 
 local function links() return H.sh("ip -o link | cut -d: -f2 | cut -d@ -f1 | sort") end
 
@@ -78,9 +75,7 @@ local function survivors(cmdline)
   for _ = 1, 40 do
     alive = {}
     for pid in H.sh("pgrep -fx " .. q(cmdline) .. " || true"):gmatch("%d+") do
-      local f = io.open("/proc/" .. pid .. "/stat")
-      local st = f and f:read("a"):match("^%d+ %b() (%a)")
-      if f then f:close() end
+      local st = H.proc_state(pid)
       if st and st ~= "Z" then alive[#alive + 1] = pid .. ":" .. st end
     end
     if #alive == 0 then break end
@@ -90,6 +85,7 @@ local function survivors(cmdline)
 end
 
 describe("faults", function()
+  if H.needs_root("makes a network namespace without a user namespace for its bridges") then return end
   local saved, wrappers
 
   setup(function()
@@ -105,7 +101,8 @@ describe("faults", function()
   teardown(function()
     fault.arm(nil)
     net.STATE_DIR = saved
-    os.execute("rm -rf " .. q(state) .. " " .. q(wrappers))
+    H.rm(state)
+    H.rm(wrappers)
   end)
 
   -- forked: the child inherits the armed step; re-executed: the interpreter arms it
@@ -398,7 +395,12 @@ describe("faults", function()
       end
 
       local before = snapshot()
-      local tmp_before = H.sh("ls -A /tmp")
+      -- what nsbox may write outside the rootfs: its state directory (pointed at one of
+      -- ours) and, without it, /tmp/nsbox-UID; not the rest of /tmp, which others use
+      local state_dir, own = tmpdir("state"), "/tmp/nsbox-" .. core.geteuid()
+      core.setenv("NSBOX_STATE_DIR", state_dir)
+      finally(function() core.setenv("NSBOX_STATE_DIR", nil) H.rm(state_dir) end)
+      local tmp_before = H.sh("ls -A " .. q(state_dir) .. "; ls -dA " .. q(own) .. " 2>/dev/null")
       local boxes, refused = 0, 0
       for i = 1, 300 do
         local r = recipe()
@@ -419,7 +421,8 @@ describe("faults", function()
       end
       assert.is_true(boxes > 0 and refused > 0, string.format("seed %d: %d boxes, %d refused", seed, boxes, refused))
       assert_unchanged(before, "seed " .. seed)
-      assert.equal(tmp_before, H.sh("ls -A /tmp"), "seed " .. seed .. ": files in /tmp")
+      assert.equal(tmp_before, H.sh("ls -A " .. q(state_dir) .. "; ls -dA " .. q(own) .. " 2>/dev/null"),
+        "seed " .. seed .. ": files in the state directory or /tmp/nsbox-UID")
     end)
   end)
 end)

@@ -7,9 +7,7 @@ local H = require "spec.support.helpers"
 local nsbox, core = H.nsbox, H.core
 local q = H.sh_quote
 
-local function tmpdir(tag)
-  return (H.sh("mktemp -d /tmp/nsbox-" .. tag .. ".XXXXXX"):gsub("%s+$", ""))
-end
+local tmpdir, rm = H.tmpdir, H.rm
 
 local function esc(s) return (s:gsub("%p", "%%%0")) end
 
@@ -57,10 +55,6 @@ local function evil_rootfs()
   return root, host, scratch
 end
 
-local function rm(...)
-  for _, d in ipairs { ... } do os.execute("rm -rf " .. q(d)) end
-end
-
 describe("file descriptors and the working directory", function()
   it("closes every fd but 0, 1, 2 and keep_fds before the command runs, io.open'd ones included", function()
     local dir = tmpdir("fds")
@@ -83,6 +77,17 @@ describe("file descriptors and the working directory", function()
     expect[#expect + 1] = own
     table.sort(expect)
     assert.equal(table.concat(expect, " ") .. " kept\n", out)
+  end)
+
+  it("keeps its channel to a launched child out of the programs it runs meanwhile (close-on-exec)", function()
+    -- a shell started from here inherits every fd of ours that is not close-on-exec
+    local function sockets() return H.sh("ls -l /proc/$$/fd | grep -c 'socket:' || true") end
+    local before = sockets()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" } })
+    assert(box:launch())
+    local during = sockets()
+    assert.equal(0, box:wait())
+    assert.equal(before, during)
   end)
 
   it("refuses a cwd through /proc/self/fd/N, the leaked-fd escape of CVE-2024-21626", function()
@@ -162,21 +167,19 @@ describe("a rootfs with symlinks pointing out of it", function()
     end
   end)
 
-  it("makes a mount destination behind a dangling symlink inside the rootfs, or refuses it by name", function()
+  it("refuses a mount destination behind a dangling symlink inside the rootfs, by name", function()
     -- /dangling -> HOST/missing: a target only the host has.
     local before, mounts = listing(host), H.host_mounts()
     local st, out = H.run_sh("grep ' " .. host .. "/missing/x ' /proc/mounts",
       { rootfs = root, mounts = { { type = "tmpfs", destination = "/dangling/x" } } })
     assert.equal(before, listing(host))
     assert.equal(mounts, H.host_mounts())
-    if st == nil then
-      -- a refusal must say what it refused and why, not "File exists"
-      assert.matches("/dangling/x", out)
-      assert.matches("symlink", out)
-    else
-      assert.equal(0, st)
-      assert.truthy(core.stat(root .. host .. "/missing/x"), "made inside the rootfs")
-    end
+    -- a refusal must say what it refused and why, not "File exists"
+    assert.is_nil(st)
+    assert.matches("/dangling/x", out)
+    assert.matches("symlink", out)
+    assert.equal("open(" .. root .. "/dangling/x): " .. root .. "/dangling is a symlink that leads nowhere: refused", out)
+    assert.is_nil(core.stat(root .. host .. "/missing"), "nothing made inside the rootfs either")
   end)
 
   it("never creates a file or directory on the host outside the rootfs", function()
@@ -246,6 +249,7 @@ describe("defaults inside the container", function()
   end)
 
   it("clears the inheritable and ambient sets the caller had, with or without a user namespace", function()
+    H.needs_root("the caller gives itself inheritable and ambient capabilities; a container without a user namespace")
     -- A caller started with inheritable + ambient CAP_SYS_ADMIN (systemd's AmbientCapabilities=,
     -- setpriv): ambient capabilities survive exec past the bounding set.
     local script = string.format([[
@@ -260,8 +264,7 @@ describe("defaults inside the container", function()
       end }
       io.write(H.run(nil), "--\n", H.run { "mount", "uts", "ipc", "pid", "net", "cgroup" })
     ]], H.rootfs, STATUS)
-    local env = "LUA_PATH=" .. q(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-      " LUA_CPATH=" .. q(H.root .. "/lua/?.so;;")
+    local env = H.LUA_ENV
     local out = H.sh(env .. " setpriv --inh-caps=+sys_admin,+net_admin --ambient-caps=+sys_admin,+net_admin" ..
       " lua5.4 -e " .. q(script) .. " 2>&1")
     local userns, nouserns = out:match("^(.-)%-%-\n(.*)$")
@@ -296,8 +299,7 @@ describe("defaults inside the container", function()
         box:run()
       end
     ]], H.rootfs, dir .. "/tiocsti")
-    local env = "LUA_PATH=" .. q(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-      " LUA_CPATH=" .. q(H.root .. "/lua/?.so;;")
+    local env = H.LUA_ENV
     local out = H.sh("script -qec " .. q(env .. " lua5.4 -e " .. q(script)) .. " /dev/null </dev/null 2>&1")
       :gsub("\r", "")
     assert.matches("new_session=true TIOCSTI: Operation not permitted\n", out)
@@ -328,6 +330,7 @@ describe("defaults inside the container", function()
   end)
 
   it("masks only with a /dev/null that is the character device 1:3 (CVE-2025-31133)", function()
+    H.needs_root("binds a fake /dev/null in a mount namespace of the caller's")
     -- In a mount namespace of its own, a Lua process whose /dev/null is a regular file
     -- (bound over it) starts a container: masking with it would hand /proc/keys and the
     -- rest to whatever that file is. Refused instead.
@@ -339,14 +342,14 @@ describe("defaults inside the container", function()
       local st, err = box:run()
       print(st, err)
     ]], H.rootfs)
-    local env = "LUA_PATH=" .. q(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-      " LUA_CPATH=" .. q(H.root .. "/lua/?.so;;")
+    local env = H.LUA_ENV
     local out = H.sh(string.format("echo fake > %s/null && unshare -m --propagation private sh -c %s 2>&1",
       q(dir), q("mount --bind " .. q(dir .. "/null") .. " /dev/null && " .. env .. " lua5.4 -e " .. q(script))))
     assert.equal("nil\tmask: /dev/null is not the character device 1:3: refused\n", out)
   end)
 
   it("makes /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and /proc/fs read-only", function()
+    H.needs_root("as another user the host's root owns these files: the write is refused before the mount refuses it")
     local lines, expect = {}, {}
     for _, p in ipairs(require("nsbox.rootfs").READONLY) do
       if core.stat(p) then
@@ -409,47 +412,66 @@ describe("a process joining a running container (exec)", function()
       mounts = { { source = shared, destination = "/shared" } } })
     assert(box:start())
     finally(function() box:kill(core.SIGKILL) box:wait() rm(shared) end)
-    -- While the joined command waits, a host shell finds the joining process (our child
-    -- other than the container, with the joined command as its child) and, with the
-    -- credentials and every capability of the container's root (nsenter into its user
-    -- namespace), reads its /proc/PID/exe.
-    local monitor = string.format([[
-      for i in $(seq 250); do
-        for p in $(pgrep -P %d); do
-          [ "$p" != %d ] && [ -n "$(pgrep -P $p)" ] && j=$p
-        done
-        [ -n "$j" ] && break
-        sleep 0.02
-      done
-      echo "joiner=$j" > %s/result
-      nsenter -t %d -U -- readlink -v /proc/$j/exe >> %s/result 2>&1; echo "rc=$?" >> %s/result
-      touch %s/done]], core.getpid(), box.pid, shared, box.pid, shared, shared, shared)
-    assert(os.execute("(" .. monitor .. ") >/dev/null 2>&1 &"))
-    assert.equal(0, box:exec { command = { "/bin/sh", "-c",
-      "i=0; while [ ! -e /shared/done ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done" } })
-    local f = assert(io.open(shared .. "/result"))
-    local res = f:read("a")
-    f:close()
+    -- While the joined command waits, a host shell with the credentials and every
+    -- capability of the container's root (nsenter into its user namespace) reads
+    -- the joining process's /proc/PID/exe.
+    local st, res = H.joiner_probe(box, shared, "nsenter --preserve-credentials -t $BOX -U -- readlink -v /proc/$j/exe")
+    assert.equal(0, st)
     assert.matches("^joiner=%d+\n", res)
-    assert.matches("Permission denied\nrc=1\n$", res)
+    assert.matches("\nreadlink: /proc/%d+/exe: Permission denied\nrc=1\n$", res)
+  end)
+
+  it("is non-dumpable before it joins: without a user namespace the prctl before setns is the only one", function()
+    H.needs_root("a container without a user namespace")
+    local shared = tmpdir("join") -- under H.TMP: removed at the end even if cc fails
+    assert(os.execute(string.format("cc -std=c11 -O2 -o %s/kcmp %s/spec/support/kcmp.c", q(shared), q(H.root))))
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" },
+      namespaces = { "mount", "uts", "ipc", "pid", "net", "cgroup" },
+      mounts = { { source = shared, destination = "/shared" } } })
+    assert(box:start())
+    finally(function() box:kill(core.SIGKILL) box:wait() rm(shared) end)
+    -- a root observer as privileged as the joiner but for CAP_SYS_PTRACE in effect:
+    -- allowed to inspect the (dumpable) command, refused the joiner only if non-dumpable
+    assert.equal("allowed\n", H.sh(shared .. "/kcmp " .. box.pid))
+    local st, res = H.joiner_probe(box, shared, q(shared .. "/kcmp") .. " $j")
+    assert.equal(0, st)
+    assert.matches("^joiner=%d+\nOperation not permitted\nrc=1\n$", res)
   end)
 end)
 
 describe("init = true", function()
+  -- A host shell line run with the credentials and every capability of the root of
+  -- a running init = true container (nsenter into its user namespace), $INIT the
+  -- init's pid; returns its output and "rc=N\n".
+  local function init_seen_from_userns(line)
+    local box = assert(nsbox.container { rootfs = H.rootfs, init = true, command = { "sleep", "30" } })
+    assert(box:start())
+    -- through the command's pid: a non-dumpable init's /proc/PID/ns are root's
+    local out = H.sh(string.format("INIT=%d nsenter --preserve-credentials -t $(pgrep -P %d) -U -- sh -c %s 2>&1; echo rc=$?",
+      box.pid, box.pid, q(line)))
+    box:kill(core.SIGKILL)
+    box:wait()
+    return out
+  end
+
   it("runs as PID 1 a non-dumpable init whose host binary the command cannot reach", function()
     local st, out = H.run_sh("ps -o pid,args | grep -c '^ *2 /bin/sh'; readlink /proc/1/exe || echo refused",
       { init = true })
     assert.equal(0, st)
     assert.equal("1\nrefused\n", out)
+    -- non-dumpable: refused even with every capability of the container's root
+    assert.matches("^readlink: /proc/%d+/exe: Permission denied\nrc=1\n$", init_seen_from_userns("readlink -v /proc/$INIT/exe"))
   end)
 
   it("holds none of the parent's fds: a forked init closes them before it is seen", function()
+    H.needs_root("a non-dumpable init's /proc/PID/fd is the host root's")
     local f = assert(io.open("/etc/hostname"))
     local r, w = assert(core.pipe())
     local box = assert(nsbox.container { rootfs = H.rootfs, init = true, command = { "sleep", "30" } })
     assert(box:start())
     finally(function() box:kill(core.SIGKILL) box:wait() f:close() core.close(r) core.close(w) end)
     local held = H.sh("ls -l /proc/" .. box.pid .. "/fd | awk 'NR > 1 { print $9, $11 }'")
+    assert.matches("^0 ", held) -- the listing is there: stdin first
     assert.is_nil(held:find("/etc/hostname", 1, true), held)
     assert.is_nil(held:find(core.readlink("/proc/self/fd/" .. r), 1, true), held)
     for fd in held:gmatch("(%d+) ") do
@@ -464,16 +486,18 @@ describe("init = true", function()
       { init = true })
     assert.equal(0, st)
     assert.equal("refused\nrefused\nrefused\n", out)
+    -- the command lacks CAP_SYS_PTRACE; the container's root with all its capabilities is refused too
+    assert.equal("refused\nrefused\nrefused\nrc=0\n", init_seen_from_userns(
+      "for f in mem environ maps; do head -c 64 /proc/$INIT/$f >/dev/null 2>&1 && echo $f || echo refused; done"))
   end)
 
   it("keeps init's host binary out of reach even of a command given CAP_SYS_PTRACE", function()
+    -- by refusing the combination: the recipe never starts
     local st, out = H.run_sh("readlink /proc/1/exe || echo refused",
       { init = true, capabilities = { add = { "sys_ptrace" } } })
-    if st == nil then
-      assert.matches("sys_ptrace", out) -- refusing the combination is an answer too
-      return
-    end
-    assert.equal("refused\n", out)
+    assert.is_nil(st)
+    assert.matches("sys_ptrace", out)
+    assert.equal("capabilities: sys_ptrace with init = true would let the command reach init: refused", out)
   end)
 
   it("reaps orphaned zombies, which a PID 1 not written to be init leaves", function()
@@ -518,9 +542,7 @@ describe("init = true", function()
     -- no handler, not PID 1: SIGTERM kills sleep. A lost signal would leave it running: give up after 5 s.
     local done = false
     for _ = 1, 100 do
-      local c = io.open("/proc/" .. box.pid .. "/stat")
-      local state = c and c:read("a"):match("^%d+ %b() (%a)")
-      if c then c:close() end
+      local state = H.proc_state(box.pid)
       if state == nil or state == "Z" then done = true break end
       os.execute("sleep 0.05")
     end
@@ -531,6 +553,7 @@ describe("init = true", function()
 end)
 
 describe("as an unprivileged user", function()
+  if H.needs_root("runs its probe as uid 65534 through setpriv") then return end
   local res
 
   setup(function()
@@ -578,6 +601,7 @@ describe("as an unprivileged user", function()
 end)
 
 describe("running 500 containers from one process", function()
+  if H.needs_root("makes a network namespace without a user namespace for its bridge") then return end
   setup(function()
     assert(core.unshare(core.CLONE_NEWNET))
     assert(core.rtnl.link_set { name = "lo", up = true })

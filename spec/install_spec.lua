@@ -7,16 +7,15 @@ describe("installing with luarocks", function()
   local src, tree
 
   setup(function()
-    src = select(2, sh("mktemp -d")):match("[^\n]+")
-    tree = select(2, sh("mktemp -d")):match("[^\n]+")
+    src, tree = H.tmpdir("install-src"), H.tmpdir("install-tree")
     -- The sources without build products (build/, *.o, *.so, .git).
     assert(sh(("tar -C %s --exclude=.git --exclude=./build --exclude='*.o' --exclude='*.so' -cf - . | tar -xf - -C %s")
       :format(q(root), q(src))))
   end)
 
   teardown(function()
-    if src then os.execute("rm -rf " .. q(src)) end
-    if tree then os.execute("rm -rf " .. q(tree)) end
+    if src then H.rm(src) end
+    if tree then H.rm(tree) end
   end)
 
   it("builds and installs the rockspec offline, then loads nsbox from that tree only", function()

@@ -3,13 +3,12 @@
 -- Every link is made inside a network namespace this spec creates first: the
 -- machine's own network is never touched.
 local core = require "nsbox.core"
-local json = require "dkjson"
 
-local ROOT = assert(core.realpath("."))
 local NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
 local EPERM, ENOENT, ESRCH, EINVAL, ENOSPC, EADDRINUSE = 1, 2, 3, 22, 28, 98
 
 local H = require "spec.support.helpers"
+local ROOT = H.root
 local function q(s) return H.sh_quote(tostring(s)) end
 local sh = H.sh
 
@@ -33,14 +32,14 @@ local function read(path)
 end
 
 local function tempdir()
-  local d = sh("mktemp -d /tmp/nsbox-netns-spec.XXXXXX"):gsub("%s+$", "")
+  local d = H.tmpdir("netns-spec")
   must("chmod 0755 " .. q(d))
   return d
 end
 
 -- Exit code, stdout and stderr of a shell command line.
 local function run(cmd)
-  local errf = os.tmpname()
+  local errf = H.tmpname("netns-err")
   local h = assert(io.popen(cmd .. " 2>" .. errf))
   local out = h:read("a")
   local _, _, code = h:close()
@@ -67,11 +66,7 @@ local function stop_all()
 end
 
 local function starttime(pid)
-  local s = assert(read("/proc/" .. pid .. "/stat"))
-  local rest = s:match("%) (.*)$")
-  local f = {}
-  for w in rest:gmatch("%S+") do f[#f + 1] = w end
-  return f[20] -- field 22 counted from the state (field 3)
+  return assert(H.proc_stat(pid))[22]
 end
 
 local function set(list)
@@ -87,6 +82,7 @@ local function count(t)
 end
 
 describe("nsbox-netns, the setuid network helper", function()
+  if H.needs_root("installs a setuid-root helper and makes a network namespace for its links") then return end
   local T, helper, conf, state, host_file, host_fd
 
   -- Build a copy of the helper reading the given config and state paths.
@@ -107,10 +103,7 @@ describe("nsbox-netns, the setuid network helper", function()
     return sleeper(NOBODY .. "unshare -Urn sh -c 'echo $$; exec sleep 60'")
   end
 
-  local function ipj(args, pid)
-    local pre = pid and ("nsenter -t " .. pid .. " -n ") or ""
-    return json.decode(sh(pre .. "ip -j " .. args .. " 2>/dev/null")) or {}
-  end
+  local ipj = H.ipj
 
   local function has(list, x)
     for _, v in ipairs(list or {}) do if v == x then return true end end
@@ -258,7 +251,7 @@ describe("nsbox-netns, the setuid network helper", function()
         function() return sleeper(NOBODY .. "unshare -Ur sh -c 'echo $$; exec sleep 60'") end },
       { "a process that does not exist", "attach 4194305 tbr0", 1, "nsbox%-netns: no process 4194305" },
       { "a bridge not in the config", "attach PID tbr9", 1,
-        "nsbox%-netns: bridge tbr9 is not allowed by /tmp/nsbox%-netns%-spec%.%w+/netns%.conf" },
+        "nsbox%-netns: bridge tbr9 is not allowed by /tmp/nsbox%-spec%.%w+/netns%-spec%.%w+/netns%.conf" },
       { "an address outside the subnet", "attach PID tbr0 10.99.1.5", 1,
         "nsbox%-netns: network%.address: 10%.99%.1%.5 is outside 10%.99%.0%.0/24" },
       { "the gateway address", "attach PID tbr0 10.99.0.1", 1,

@@ -1,13 +1,10 @@
 -- Container networking as root: the seed's bridge + veth, leases, cleanup.
 -- Everything happens inside a network namespace this spec makes for itself.
 local H = require "spec.support.helpers"
-local json = require "dkjson"
 local nsbox, core = H.nsbox, H.core
 
-local function ip_json(cmd)
-  local out = H.sh("ip -j " .. cmd .. " 2>/dev/null")
-  return json.decode(out ~= "" and out or "[]")
-end
+local json = require "dkjson"
+local ip_json = H.ipj
 
 local function links()
   local names = {}
@@ -61,6 +58,7 @@ local function exec_in(box, line)
 end
 
 describe("container networking", function()
+  if H.needs_root("makes a network namespace without a user namespace for its bridge") then return end
   setup(function()
     assert(core.unshare(core.CLONE_NEWNET))
     assert(core.rtnl.link_set { name = "lo", up = true })
@@ -158,7 +156,7 @@ describe("container networking", function()
   it("gives 20 containers started at once from 4 processes distinct addresses that reach the gateway", function()
     -- Each process starts 5 containers that stay up, pings the gateway from each, writes
     -- what it saw to a shared file, and keeps its containers until all 20 lines are there.
-    local shared = os.tmpname()
+    local shared = H.tmpname("net-shared")
     finally(function() os.remove(shared) end)
     local script = [[
       local nsbox = require "nsbox"
@@ -186,8 +184,7 @@ describe("container networking", function()
       for i = 1, 5 do boxes[i]:kill(core.SIGKILL) boxes[i]:wait() end
     ]]
     script = string.format("ROOTFS = %q SHARED = %q\n", H.rootfs, shared) .. script
-    local env = "LUA_PATH=" .. H.sh_quote(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-      " LUA_CPATH=" .. H.sh_quote(H.root .. "/lua/?.so;;")
+    local env = H.LUA_ENV
     local cmd = {}
     for i = 1, 4 do cmd[i] = env .. " lua5.4 -e " .. H.sh_quote(script) .. " &" end
     local errors = H.sh("( " .. table.concat(cmd, " ") .. " wait ) 2>&1")
@@ -219,7 +216,7 @@ describe("container networking", function()
   describe("for an unprivileged user", function()
     local dir
     setup(function()
-      dir = H.sh("mktemp -d /tmp/nsbox-helper.XXXXXX"):gsub("%s+$", "")
+      dir = H.tmpdir("helper")
       assert(os.execute("chmod 755 " .. dir))
       local f = assert(io.open(dir .. "/netns.conf", "w"))
       f:write("bridge brg2 10.50.0.1/24\n")
@@ -227,7 +224,7 @@ describe("container networking", function()
       assert(os.execute(string.format("make -s -C %s helper HELPER=%s/nsbox-netns NSBOX_NETNS_CONF=%s/netns.conf " ..
         "NSBOX_NETNS_STATE=%s/state >/dev/null && chmod 4755 %s/nsbox-netns", H.root, dir, dir, dir, dir)))
     end)
-    teardown(function() os.execute("rm -rf " .. dir) H.cleanup() end)
+    teardown(function() H.rm(dir) H.cleanup() end)
 
     it("goes through the setuid helper: address, default route, ping the gateway", function()
       local out = H.run_unprivileged("net_probe.lua", H.unprivileged_tree() .. "/rootfs", dir .. "/nsbox-netns",

@@ -55,6 +55,10 @@ describe("nsbox.container refuses", function()
       "^uid_map%[2%]: inside range overlaps entry 1$")
     refused({ rootfs = H.rootfs, uid_map = "0 0 1" }, "^uid_map: table expected, got string$")
     refused({ rootfs = H.rootfs, uid_map = { inside = 0, outside = 4294967295, count = 2 } }, "^uid_map: range runs past")
+  end)
+
+  it("an id map without the user namespace", function()
+    H.needs_root("as another user, namespaces without the user namespace are refused first")
     refused({ rootfs = H.rootfs, namespaces = { "mount" }, uid_map = { inside = 0, outside = 0, count = 1 } },
       "^uid_map: needs the user namespace$")
   end)

@@ -4,7 +4,6 @@
 -- unshare(CLONE_NEWNET) and the original one is rejoined at the end; as
 -- another user, inside a user namespace of its own first.
 local core = require "nsbox.core"
-local json = require "dkjson"
 local rtnl = core.rtnl
 
 -- Linux errno values
@@ -18,11 +17,7 @@ local function ns_of(pid)
   return (sh("readlink /proc/" .. pid .. "/ns/net"):gsub("%s+$", ""))
 end
 
--- `ip -j ARGS`, decoded; in the network namespace of pid if given.
-local function ipj(args, pid)
-  local pre = pid and ("nsenter -t " .. pid .. " -n ") or ""
-  return json.decode(sh(pre .. "ip -j " .. args .. " 2>/dev/null")) or {}
-end
+local ipj = H.ipj
 
 local function iplink(name, pid)
   return ipj("-d link show dev " .. name, pid)[1]
@@ -531,7 +526,7 @@ describe("nsbox.core.rtnl", function()
   describe("for an unprivileged user", function()
     it("works inside a user namespace of its own", function()
       if unprivileged then
-        return -- this whole file already runs so
+        pending("this whole file already runs so, as another user")
       end
       -- setpriv comes with util-linux, which make deps installs: its absence is a failure
       assert(not sh("command -v setpriv"):match("^%s*$"), "setpriv is missing (apt-get install util-linux)")
@@ -545,7 +540,8 @@ describe("nsbox.core.rtnl", function()
       ]]
       -- from the world-readable copy of the tree: the checkout itself may not be readable by 65534
       finally(H.cleanup)
-      local cmd = "cd " .. H.unprivileged_tree() .. " && LUA_PATH='lua/?.lua;;' LUA_CPATH='lua/?.so;;'" ..
+      local tree = H.unprivileged_tree()
+      local cmd = "cd " .. tree .. " && " .. H.lua_env(tree) ..
         " setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Urn lua5.4 -e " .. H.sh_quote(script) .. " 2>&1"
       assert.equal("10.10.10.2/24", sh(cmd))
     end)

@@ -3,6 +3,7 @@ local H = require "spec.support.helpers"
 local channel = require "nsbox.channel"
 
 describe("as an unprivileged user", function()
+  if H.needs_root("becomes uid 65534 through setpriv") then return end
   local res, shm_id
 
   setup(function()
@@ -67,9 +68,9 @@ describe("nsbox.reexec", function()
 
   local function run_prog(privileged)
     if privileged then
-      return H.sh("cd / && LUA_PATH=" .. H.sh_quote(H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;") ..
-        " LUA_CPATH=" .. H.sh_quote(H.root .. "/lua/?.so;;") .. " lua5.4 " .. H.root .. "/spec/support/reexec_prog.lua")
+      return H.sh("cd / && " .. H.LUA_ENV .. " lua5.4 " .. H.root .. "/spec/support/reexec_prog.lua")
     end
+    H.needs_root("becomes uid 65534 through setpriv")
     return (H.run_unprivileged("reexec_prog.lua"))
   end
 

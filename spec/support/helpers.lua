@@ -1,18 +1,108 @@
 -- Shared spec helpers: run containers and capture what they print, count what a
--- process holds, run a probe script as an unprivileged uid.
+-- process holds, run a probe script as an unprivileged uid, make temporary
+-- directories, read /proc and `ip -j`, mark what needs root as pending.
 local nsbox = require "nsbox"
 local core = nsbox.core
+local json = require "dkjson"
 
 local H = {}
 
 H.nsbox, H.core = nsbox, core
 H.root = assert(core.realpath("."))
 H.rootfs = H.root .. "/build/rootfs"
+-- root of the machine: uid 0 in the initial user namespace (rtnl_spec, run by
+-- another user, moves this process into a user namespace where it is uid 0)
+H.is_root = core.geteuid() == 0 and (function()
+  local f = assert(io.open("/proc/self/uid_map"))
+  local map = f:read("a")
+  f:close()
+  return map:match("^%s*0%s+0%s+4294967295%s*$") ~= nil
+end)()
 
 local function sh_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 H.sh_quote = sh_quote
+
+--- The environment a shell line needs to load nsbox from a tree (default this
+-- checkout): "LUA_PATH='...' LUA_CPATH='...'".
+function H.lua_env(tree)
+  tree = tree or H.root
+  return "LUA_PATH=" .. sh_quote(tree .. "/lua/?.lua;" .. tree .. "/lua/?/init.lua;;") ..
+    " LUA_CPATH=" .. sh_quote(tree .. "/lua/?.so;;")
+end
+H.LUA_ENV = H.lua_env()
+
+-- busted's pending() where the caller runs: in a test (the running test's
+-- element, a local of busted's frames, holds it) it ends the test as pending;
+-- in a describe block (its function's environment holds it) it adds a pending entry.
+local function spec_pending()
+  for level = 3, 60 do
+    local info = debug.getinfo(level, "f")
+    if not info then break end
+    for i = 1, 255 do
+      local name, v = debug.getlocal(level, i)
+      if not name then break end
+      if name == "element" and type(v) == "table" and type(v.env) == "table" and v.env.pending then
+        return v.env.pending
+      end
+    end
+  end
+  for level = 3, 60 do
+    local info = debug.getinfo(level, "f")
+    if not info then break end
+    for i = 1, 255 do
+      local name, v = debug.getupvalue(info.func, i)
+      if not name then break end
+      if name == "_ENV" and type(v) == "table" and v.pending then return v.pending end
+    end
+  end
+  error("H.needs_root: call it from a test or a describe block")
+end
+
+--- Mark what follows as needing root: as another user, pending with the reason.
+-- In a test that ends the test; in a describe block it returns true, and the
+-- block returns before it declares its tests: `if H.needs_root(why) then return end`.
+function H.needs_root(why)
+  if H.is_root then return false end
+  local pending, msg = spec_pending(), "needs root: " .. why
+  if pending == require("busted").pending then -- a describe block's
+    pending(msg)
+    return true
+  end
+  return pending(msg) -- a tail call: busted names the caller's line, not this one
+end
+
+-- Every temporary directory of this run is under one base, so a spec can look
+-- at mounts under what it made and nothing else of the machine.
+local base = (function()
+  local p = assert(io.popen("mktemp -d /tmp/nsbox-spec.XXXXXX"))
+  local d = assert(p:read("l"), "mktemp failed")
+  p:close()
+  assert(os.execute("chmod 755 " .. sh_quote(d))) -- an unprivileged uid must reach the copies
+  return d
+end)()
+H.TMP = base
+-- removed when the Lua state closes (busted ends with os.exit(code, true))
+H._tmp_guard = setmetatable({}, { __gc = function() os.execute("rm -rf " .. sh_quote(base)) end })
+
+local function mktemp(opt, tag)
+  local p = assert(io.popen("mktemp " .. opt .. sh_quote(base .. "/" .. (tag or "tmp") .. ".XXXXXX")))
+  local path = p:read("l")
+  p:close()
+  return assert(path, "mktemp failed")
+end
+
+--- A new temporary directory (mode 0700) under H.TMP; tag names it.
+function H.tmpdir(tag) return mktemp("-d ", tag) end
+
+--- Remove directory trees (made by H.tmpdir).
+function H.rm(...)
+  for _, d in ipairs { ... } do os.execute("rm -rf " .. sh_quote(d)) end
+end
+
+--- A new empty temporary file under H.TMP; tag names it.
+function H.tmpname(tag) return mktemp("", tag) end
 
 --- A host shell command: true if it succeeded, its stdout and stderr together, its exit code.
 function H.run(cmd)
@@ -78,7 +168,7 @@ end
 function H.fd_count()
   collectgarbage()
   collectgarbage() -- file handles others dropped are closed by their finalizers
-  local tmp = os.tmpname()
+  local tmp = H.tmpname("fds")
   assert(os.execute("ls /proc/" .. core.getpid() .. "/fd > " .. tmp))
   local n = 0
   for _ in io.lines(tmp) do n = n + 1 end
@@ -91,19 +181,55 @@ function H.child_count()
   return tonumber(H.sh("ps -o pid= --ppid " .. core.getpid() .. " | wc -l")) - 1 -- minus the ps itself
 end
 
---- This machine's mount table, as text.
-function H.host_mounts()
-  local f = assert(io.open("/proc/1/mountinfo"))
+--- The mounts of this process's mount namespace (the host's) at or under the
+-- paths nsbox is handed in specs: the test rootfs and H.TMP, plus any given;
+-- as mountinfo lines. Never the whole table: other programs mount too.
+function H.host_mounts(...)
+  local under = { H.rootfs, base, ... }
+  local f = assert(io.open("/proc/self/mountinfo"))
+  local keep = {}
+  for line in f:lines() do
+    local point = line:match("^%S+ %S+ %S+ %S+ (%S+)")
+    for _, p in ipairs(under) do
+      if point == p or point:sub(1, #p + 1) == p .. "/" then keep[#keep + 1] = line break end
+    end
+  end
+  f:close()
+  return table.concat(keep, "\n")
+end
+
+--- Fields of /proc/PID/stat, numbered as in proc(5) (3: state, 22: start time),
+-- or nil if there is no such process.
+function H.proc_stat(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
   local s = f:read("a")
   f:close()
-  return s
+  local pid_, comm, rest = s:match("^(%d+) (%b()) (.*)$")
+  if not pid_ then return nil end
+  local t = { pid_, comm }
+  for w in rest:gmatch("%S+") do t[#t + 1] = w end
+  return t
+end
+
+--- The state letter of a process (R, S, Z, ...), nil if it is gone.
+function H.proc_state(pid)
+  local t = H.proc_stat(pid)
+  return t and t[3]
+end
+
+--- `ip -j ARGS`, decoded ({} when ip prints nothing); in the network namespace of pid if given.
+function H.ipj(args, pid)
+  local pre = pid and ("nsenter -t " .. pid .. " -n ") or ""
+  local out = H.sh(pre .. "ip -j " .. args .. " 2>/dev/null")
+  return out ~= "" and json.decode(out) or {}
 end
 
 --- A world-readable copy of the Lua tree, the rootfs and the given support
 -- script, for running as an unprivileged uid; returns its directory.
 function H.unprivileged_tree()
   if H._unpriv then return H._unpriv end
-  local dir = H.sh("mktemp -d /tmp/nsbox-spec.XXXXXX"):gsub("%s+$", "")
+  local dir = H.tmpdir("unprivileged")
   assert(os.execute(string.format("cp -r %s/lua %s/ && cp -a %s %s/rootfs && cp -r %s/spec/support %s/ && chmod -R a+rX %s",
     H.root, dir, H.rootfs, dir, H.root, dir, dir)))
   H._unpriv = dir
@@ -116,8 +242,7 @@ function H.run_unprivileged(script, ...)
   local args = {}
   for _, a in ipairs { ... } do args[#args + 1] = sh_quote(a) end
   local cmd = string.format("cd %s && setpriv --reuid=65534 --regid=65534 --clear-groups " ..
-    "env -i PATH=/usr/bin:/bin LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' " ..
-    "lua5.4 support/%s %s 2>&1", dir, script, table.concat(args, " "))
+    "env -i PATH=/usr/bin:/bin %s lua5.4 support/%s %s 2>&1", dir, H.lua_env(dir), script, table.concat(args, " "))
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
   local _, _, code = p:close()
@@ -125,7 +250,34 @@ function H.run_unprivileged(script, ...)
 end
 
 function H.cleanup()
-  if H._unpriv then os.execute("rm -rf " .. sh_quote(H._unpriv)) H._unpriv = nil end
+  if H._unpriv then H.rm(H._unpriv) H._unpriv = nil end
+end
+
+--- Run a host shell line against the process that joins box while the joined
+-- command waits: a background shell finds the joiner (our child other than the
+-- container, with the joined command as its child), then runs probe with $j its
+-- pid and $BOX the container's. shared is a host directory the box has at /shared.
+-- Returns the box:exec status and "joiner=PID\n" .. the probe's output .. "rc=N\n".
+function H.joiner_probe(box, shared, probe)
+  local monitor = string.format([[
+    BOX=%d
+    for i in $(seq 250); do
+      for p in $(pgrep -P %d); do
+        [ "$p" != $BOX ] && [ -n "$(pgrep -P $p)" ] && j=$p
+      done
+      [ -n "$j" ] && break
+      sleep 0.02
+    done
+    echo "joiner=$j" > %s/result
+    { %s ; } >> %s/result 2>&1; echo "rc=$?" >> %s/result
+    touch %s/done]], box.pid, core.getpid(), shared, probe, shared, shared, shared)
+  assert(os.execute("(" .. monitor .. ") >/dev/null 2>&1 &"))
+  local st = box:exec { command = { "/bin/sh", "-c",
+    "i=0; while [ ! -e /shared/done ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done" } }
+  local f = assert(io.open(shared .. "/result"))
+  local res = f:read("a")
+  f:close()
+  return st, res
 end
 
 --- Namespace inode of a process, e.g. H.ns_inode("self", "uts").

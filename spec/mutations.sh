@@ -1,0 +1,124 @@
+#!/bin/bash
+# Mutation check of the guards the specs claim: for each guarded line, a scratch
+# copy of this checkout has that line removed or neutralised, is rebuilt, and runs
+# only the spec that guards it, which must go red. One line per mutation:
+#   killed    NAME   the spec failed without the line, as it should
+#   SURVIVED  NAME   the spec stayed green: it cannot see the behaviour it names
+# Exits non-zero if any survived, if a spec is red or runs no test on the
+# unmutated copy, or if a mutation's text is not found exactly once (the code
+# moved: update the mutation). Run as root (the guarding specs need it):
+#   spec/mutations.sh [NAME...]
+# SPECS=DIR takes the spec directory from DIR/spec instead (e.g. an older
+# revision's, `git archive REV spec | tar -x -C DIR`), to see which mutations it misses.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+scratch=$(mktemp -d /tmp/nsbox-mutations.XXXXXX)
+# a mutation may leak mounts onto the host (that is what some specs look for): undo them
+cleanup() {
+  findmnt -rn -o TARGET | grep "^$scratch/" | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+# Replace the one occurrence of text by repl in file; fail if it is not there exactly once.
+edit() {
+  lua5.4 - "$1" "$2" "$3" <<'EOF'
+local path, text, repl = arg[1], arg[2], arg[3]
+local f = assert(io.open(path)) local s = f:read("a") f:close()
+local n, i, at = 0, 1, nil
+while true do
+  local a, b = s:find(text, i, true)
+  if not a then break end
+  n, i, at = n + 1, b + 1, at or a
+end
+if n ~= 1 then io.stderr:write(path, ": the text is there ", n, " times, not once: ", text, "\n") os.exit(1) end
+f = assert(io.open(path, "w")) f:write(s:sub(1, at - 1), repl, s:sub(at + #text)) f:close()
+EOF
+}
+
+# Run one spec file's tests matching filter in tree; prints busted's summary line.
+run_spec() {
+  (cd "$1" && LUA_PATH="$1/lua/?.lua;$1/lua/?/init.lua;;" LUA_CPATH="$1/lua/?.so;;" \
+    busted --lua=lua5.4 --filter="$3" "$2" 2>&1 | grep -E '^[0-9]+ success' | tail -1)
+}
+
+# The unmutated copy, built once; each mutation starts from it (objects included,
+# so only a changed C file is recompiled).
+base=$scratch/base
+mkdir -p "$base"
+(cd "$here" && tar --exclude=./.git --exclude=./build -cf - .) | tar -C "$base" -xf -
+if [ -n "${SPECS:-}" ]; then rm -rf "$base/spec" && cp -a "$SPECS/spec" "$base/spec"; fi
+make -s -C "$base" all rootfs >/dev/null || { echo "build of the unmutated copy failed"; exit 2; }
+
+bad=0 survived=0
+# mutation NAME SPEC FILTER FILE TEXT REPLACEMENT [FILE TEXT REPLACEMENT...]
+# FILTER: busted --filter, a Lua pattern without spaces or quotes (busted passes it
+# through a shell). Each TEXT is literal and must occur exactly once in its FILE.
+mutation() {
+  local name=$1 spec=$2 filter=$3 sum work
+  shift 3
+  if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qx -- "$name"; then return; fi
+  sum=$(run_spec "$base" "$spec" "$filter")
+  case "$sum" in
+    0\ success*|"") echo "BASELINE  $name: no test matches $filter in $spec"; bad=1; return ;;
+    *" 0 failures / 0 errors"*) ;;
+    *) echo "BASELINE  $name: red without the mutation: $sum"; bad=1; return ;;
+  esac
+  work=$scratch/m
+  rm -rf "$work" && cp -a "$base" "$work"
+  while [ $# -gt 0 ]; do
+    if ! edit "$work/$1" "$2" "$3"; then echo "MOVED     $name: update its text in spec/mutations.sh"; bad=1; return; fi
+    shift 3
+  done
+  if ! make -s -C "$work" all >/dev/null 2>&1; then echo "killed    $name (the build fails)"; return; fi
+  sum=$(run_spec "$work" "$spec" "$filter")
+  case "$sum" in
+    *" 0 failures / 0 errors"*) echo "SURVIVED  $name: $spec $filter: $sum"; survived=1 ;;
+    *) echo "killed    $name: $sum" ;;
+  esac
+}
+only=("$@")
+
+I=lua/nsbox/inside.lua
+# The joiner's two PR_SET_DUMPABLE: in a user namespace either one alone keeps it
+# non-dumpable, so the first mutation removes both; without one, only the first runs.
+mutation join-dumpable spec/container_spec.lua 'non%-dumpable.before.it.joins' \
+  $I $'  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))' '  try(core.setns(pidfd, r.flags))' \
+  $I $'    try(core.prctl(core.PR_SET_DUMPABLE, 0))\n    try(core.prctl(core.PR_SET_PDEATHSIG' '    try(core.prctl(core.PR_SET_PDEATHSIG'
+mutation join-dumpable-exe spec/hardening_spec.lua 'CVE%-2019%-5736' \
+  $I $'  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))' '  try(core.setns(pidfd, r.flags))' \
+  $I $'    try(core.prctl(core.PR_SET_DUMPABLE, 0))\n    try(core.prctl(core.PR_SET_PDEATHSIG' '    try(core.prctl(core.PR_SET_PDEATHSIG'
+mutation join-dumpable-before-setns spec/hardening_spec.lua 'is.non%-dumpable.before.it.joins' \
+  $I $'  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  try(core.setns(pidfd, r.flags))' '  try(core.setns(pidfd, r.flags))'
+mutation init-dumpable spec/hardening_spec.lua 'init.=.true' \
+  $I $'  try(core.prctl(core.PR_SET_DUMPABLE, 0))\n  -- a signal sent once' '  -- a signal sent once'
+mutation hostname-default-id spec/container_spec.lua 'defaults.its.hostname.to.its.id' \
+  lua/nsbox/recipe.lua 'host_name("hostname", r.hostname) or id,' \
+  'host_name("hostname", r.hostname) or string.format("%012x", math.random(0, 2^47)),'
+mutation join-cgroup-namespace spec/container_spec.lua 'runs.a.command.joined.to.all.its.namespaces' \
+  $I '  try(core.setns(pidfd, r.flags))' '  try(core.setns(pidfd, r.flags & ~core.CLONE_NEWCGROUP))'
+mutation init-sys-ptrace-refusal spec/hardening_spec.lua 'even.of.a.command.given.CAP_SYS_PTRACE' \
+  lua/nsbox/recipe.lua 'bad("capabilities", "sys_ptrace with init = true would let the command reach init: refused")' \
+  'local _ = 0'
+mutation dangling-symlink-refusal spec/hardening_spec.lua 'behind.a.dangling.symlink' \
+  csrc/resolve.c $'\t\tif (r == -2) {' $'\t\tif (r == -2 && 0) {'
+mutation no-new-privs spec/hardening_spec.lua 'sets.no_new_privs,.unless' \
+  $I '  if r.no_new_privs then try(core.prctl(core.PR_SET_NO_NEW_PRIVS, 1)) end' '  local _ = r.no_new_privs'
+mutation setsid spec/hardening_spec.lua 'runs.the.command.in.a.new.session:' \
+  $I '  if r.new_session then try(core.setsid()) end' '  local _ = r.new_session'
+mutation masked-paths spec/hardening_spec.lua 'masks.the.OCI.default.paths' \
+  lua/nsbox/rootfs.lua '  for _, p in ipairs(M.MASKED) do' '  for _, p in ipairs({}) do'
+# The fds: the forked child closes the parent's at once, exec marks every one
+# close-on-exec; either one alone keeps them from the command.
+mutation close-fds-before-exec spec/hardening_spec.lua 'closes.every.fd.but.0,.1,.2' \
+  $I $'  try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))\n  for _, k in ipairs(r.keep_fds)' '  for _, k in ipairs(r.keep_fds)' \
+  $I $'  core.close_range(from)\n  run(STEPS[entry]' '  run(STEPS[entry]'
+mutation forked-child-closes-fds spec/hardening_spec.lua 'holds.none.of.the.parent.s.fds' \
+  $I $'  core.close_range(from)\n  run(STEPS[entry]' '  run(STEPS[entry]'
+mutation mounts-private spec/failure_spec.lua 'leaves.no.mount.on.the.host.without' \
+  lua/nsbox/rootfs.lua '  try(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))' '  local _ = core.MS_PRIVATE'
+mutation channel-cloexec spec/hardening_spec.lua 'keeps.its.channel' \
+  csrc/process.c 'socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)' 'socketpair(AF_UNIX, SOCK_STREAM, 0, sv)'
+
+rm -rf "$scratch/m"
+[ $bad = 0 ] && [ $survived = 0 ]
