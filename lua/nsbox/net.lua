@@ -267,7 +267,7 @@ end
 function M.announce()
   local f, err, errno = io.open("/proc/sys/net/ipv4/conf/all/arp_notify", "w")
   if not f then
-    if errno == 30 then return true end -- EROFS
+    if errno == core.EROFS then return true end
     return nil, err, errno
   end
   local ok, werr, werrno = f:write("1")

@@ -33,7 +33,7 @@ local function refuse_symlinks(root)
   for _, d in ipairs { "/proc", "/sys", "/dev" } do
     local st = core.stat(root .. d)
     if st and st.type ~= "directory" then
-      error({ error = string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), errno = 20 }, 0)
+      error({ error = string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), errno = core.ENOTDIR }, 0)
     end
   end
 end
@@ -102,7 +102,7 @@ end
 local function null_device()
   local st = core.stat("/dev/null", true)
   if not (st and st.type == "char" and st.rdev_major == 1 and st.rdev_minor == 3) then
-    error({ error = "mask: /dev/null is not the character device 1:3: refused", errno = 1 }, 0)
+    error({ error = "mask: /dev/null is not the character device 1:3: refused", errno = core.EPERM }, 0)
   end
   return "/dev/null"
 end
