@@ -97,20 +97,25 @@ function M.recv(fd)
   local head, fds, errno = core.recv_fds(fd, 4)
   if not head then return nil, fds, errno end
   if #head < 4 then return nil end
+  -- a message refused: the fds that came with it are closed, not leaked
+  local function refuse(err, eno)
+    for _, x in ipairs(fds or {}) do core.close(x) end
+    return nil, err, eno
+  end
   local n = string.unpack(">I4", head)
   local body, err
   body, err, errno = core.read(fd, n)
-  if not body then return nil, err, errno end
-  if #body < n then return nil, "channel: message cut short" end
+  if not body then return refuse(err, errno) end
+  if #body < n then return refuse("channel: message cut short") end
   local kind, payload = body:match("^([%w_]+) ?(.*)$")
   if not (kind and M.KINDS[kind]) then
-    return nil, string.format("channel: unknown message kind '%s'", kind or body:sub(1, 32))
+    return refuse(string.format("channel: unknown message kind '%s'", kind or body:sub(1, 32)))
   end
   if #fds == 0 then fds = nil end
   if payload == "" then return kind, nil, fds end
   if RAW[kind] then return kind, payload, fds end
   local chunk = load("return " .. payload, "=channel", "t", {})
-  if not chunk then return nil, "channel: malformed " .. kind .. " message" end
+  if not chunk then return refuse("channel: malformed " .. kind .. " message") end
   return kind, chunk(), fds
 end
 

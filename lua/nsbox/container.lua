@@ -35,7 +35,7 @@ local function child_recipe(r)
 end
 
 -- The child side's modules as one stripped bytecode chunk that fills
--- package.preload: the re-executed interpreter loads it from the sync channel
+-- package.preload: the re-executed interpreter loads it from the channel
 -- instead of searching and compiling the sources (about 0.8 ms a container).
 -- Built once per process, from its second container on: a process that starts
 -- one container would spend more compiling the bundle than the child saves.

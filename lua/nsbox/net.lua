@@ -277,7 +277,7 @@ function M.announce()
   return true
 end
 
---- The container side, run inside after "go" (lo is up already) when the helper
+--- The container side, run inside after the "network" message (lo is up already) when the helper
 -- made the veth. The address comes before the link goes up, so the
 -- announcement carries it.
 function M.configure(info)
