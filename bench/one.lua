@@ -3,5 +3,9 @@
 local nsbox = require "nsbox"
 local box = assert(nsbox.container { rootfs = arg[1] or "build/rootfs", command = { "/bin/true" } })
 local status = assert(box:run())
-if arg[2] == "rss" then print(nsbox.core.maxrss("self"), nsbox.core.maxrss("children")) end
+if arg[2] == "rss" then
+  package.cpath = (arg[0]:match("^(.*)/bench/") or ".") .. "/build/?.so;" .. package.cpath
+  local maxrss = require("bench.clock").maxrss
+  print(maxrss("self"), maxrss("children"))
+end
 os.exit(status)

@@ -3,6 +3,7 @@
 -- the network, a private mount namespace for crun).
 local top = arg[0]:match("^(.*)/bench/run%.lua$") or "."
 package.path = top .. "/?.lua;" .. package.path
+package.cpath = top .. "/build/?.so;" .. package.cpath -- bench.clock
 local core = require "nsbox.core"
 
 assert(core.geteuid() == 0, "make bench: run as root")

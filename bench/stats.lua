@@ -1,5 +1,5 @@
 -- Timing helpers for the benchmarks: wall-clock samples and their medians.
-local core = require "nsbox.core"
+local clock = require("bench.clock").clock
 
 local M = {}
 
@@ -7,9 +7,9 @@ local M = {}
 function M.sample(n, fn)
   local t = {}
   for i = 1, n do
-    local t0 = core.clock()
+    local t0 = clock()
     fn(i)
-    t[i] = (core.clock() - t0) * 1000
+    t[i] = (clock() - t0) * 1000
   end
   table.sort(t)
   return t

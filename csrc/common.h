@@ -24,7 +24,12 @@ int nsbox_opt_bool_field(lua_State *L, int idx, const char *k, int def);
 int nsbox_check_fd(lua_State *L, int arg);
 
 /* Each file adds its functions (and constants) to the table on the top of the stack. */
-void nsbox_open_process(lua_State *L);
+void nsbox_open_spawn(lua_State *L);
+void nsbox_open_wait(lua_State *L);
+void nsbox_open_fdio(lua_State *L);
+void nsbox_open_privs(lua_State *L);
+void nsbox_open_environ(lua_State *L);
+void nsbox_open_errno(lua_State *L);
 void nsbox_open_namespace(lua_State *L);
 void nsbox_open_mount(lua_State *L);
 void nsbox_open_fs(lua_State *L);

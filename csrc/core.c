@@ -25,7 +25,12 @@ static int core_index(lua_State *L)
 int luaopen_nsbox_core(lua_State *L)
 {
 	lua_newtable(L);
-	nsbox_open_process(L);
+	nsbox_open_spawn(L);
+	nsbox_open_wait(L);
+	nsbox_open_fdio(L);
+	nsbox_open_privs(L);
+	nsbox_open_environ(L);
+	nsbox_open_errno(L);
 	nsbox_open_namespace(L);
 	nsbox_open_mount(L);
 	nsbox_open_fs(L);

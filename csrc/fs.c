@@ -1,4 +1,4 @@
-/* Filesystem calls the container setup needs: stat, mkdir, symlink, create, chdir, chroot. */
+/* Filesystem calls the container setup needs: stat, mkdir, symlink, create, chdir. */
 #include "common.h"
 
 /*** @module nsbox.core */
@@ -118,20 +118,6 @@ static int l_chdir(lua_State *L)
 }
 
 /***
- * chroot(2).
- * @function chroot
- * @tparam string path
- */
-static int l_chroot(lua_State *L)
-{
-	const char *path = luaL_checkstring(L, 1);
-	if (chroot(path) < 0)
-		return nsbox_fail(L, errno, "chroot(%s)", path);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/***
  * access(2) with X_OK: is path an executable file for this process?
  * @function executable
  * @tparam string path
@@ -159,18 +145,6 @@ static int l_readlink(lua_State *L)
 	if (n < 0)
 		return nsbox_fail(L, errno, "readlink(%s)", path);
 	lua_pushlstring(L, buf, (size_t)n);
-	return 1;
-}
-
-/***
- * umask(2).
- * @function umask
- * @tparam integer mask
- * @treturn integer the previous mask
- */
-static int l_umask(lua_State *L)
-{
-	lua_pushinteger(L, umask((mode_t)luaL_checkinteger(L, 1)));
 	return 1;
 }
 
@@ -224,8 +198,8 @@ void nsbox_open_fs(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "stat", l_stat }, { "mkdir", l_mkdir }, { "symlink", l_symlink }, { "touch", l_touch },
-		{ "chdir", l_chdir }, { "chroot", l_chroot }, { "executable", l_executable },
-		{ "readlink", l_readlink }, { "umask", l_umask }, { "realpath", l_realpath }, { "readdir", l_readdir }, { NULL, NULL }
+		{ "chdir", l_chdir }, { "executable", l_executable },
+		{ "readlink", l_readlink }, { "realpath", l_realpath }, { "readdir", l_readdir }, { NULL, NULL }
 	};
 	luaL_setfuncs(L, fns, 0);
 }

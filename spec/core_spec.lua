@@ -2,9 +2,14 @@
 local H = require "spec.support.helpers"
 local core = H.core
 
--- Run Lua code in a fresh interpreter (so namespace changes stay there); returns its stdout.
+-- The shell command that runs Lua code in a fresh interpreter (so namespace changes stay there).
+local function lua_cmd(code)
+  return H.LUA_ENV .. " lua5.4 -e " .. H.sh_quote("local core = require 'nsbox.core' " .. code)
+end
+
+-- Run Lua code in a fresh interpreter; returns its stdout and stderr.
 local function lua(code)
-  return H.sh(H.LUA_ENV .. " lua5.4 -e " .. H.sh_quote("local core = require 'nsbox.core' " .. code) .. " 2>&1")
+  return H.sh(lua_cmd(code) .. " 2>&1")
 end
 
 describe("core.spawn", function()
@@ -93,6 +98,62 @@ describe("core.spawn", function()
     assert.has_error(function() core.spawn { argv = { "true" } } end, "field 'path': string expected")
   end)
 
+  it("with a channel, holds the child until the caller's first message, which it leaves unread", function()
+    local psock, csock = assert(core.socketpair())
+    local r, w = core.pipe()
+    local pid, pidfd = assert(core.spawn { path = "/bin/sh", channel = csock, peer = psock, hold = true,
+      argv = { "sh", "-c", "echo ran >&" .. w .. "; head -c 2 <&" .. csock .. " >&" .. w }, keep_fds = { w, csock } })
+    core.close(csock)
+    core.close(w)
+    -- returned at once: the child waits on the channel, nothing exec'd yet
+    assert.is_false(core.poll(pidfd))
+    assert.are_not.equal(core.realpath("/bin/sh"), core.readlink("/proc/" .. pid .. "/exe"))
+    assert(core.write(psock, "go"))
+    assert.equal("ran\ngo", core.read_all(r))
+    core.close(r)
+    assert.same({ "exited", 0 }, { core.wait(pidfd) })
+    core.close(pidfd)
+    core.close(psock)
+  end)
+
+  it("with a channel, reports a failed exec on it as the message exec_failed <errno>", function()
+    local psock, csock = assert(core.socketpair())
+    local kids = H.child_count()
+    local _, pidfd = assert(core.spawn { path = "/nonexistent", argv = { "x" }, channel = csock, peer = psock })
+    core.close(csock)
+    local kind, errno = require("nsbox.channel").recv(psock)
+    assert.equal("exec_failed", kind)
+    assert.equal(core.ENOENT, errno)
+    assert.same({ "exited", 127 }, { core.wait(pidfd) })
+    core.close(pidfd)
+    core.close(psock)
+    assert.equal(kids, H.child_count())
+  end)
+
+  it("with a channel, a held child whose parent dies exits without exec (EOF, no pdeathsig needed)", function()
+    local dir = H.sh("mktemp -d"):gsub("%s+$", "")
+    local pid
+    finally(function()
+      if pid then os.execute("kill -9 " .. pid .. " 2>/dev/null") end
+      os.execute("rm -rf " .. H.sh_quote(dir))
+    end)
+    -- The parent, in the background: spawns the held child (no parent-death
+    -- signal), writes its pid, dies by SIGKILL. Nothing of it holds our stdout.
+    os.execute(lua_cmd(string.format([[
+      local psock, csock = assert(core.socketpair())
+      local pid = assert(core.spawn { path = "/bin/sh", argv = { "sh", "-c", "echo ran > %s/ran" },
+        channel = csock, peer = psock, hold = true, pdeathsig = 0 })
+      local f = io.open("%s/pid.tmp", "w") f:write(pid) f:close()
+      os.rename("%s/pid.tmp", "%s/pid")
+      core.kill(assert(core.pidfd_open(core.getpid())), core.SIGKILL)
+    ]], dir, dir, dir, dir)) .. " </dev/null >/dev/null 2>&1 &")
+    local gone
+    pid, gone = H.await_exit(dir .. "/pid")
+    assert.is_number(pid, "the parent did not start its child")
+    assert.is_true(gone, "the held child outlived its parent")
+    assert.is_nil(io.open(dir .. "/ran"), "the child went on to exec after its parent died")
+  end)
+
   it("names the file when an id map cannot be written", function()
     local ok, err, errno = core.id_map(999999999, "uid", { { inside = 0, outside = 0, count = 1 } })
     assert.is_nil(ok)
@@ -114,6 +175,37 @@ describe("core.wait", function()
     os.execute("(sleep 0.2; kill -USR1 " .. core.getpid() .. ") &")
     assert.same({ "exited", 9 }, { core.wait(pidfd, { core.SIGUSR1 }) })
     core.close(pidfd)
+  end)
+
+  it("returns the error, and waits for nothing, when the signals cannot be caught (no fd for a signalfd)", function()
+    local out = lua [[
+      local _, pidfd = assert(core.spawn { path = "/bin/sleep", argv = { "sleep", "0.3" } })
+      local fds, files = {}, {}
+      while true do -- every fd taken
+        local r, w = core.pipe()
+        if not r then break end
+        fds[#fds + 1] = r fds[#fds + 1] = w
+      end
+      while true do
+        local f = io.open("/dev/null")
+        if not f then break end
+        files[#files + 1] = f
+      end
+      print(core.wait(pidfd, { core.SIGUSR1 }))
+      core.close(table.remove(fds)) -- one free: now a signalfd fits
+      print(core.wait(pidfd, { core.SIGUSR1 }))
+    ]]
+    assert.equal("nil\tsignalfd: Too many open files\t24\nexited\t0\n", out)
+  end)
+
+  it("reap forwards and reaps without changing the caller's signal list", function()
+    local out = lua [[
+      local pid = assert(core.spawn { path = "/bin/sh", argv = { "sh", "-c", "exit 3" } })
+      local forward = { core.SIGUSR1 }
+      print(core.reap(pid, forward))
+      print(#forward, forward[1] == core.SIGUSR1)
+    ]]
+    assert.equal("exited\t3\n1\ttrue\n", out)
   end)
 
   it("reports a child killed through its pidfd", function()

@@ -240,6 +240,41 @@ describe("faults", function()
     end)
   end)
 
+  describe("the parent killed while its child waits on the channel", function()
+    for _, reexec in ipairs { false, true } do
+      it((reexec and "re-executed" or "forked") .. " child, no parent-death signal: it sees EOF and exits", function()
+        local dir = tmpdir("eof")
+        local pid
+        finally(function()
+          if pid then os.execute("kill -9 " .. pid .. " 2>/dev/null") end
+          os.execute("rm -rf " .. q(dir))
+        end)
+        -- The parent dies (SIGKILL) in place of making the network, so the child
+        -- waits for a "network" message that never comes; core.spawn is given no
+        -- pdeathsig, so only the EOF of the channel can end the child.
+        local script = string.format([[
+          local core = require "nsbox.core"
+          local spawn = core.spawn
+          core.spawn = function(spec) spec.pdeathsig = 0 return spawn(spec) end
+          require("nsbox.net").attach = function(p)
+            local f = io.open(%q, "w") f:write(p) f:close()
+            os.rename(%q, %q)
+            core.kill(assert(core.pidfd_open(core.getpid())), core.SIGKILL)
+          end
+          local box = assert(require("nsbox").container { rootfs = %q, command = { "sleep", "30" },
+            reexec = %s, network = { bridge = %q, gateway = %q } })
+          box:start()
+        ]], dir .. "/pid.tmp", dir .. "/pid.tmp", dir .. "/pid", H.rootfs, tostring(reexec),
+          NETWORK.bridge, NETWORK.gateway)
+        os.execute(ENV .. " lua5.4 -e " .. q(script) .. " </dev/null >/dev/null 2>&1 &")
+        local gone
+        pid, gone = H.await_exit(dir .. "/pid")
+        assert.is_number(pid, "the parent did not reach the network")
+        assert.is_true(gone, "the child outlived its parent")
+      end)
+    end
+  end)
+
   describe("20 containers started at once from 4 processes", function()
     it("all succeed, 25 times over, and nothing leaks", function()
       local before = snapshot()

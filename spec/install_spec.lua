@@ -34,7 +34,7 @@ describe("installing with luarocks", function()
     assert.are.equal("\27Lua", f:read(4))
     f:close()
     local ok4, err = sh(("cd / && LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s"):format(q(lpath), q(cpath), q(
-      'local ok, e = pcall(require("nsbox.channel").send, 0, print) io.write(tostring(e))')))
+      'local ok, e = pcall(require("nsbox.channel").send, 0, "error", print) io.write(tostring(e))')))
     assert(ok4, err)
     assert.matches("^lua/nsbox/channel.lua:%d+: channel: cannot send a function", err)
     local ok3, said = sh(("cd / && env -u LUA_PATH -u LUA_CPATH %s run --rootfs %s --hostname from-tree hostname")

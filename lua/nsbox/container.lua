@@ -48,13 +48,14 @@ local function child_recipe(r)
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
-    network = r.network and true or false,
-    net_by_parent = r.network and require("nsbox.net").direct() or nil,
+    -- who configures the container's interface: this process as root (it makes
+    -- the host side itself), else the child, from the "network" message
+    net = r.network and (require("nsbox.net").direct() and "parent" or "child") or false,
   }
 end
 
 -- The child side's modules as one stripped bytecode chunk that fills
--- package.preload: the re-executed interpreter loads it from the sync channel
+-- package.preload: the re-executed interpreter loads it from the channel
 -- instead of searching and compiling the sources (about 0.8 ms a container).
 -- Built once per process, from its second container on: a process that starts
 -- one container would spend more compiling the bundle than the child saves.
@@ -76,18 +77,21 @@ local function bundle()
           string.dump(chunk, true), "=" .. name)
       end
     end
-    bundle_cache[key] = string.pack(">s4", string.dump(assert(load(table.concat(src, "\n"))), true))
+    bundle_cache[key] = channel.frame("bundle", string.dump(assert(load(table.concat(src, "\n"))), true))
   end
   return bundle_cache[key]
 end
 
 -- The Lua code the re-executed interpreter runs: the parent's package paths,
--- the bundle from fd if one is sent, then the child side's entry point.
-local function bootstrap(with_bundle, entry, fd, ...)
-  local load_bundle = with_bundle and string.format(
-    "local c=require('nsbox.core') load(c.read(%d,string.unpack('>I4',c.read(%d,4))),'=nsbox','b')() ", fd, fd) or ""
+-- the messages it takes before its modules are loaded ("maps" when held, the
+-- bundle if one is sent), then the child side's entry point.
+local function bootstrap(held, with_bundle, entry, fd, ...)
+  local kinds = {}
+  if held then kinds[#kinds + 1] = "maps" end
+  if with_bundle then kinds[#kinds + 1] = "bundle" end
   return string.format("package.path=%q package.cpath=%q %srequire('nsbox.inside').%s(%s)",
-    package.path, package.cpath, load_bundle, entry, table.concat({ fd, ... }, ","))
+    package.path, package.cpath, #kinds > 0 and channel.bootstrap(fd, kinds) or "", entry,
+    table.concat({ fd, ... }, ","))
 end
 
 local function reap(pidfd)
@@ -96,52 +100,68 @@ local function reap(pidfd)
   return how, code
 end
 
--- Read the child's reports until EOF: { exec = true } then EOF is success.
-local function await_exec(sock)
+-- Read the child's reports until EOF: "exec" then EOF is success. path: what
+-- core.spawn exec'd (an "exec_failed" report names it).
+local function await_exec(sock, path)
   local execd = false
   while true do
-    local msg, err = channel.recv(sock)
-    if msg == nil then
-      -- EOF after { exec = true } is the exec; anything else is a child that died silently.
-      if execd and not err then return true end
+    local kind, msg, errno = channel.recv(sock)
+    if kind == nil then
+      -- EOF after "exec" is the exec; anything else is a child that died silently.
+      if execd and not msg then return true end
       return nil
+    elseif kind == "error" then
+      return nil, msg.error, msg.errno, msg.status
+    elseif kind == "exec_failed" then
+      return nil, string.format("execve(%s): %s", path, core.strerror(msg)), msg
+    elseif kind == "exec" then
+      execd = true
+    else
+      return nil, "channel: unexpected " .. kind .. " message from the child", errno
     end
-    if msg.error then return nil, msg.error, msg.errno, msg.status end
-    execd = execd or msg.exec
   end
 end
-
-local EBUSY = 16
 
 -- Start the child side of entry ("main" or "join") with the child's recipe cr:
 -- forked, so the child goes on in this Lua state with the modules already
 -- loaded (no interpreter exec, no module loading: the bulk of a start), unless
 -- the recipe asks for a re-exec or this process has threads, where a fork may
 -- not run Lua; then the interpreter is re-executed with a bootstrap.
--- spec: the core.spawn fields (flags, setup, pdeathsig); keep: fds the child
--- needs (its channel end is added). Returns pid, pidfd, the parent's channel end.
+-- spec: the core.spawn fields (flags, setup, pdeathsig); with a setup (the id
+-- maps) the child is held until it is done and the "maps" message sent. keep:
+-- fds the child needs (its channel end is added). The channel is the child's
+-- only one. Returns pid, pidfd, the parent's channel end, what was exec'd.
 local function spawn_side(r, entry, cr, spec, keep, ...)
-  local psock, csock, serrno = core.socketpair()
+  local psock, csock, serrno = channel.pair()
   if not psock then return nil, csock, serrno end
   table.insert(keep, 1, csock)
+  spec.channel, spec.peer = csock, psock
+  local setup = spec.setup
+  if setup then
+    spec.hold = true
+    spec.setup = function(p)
+      local ok, err, errno = setup(p)
+      if not ok then return nil, err, errno end
+      return channel.send(psock, "maps")
+    end
+  end
   local pid, pidfd, errno
   if not r.reexec then
     local inside = require "nsbox.inside"
-    if cr.network then require "nsbox.net" end -- the child may configure its interface after pivot_root
+    if cr.net then require "nsbox.net" end -- the child may configure its interface after pivot_root
     spec.fork = true
     pid, pidfd, errno = core.spawn(spec)
     if pid == 0 then -- the child: it must never return into the caller's code
-      pcall(core.close, psock)
-      pcall(inside.forked, entry, cr, keep, ...)
+      pcall(inside.forked, entry, cr, keep, setup ~= nil, ...)
       core._exit(1)
     end
     spec.fork = nil
   end
   local code
-  if r.reexec or errno == EBUSY then
+  if r.reexec or errno == core.EBUSY then
     code = bundle()
     spec.path, spec.env, spec.keep_fds = r.interpreter, {}, keep
-    spec.argv = { r.interpreter, "-e", bootstrap(code, entry, csock, ...) }
+    spec.argv = { r.interpreter, "-e", bootstrap(setup ~= nil, code, entry, csock, ...) }
     pid, pidfd, errno = core.spawn(spec)
   end
   core.close(csock)
@@ -152,9 +172,9 @@ local function spawn_side(r, entry, cr, spec, keep, ...)
   if spec.path then
     -- The child may already have failed and gone: a send error is read back as its report.
     if code then core.write(psock, code) end
-    channel.send(psock, cr)
+    channel.send(psock, "recipe", cr)
   end
-  return pid, pidfd, psock
+  return pid, pidfd, psock, spec.path
 end
 
 local function std_fds(r, keep)
@@ -175,7 +195,8 @@ function Box:launch()
   local r = self.recipe
   local keep = std_fds(r, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
-  local pid, pidfd, psock = spawn_side(r, "main", child_recipe(r), {
+  local cr = child_recipe(r)
+  local pid, pidfd, psock, path = spawn_side(r, "main", cr, {
     flags = r.flags, pdeathsig = core.SIGKILL,
     setup = function(p)
       if fault.armed == "idmap" then return nil, "idmap: injected fault" end
@@ -194,12 +215,12 @@ function Box:launch()
     end
   end
   if nerr then
-    core.kill(pidfd, core.SIGKILL) -- it waits for a go that will not come
-  else
-    channel.send(psock, { go = true, net = info and { interface = info.interface, address = info.address,
-                                                    gateway = info.gateway, configured = info.configured } })
+    core.kill(pidfd, core.SIGKILL) -- it waits for a network that will not come
+  elseif info then
+    channel.send(psock, "network", cr.net == "child" and { interface = info.interface, address = info.address,
+                                                           gateway = info.gateway } or nil)
   end
-  self.launching = { pid = pid, pidfd = pidfd, psock = psock, info = info, nerr = nerr }
+  self.launching = { pid = pid, pidfd = pidfd, psock = psock, info = info, nerr = nerr, path = path }
   return move(self, "launched")
 end
 
@@ -215,7 +236,7 @@ function Box:start()
   if not may then return nil, refused end
   local l = self.launching
   self.launching = nil
-  local ok, err, eno, failed = await_exec(l.psock)
+  local ok, err, eno, failed = await_exec(l.psock, l.path)
   core.close(l.psock)
   if not ok then
     local how, code = reap(l.pidfd)
@@ -276,11 +297,11 @@ function Box:exec(spec)
   if not running then return nil, why end
   local r, err = recipe.validate_exec(spec, self.recipe)
   if not r then return nil, err end
-  local pid, pidfd, psock = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
+  local pid, pidfd, psock, path = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
                                    std_fds(r, { self.pidfd }), self.pidfd)
   if not pid then return nil, pidfd, psock end
   local ok, eno, failed
-  ok, err, eno, failed = await_exec(psock)
+  ok, err, eno, failed = await_exec(psock, path)
   core.close(psock)
   if not ok then
     local how, code = reap(pidfd)

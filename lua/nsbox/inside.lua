@@ -1,6 +1,6 @@
 --- The container side, run in the cloned child (forked, or re-executed):
 -- mounts, pivot_root, names, loopback, fd hygiene, exec. Every failure goes
--- back to the parent on the sync channel as { error = message, errno =, status = }.
+-- back to the parent on the channel as an "error" message { error = message, errno =, status = }.
 -- @module nsbox.inside
 local core = require "nsbox.core"
 local channel = require "nsbox.channel"
@@ -29,12 +29,12 @@ local function find_program(r)
     end
   end
   if denied then return denied end
-  failure.raise("exec(" .. name .. "): No such file or directory", 2, 127)
+  failure.raise("exec(" .. name .. "): No such file or directory", core.ENOENT, 127)
 end
 
 -- An exec that failed: 127 if not found, 126 otherwise, as a shell says.
 local function exec_failed(err, errno)
-  failure.raise((err:gsub("^execve%(", "exec(")), errno, errno == 2 and 127 or 126)
+  failure.raise((err:gsub("^execve%(", "exec(")), errno, errno == core.ENOENT and 127 or 126)
 end
 
 -- Go to the working directory, which must resolve inside the container: no
@@ -42,7 +42,7 @@ end
 local function enter_cwd(cwd)
   local fd, err, errno = core.open_in_root("/", cwd, nil, "beneath")
   if not fd then
-    if errno == 18 or errno == 40 then -- EXDEV, ELOOP
+    if errno == core.EXDEV or errno == core.ELOOP then
       err = string.format("cwd: '%s' leads outside the container: refused", cwd)
     else
       err = err:gsub("^open%(", "chdir(")
@@ -63,7 +63,7 @@ local function harden(r)
     if not keep[cap] then
       local ok, err, errno = core.prctl(core.PR_CAPBSET_DROP, cap)
       if not ok then
-        if errno == 22 then break end -- past the kernel's last capability
+        if errno == core.EINVAL then break end -- past the kernel's last capability
         try(ok, err, errno)
       end
     end
@@ -82,7 +82,7 @@ local function init(r, fd, path)
     pdeathsig = core.SIGKILL, setsid = r.new_session }
   if not pid then exec_failed(pidfd, errno) end
   core.close(pidfd) -- init reaps with waitpid, orphans included
-  channel.send(fd, { exec = true })
+  channel.send(fd, "exec")
   core.close(fd)
   local how, code = core.reap(pid, status.FORWARD)
   core._exit(status.of(how, code))
@@ -100,24 +100,24 @@ local function exec(r, fd)
   if r.init then init(r, fd, path) end
   if r.new_session then try(core.setsid()) end
   fault.point("exec")
-  channel.send(fd, { exec = true })
+  channel.send(fd, "exec")
   local _, err, errno = core.execve(path, r.command, r.env)
   exec_failed(err, errno)
 end
 
 local function setup(r, fd)
-  local net = r.network and require "nsbox.net"
-  if net and not r.net_by_parent then try(net.announce()) end
+  local net = r.net and require "nsbox.net"
+  if r.net == "child" then try(net.announce()) end
   rootfs.enter(r)
   fault.point("hostname")
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end
   if r.domainname then try(core.setdomainname(r.domainname)) end
   fault.point("lo")
   if r.namespaces.net then try(core.ifup("lo")) end
-  local go = channel.recv(fd)
-  if not (go and go.go) then core._exit(1) end -- the parent gave up: leave quietly
+  -- the host side (and, net = "parent", the interface) is made meanwhile; EOF: the parent gave up
+  local info = r.net and channel.await(fd, "network")
   fault.point("net")
-  if go.net and not go.net.configured then try(net.configure(go.net)) end
+  if r.net == "child" then try(net.configure(info)) end
   fault.point("cwd")
   enter_cwd(r.cwd)
   exec(r, fd)
@@ -145,7 +145,7 @@ local function join(r, fd, pidfd)
   local pid, cfd, errno = core.spawn { path = path, argv = r.command, env = r.env, pdeathsig = core.SIGKILL,
     stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3] }
   if not pid then exec_failed(cfd, errno) end
-  channel.send(fd, { exec = true })
+  channel.send(fd, "exec")
   core.close(fd)
   local how, code = core.wait(cfd, status.FORWARD)
   core._exit(status.of(how, code))
@@ -157,16 +157,14 @@ local STEPS = { main = setup, join = join }
 local function run(step, r, fd, ...)
   local ok, e = pcall(step, r, fd, ...)
   if type(e) ~= "table" then e = { error = "container setup: " .. tostring(e) } end
-  pcall(channel.send, fd, { error = e.error and tostring(e.error), errno = tonumber(e.errno),
-                            status = tonumber(e.status) })
+  pcall(channel.send, fd, "error", { error = e.error and tostring(e.error), errno = tonumber(e.errno),
+                                     status = tonumber(e.status) })
   core._exit(ok and 0 or tonumber(e.status) or 1)
 end
 
--- Run step(r, fd, ...) with the recipe read from fd.
+-- Run step(r, fd, ...) with the recipe read from fd (EOF: the parent is gone, and so are we).
 local function run_step(step, fd, ...)
-  local r = channel.recv(fd)
-  if not r then core._exit(1) end
-  run(step, r, fd, ...)
+  run(step, channel.await(fd, "recipe"), fd, ...)
 end
 
 --- Entry point of a process re-executed to join a running container (its pidfd).
@@ -174,7 +172,8 @@ function M.join(fd, pidfd)
   run_step(join, fd, pidfd)
 end
 
---- Entry point of the re-executed child; fd is its end of the sync channel.
+--- Entry point of the re-executed child; fd is its end of the channel (the
+-- bootstrap took the "maps" message off it already).
 function M.main(fd)
   run_step(setup, fd)
 end
@@ -182,8 +181,9 @@ end
 --- Entry point of a forked child: it holds a copy of the parent's Lua state,
 -- so the collector stops (no finalizer of the parent's objects may run here)
 -- and every fd but 0, 1, 2 and keep (keep[1]: the channel) is closed at once,
--- so no lock, socket or pidfd of the parent lives on in the container.
-function M.forked(entry, r, keep, ...)
+-- so no lock, socket or pidfd of the parent lives on in the container. held:
+-- core.spawn held it for the "maps" message, which is taken off the channel here.
+function M.forked(entry, r, keep, held, ...)
   collectgarbage("stop")
   local fds = {}
   for i, fd in ipairs(keep) do fds[i] = fd end
@@ -194,6 +194,7 @@ function M.forked(entry, r, keep, ...)
     if fd >= from then from = fd + 1 end
   end
   core.close_range(from)
+  if held then channel.await(keep[1], "maps") end
   run(STEPS[entry], r, keep[1], ...)
 end
 

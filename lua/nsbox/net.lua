@@ -261,7 +261,7 @@ end
 function M.announce()
   local f, err, errno = io.open("/proc/sys/net/ipv4/conf/all/arp_notify", "w")
   if not f then
-    if errno == 30 then return true end -- EROFS
+    if errno == core.EROFS then return true end
     return nil, err, errno
   end
   local ok, werr, werrno = f:write("1")
@@ -271,7 +271,7 @@ function M.announce()
   return true
 end
 
---- The container side, run inside after "go" (lo is up already) when the helper
+--- The container side, run inside after the "network" message (lo is up already) when the helper
 -- made the veth. The address comes before the link goes up, so the
 -- announcement carries it.
 function M.configure(info)

@@ -31,7 +31,7 @@ local function refuse_symlinks(root)
   for _, d in ipairs { "/proc", "/sys", "/dev" } do
     local st = core.stat(root .. d)
     if st and st.type ~= "directory" then
-      failure.raise(string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), 20)
+      failure.raise(string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), core.ENOTDIR)
     end
   end
 end
@@ -100,7 +100,7 @@ end
 local function null_device()
   local st = core.stat("/dev/null", true)
   if not (st and st.type == "char" and st.rdev_major == 1 and st.rdev_minor == 3) then
-    failure.raise("mask: /dev/null is not the character device 1:3: refused", 1)
+    failure.raise("mask: /dev/null is not the character device 1:3: refused", core.EPERM)
   end
   return "/dev/null"
 end

@@ -285,4 +285,24 @@ function H.ns_inode(pid, name)
   return core.readlink("/proc/" .. pid .. "/ns/" .. name)
 end
 
+--- Wait (up to 3 s) for a pid written to the file path, then for that process
+-- to end (gone, or a zombie); returns the pid (nil if never written) and
+-- whether it ended.
+function H.await_exit(path)
+  local pid
+  for _ = 1, 60 do
+    local f = io.open(path)
+    pid = pid or (f and tonumber(f:read("a")))
+    if f then f:close() end
+    if pid then
+      f = io.open("/proc/" .. pid .. "/stat")
+      local st = f and f:read("a"):match("^%d+ %b() (%a)")
+      if f then f:close() end
+      if st == nil or st == "Z" then return pid, true end
+    end
+    os.execute("sleep 0.05")
+  end
+  return pid, false
+end
+
 return H

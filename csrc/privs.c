@@ -1,0 +1,65 @@
+/* Privileges: prctl (no_new_privs, dumpable, the parent-death signal, the
+ * capability bounding set) and the inheritable and ambient capability sets. */
+#include "common.h"
+
+/*** @module nsbox.core */
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/***
+ * prctl(2) with integer arguments.
+ * @function prctl
+ * @tparam integer option e.g. core.PR_SET_NO_NEW_PRIVS
+ * @treturn integer the call's result
+ */
+static int l_prctl(lua_State *L)
+{
+	int op = (int)luaL_checkinteger(L, 1);
+	unsigned long a[4];
+	for (int i = 0; i < 4; i++)
+		a[i] = (unsigned long)luaL_optinteger(L, i + 2, 0);
+	int r = prctl(op, a[0], a[1], a[2], a[3]);
+	if (r < 0)
+		return nsbox_fail(L, errno, "prctl(%d)", op);
+	lua_pushinteger(L, r);
+	return 1;
+}
+
+/***
+ * Empty the inheritable and ambient capability sets, so that nothing but the
+ * bounding set's survivors can come back at exec.
+ * @function clear_inheritable
+ */
+static int l_clear_inheritable(lua_State *L)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return nsbox_fail(L, errno, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+	if (syscall(SYS_capget, &h, d) < 0)
+		return nsbox_fail(L, errno, "capget");
+	d[0].inheritable = d[1].inheritable = 0;
+	if (syscall(SYS_capset, &h, d) < 0)
+		return nsbox_fail(L, errno, "capset");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+void nsbox_open_privs(lua_State *L)
+{
+	static const luaL_Reg fns[] = { { "prctl", l_prctl }, { "clear_inheritable", l_clear_inheritable }, { NULL, NULL } };
+	static const struct nsbox_const consts[] = {
+		{ "PR_SET_PDEATHSIG", PR_SET_PDEATHSIG }, { "PR_GET_PDEATHSIG", PR_GET_PDEATHSIG },
+		{ "PR_SET_DUMPABLE", PR_SET_DUMPABLE }, { "PR_GET_DUMPABLE", PR_GET_DUMPABLE },
+		{ "PR_SET_NO_NEW_PRIVS", PR_SET_NO_NEW_PRIVS }, { "PR_GET_NO_NEW_PRIVS", PR_GET_NO_NEW_PRIVS },
+		{ "PR_CAPBSET_DROP", PR_CAPBSET_DROP }, { "PR_CAPBSET_READ", PR_CAPBSET_READ },
+		{ "PR_SET_CHILD_SUBREAPER", PR_SET_CHILD_SUBREAPER },
+		{ NULL, 0 }
+	};
+	luaL_setfuncs(L, fns, 0);
+	nsbox_set_consts(L, consts);
+}

@@ -1,0 +1,386 @@
+/* Starting processes: clone3 into new namespaces (exec'd, or a fork that goes
+ * on in this Lua state), held on the caller's channel until it says go;
+ * execve, setsid and _exit. Waiting for them is wait.c. */
+#include "common.h"
+
+/*** @module nsbox.core */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* What the cloned child needs, prepared before clone: the child may not allocate. */
+struct spawn_plan {
+	const char *path;
+	char **argv;
+	char **envp;
+	int *keep;
+	int nkeep;
+	int chan;  /* the child's end of the channel: it waits on it and reports on it */
+	int peer;  /* the parent's end, or -1: closed in the child, so the parent's death is EOF */
+	int own;   /* spawn made the channel: a go byte, an exec errno, nothing else on it */
+	int hold;  /* wait for the parent's go before exec (or return) */
+	int pdeathsig;
+	int setsid;
+	int stdio[3]; /* fds to become 0, 1, 2; -1 to inherit */
+};
+
+/* The one message the child writes on a caller's channel, in the framing of
+ * nsbox.channel: a 4-byte big-endian length, then "exec_failed <errno>".
+ * Async-signal-safe: no allocation, no stdio. */
+static void report_exec_failed(int fd, int e)
+{
+	static const char kind[] = "exec_failed ";
+	char msg[4 + sizeof kind + 12], digits[12];
+	size_t n = 4;
+	memcpy(msg + n, kind, sizeof kind - 1);
+	n += sizeof kind - 1;
+	int k = 0;
+	unsigned u = (unsigned)e;
+	do
+		digits[k++] = (char)('0' + u % 10);
+	while ((u /= 10) && k < (int)sizeof digits);
+	while (k)
+		msg[n++] = digits[--k];
+	uint32_t len = (uint32_t)(n - 4);
+	for (int i = 0; i < 4; i++)
+		msg[i] = (char)(len >> (24 - 8 * i));
+	if (send(fd, msg, n, MSG_NOSIGNAL) < 0)
+		_exit(127);
+}
+
+/* Runs in the cloned child: async-signal-safe calls only, then execve (or,
+ * for a fork, a return to the caller once the parent said go). */
+static int spawn_child(const struct spawn_plan *p)
+{
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < _NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL/SIGSTOP and reserved ones */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (p->pdeathsig)
+		prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
+	if (p->peer >= 0)
+		close(p->peer);
+	if (p->hold) {
+		/* The parent's go: the go byte on our own channel, taken; on the
+		 * caller's, its first message, only looked at (the caller's code reads
+		 * and checks it). EOF: the parent is gone (its death closed its end;
+		 * under CLONE_NEWPID getppid() says 0 whatever happened): leave. */
+		char go;
+		ssize_t r;
+		do
+			r = recv(p->chan, &go, 1, p->own ? 0 : MSG_PEEK);
+		while (r < 0 && errno == EINTR);
+		if (r != 1)
+			_exit(127);
+	}
+	if (!p->path) {
+		if (p->own)
+			close(p->chan);
+		return 0;
+	}
+	for (int i = 0; i < 3; i++)
+		if (p->stdio[i] >= 0 && (p->stdio[i] == i ? fcntl(i, F_SETFD, 0) : dup2(p->stdio[i], i)) < 0)
+			goto fail;
+	for (int i = 0; i < p->nkeep; i++)
+		if (fcntl(p->keep[i], F_SETFD, 0) < 0)
+			goto fail;
+	if (p->setsid && setsid() < 0)
+		goto fail;
+	execve(p->path, p->argv, p->envp);
+fail:;
+	int e = errno;
+	if (!p->own)
+		report_exec_failed(p->chan, e);
+	else if (write(p->chan, &e, sizeof e) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* Threads of this process: a fork may only go on running Lua when it is 1. */
+static long thread_count(void)
+{
+	struct stat st;
+	if (stat("/proc/self/task", &st) < 0)
+		return -1;
+	return (long)st.st_nlink - 2;
+}
+
+/* Build a NULL-terminated char* array from the array at field k; strings stay anchored in the table. */
+static char **str_array(lua_State *L, int t, const char *k, int required)
+{
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		if (required)
+			luaL_error(L, "field '%s': table expected", k);
+		return NULL;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_Integer n = luaL_len(L, -1);
+	char **v = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *v, 0);
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (lua_geti(L, -2, i) != LUA_TSTRING)
+			luaL_error(L, "field '%s'[%d]: string expected", k, (int)i);
+		v[i - 1] = (char *)lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	v[n] = NULL;
+	/* Keep the userdata alive in the registry-free way: leave it on the stack. */
+	lua_remove(L, -2);
+	return v;
+}
+
+static int *int_array(lua_State *L, int t, const char *k, int *n)
+{
+	*n = 0;
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_Integer len = luaL_len(L, -1);
+	int *v = lua_newuserdatauv(L, (size_t)(len + 1) * sizeof *v, 0);
+	for (lua_Integer i = 1; i <= len; i++) {
+		lua_geti(L, -2, i);
+		int ok;
+		lua_Integer x = lua_tointegerx(L, -1, &ok);
+		if (!ok || x < 0 || x > 0x7fffffff)
+			luaL_error(L, "field '%s'[%d]: file descriptor expected", k, (int)i);
+		v[i - 1] = (int)x;
+		lua_pop(L, 1);
+	}
+	lua_remove(L, -2);
+	*n = (int)len;
+	return v;
+}
+
+static void close_keep_errno(int fd)
+{
+	int e = errno;
+	close(fd);
+	errno = e;
+}
+
+/* Kill and reap a child that will not be handed to the caller. */
+static void abandon(pid_t pid, int pidfd)
+{
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+}
+
+/***
+ * Start a process with clone3, optionally in new namespaces, and exec it.
+ * The child resets signals and sets its parent-death signal; then, before it
+ * calls execve, it waits for the parent's go.
+ *
+ * Without `channel`, spawn makes a channel of its own for that: it runs
+ * `setup(pid)` here, in the parent (where the parent writes the id maps), then
+ * says go, and returns once the exec succeeded or failed.
+ *
+ * With `channel` (the child's end of a Unix socketpair the caller made;
+ * `peer`: the caller's end, closed in the child) that channel is the only one:
+ * with `hold = true` the child waits for the first message the caller sends on
+ * it (and leaves it unread, for the caller's code in the child), and spawn
+ * returns at once (after `setup`, if given). A failed exec is then reported on
+ * the channel as the message "exec_failed <errno>" (see nsbox.channel). Either
+ * way, EOF while the child waits means the parent is gone: the child exits 127.
+ *
+ * With `fork = true` (and no `path`) there is no exec: the child returns 0
+ * from spawn once the parent said go and goes on running this Lua state, as
+ * after fork(2). That is only safe in a single-threaded process, so spawn
+ * refuses (EBUSY, nothing started) when this process has other threads; the
+ * caller then re-executes instead. The child must leave with `_exit` or an exec.
+ * @function spawn
+ * @tparam table spec `path`, `argv`, `env` (array of "K=V"; default: this
+ *   process's environment), `flags` (CLONE_NEW* bits), `pdeathsig`,
+ *   `keep_fds` (fds passed across exec), `stdin`/`stdout`/`stderr` (fds to
+ *   become 0, 1, 2), `setsid`, `setup` (function(pid) returning true or nil,
+ *   message), `fork`, `channel`, `peer`, `hold`
+ * @treturn integer pid (0 in a forked child)
+ * @treturn integer pidfd (close-on-exec; none in a forked child)
+ */
+static int l_spawn(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct spawn_plan p;
+	memset(&p, 0, sizeof p);
+	lua_settop(L, 1);
+	int forked = nsbox_opt_bool_field(L, 1, "fork", 0);
+	p.path = nsbox_opt_str_field(L, 1, "path", NULL);
+	if (!p.path == !forked)
+		return luaL_error(L, forked ? "field 'path': not with fork" : "field 'path': string expected");
+	p.argv = str_array(L, 1, "argv", !forked);      /* stack 2 */
+	p.envp = str_array(L, 1, "env", 0);           /* stack 3 if present */
+	if (!p.envp)
+		p.envp = environ;
+	p.keep = int_array(L, 1, "keep_fds", &p.nkeep);
+	p.pdeathsig = (int)nsbox_opt_int_field(L, 1, "pdeathsig", 0);
+	p.setsid = nsbox_opt_bool_field(L, 1, "setsid", 0);
+	static const char *const stdio[3] = { "stdin", "stdout", "stderr" };
+	for (int i = 0; i < 3; i++) {
+		lua_Integer fd = nsbox_opt_int_field(L, 1, stdio[i], -1);
+		luaL_argcheck(L, fd >= -1 && fd <= 0x7fffffff, 1, "stdio: file descriptor expected");
+		p.stdio[i] = (int)fd;
+	}
+	lua_Integer chan = nsbox_opt_int_field(L, 1, "channel", -1);
+	lua_Integer peer = nsbox_opt_int_field(L, 1, "peer", -1);
+	luaL_argcheck(L, chan >= -1 && chan <= 0x7fffffff, 1, "channel: file descriptor expected");
+	luaL_argcheck(L, peer >= -1 && peer <= 0x7fffffff && (peer < 0 || chan >= 0), 1,
+		      "peer: file descriptor expected, with a channel");
+	p.own = chan < 0;
+	p.hold = p.own || nsbox_opt_bool_field(L, 1, "hold", 0);
+	uint64_t flags = (uint64_t)nsbox_opt_int_field(L, 1, "flags", 0);
+	lua_getfield(L, 1, "setup");
+	int setup = lua_gettop(L);
+	if (!lua_isnil(L, setup))
+		luaL_checktype(L, setup, LUA_TFUNCTION);
+
+	long threads = forked ? thread_count() : 1;
+	if (threads < 0)
+		return nsbox_fail(L, errno, "fork: counting this process's threads (/proc/self/task)");
+	if (threads != 1)
+		return nsbox_fail(L, EBUSY, "fork: this process has %ld threads", threads);
+
+	if (p.own) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return nsbox_fail(L, errno, "socketpair");
+		p.peer = sv[0];
+		p.chan = sv[1];
+	} else {
+		p.chan = (int)chan;
+		p.peer = (int)peer;
+	}
+
+	int pidfd = -1;
+	struct clone_args ca;
+	memset(&ca, 0, sizeof ca);
+	ca.flags = flags | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	ca.exit_signal = SIGCHLD;
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid == 0) {
+		spawn_child(&p);
+		/* A copy of the caller's state: no finalizer of its objects may run
+		 * here (a dropped box's __gc would kill a sibling container). */
+		lua_gc(L, LUA_GCSTOP);
+		lua_pushinteger(L, 0);
+		return 1;
+	}
+	if (p.own)
+		close_keep_errno(p.chan);
+	if (pid < 0) {
+		if (p.own)
+			close_keep_errno(p.peer);
+		return nsbox_fail(L, errno, "clone3(%s)", p.path ? p.path : "fork");
+	}
+
+	if (!lua_isnil(L, setup)) {
+		lua_pushvalue(L, setup);
+		lua_pushinteger(L, pid);
+		int bad = lua_pcall(L, 1, 2, 0);
+		if (bad || !lua_toboolean(L, -2)) {
+			abandon(pid, pidfd);
+			if (p.own)
+				close(p.peer);
+			const char *msg = bad ? lua_tostring(L, -1) : luaL_optstring(L, -1, "setup failed");
+			return nsbox_fail_msg(L, EINVAL, "%s", msg ? msg : "setup failed");
+		}
+		lua_pop(L, 2);
+	}
+
+	if (p.own) {
+		int err = 0;
+		char go = 1;
+		if (write(p.peer, &go, 1) != 1) {
+			err = errno;
+		} else if (!forked) {
+			ssize_t r;
+			do
+				r = read(p.peer, &err, sizeof err);
+			while (r < 0 && errno == EINTR);
+			if (r < 0)
+				err = errno;
+		}
+		close(p.peer);
+		if (err) {
+			abandon(pid, pidfd);
+			return nsbox_fail(L, err, forked ? "fork: go" : "execve(%s)", p.path);
+		}
+	}
+	lua_pushinteger(L, pid);
+	lua_pushinteger(L, pidfd);
+	return 2;
+}
+
+/***
+ * execve(2): replace this process. Returns only on failure.
+ * @function execve
+ * @tparam string path
+ * @tparam table argv
+ * @tparam[opt] table env array of "K=V"; default: this process's environment
+ */
+static int l_execve(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 3);
+	lua_newtable(L);
+	lua_pushvalue(L, 2);
+	lua_setfield(L, 4, "argv");
+	lua_pushvalue(L, 3);
+	lua_setfield(L, 4, "env");
+	char **argv = str_array(L, 4, "argv", 1);
+	char **envp = str_array(L, 4, "env", 0);
+	execve(path, argv, envp ? envp : environ);
+	return nsbox_fail(L, errno, "execve(%s)", path);
+}
+
+/***
+ * setsid(2).
+ * @function setsid
+ */
+static int l_setsid(lua_State *L)
+{
+	if (setsid() < 0)
+		return nsbox_fail(L, errno, "setsid");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
+ * _exit(2): leave at once, without running Lua's finalizers.
+ * @function _exit
+ * @tparam integer code
+ */
+static int l__exit(lua_State *L)
+{
+	_exit((int)luaL_optinteger(L, 1, 0));
+}
+
+void nsbox_open_spawn(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "spawn", l_spawn }, { "execve", l_execve }, { "setsid", l_setsid }, { "_exit", l__exit },
+		{ NULL, NULL }
+	};
+	luaL_setfuncs(L, fns, 0);
+}

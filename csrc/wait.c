@@ -1,0 +1,263 @@
+/* Waiting for processes: pidfd wait and poll with signal forwarding, the reap
+ * loop of a tiny init, pidfd kill and open, and the signal numbers. */
+#include "common.h"
+
+/*** @module nsbox.core */
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int push_status(lua_State *L, const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		lua_pushliteral(L, "exited");
+		break;
+	case CLD_KILLED:
+		lua_pushliteral(L, "killed");
+		break;
+	case CLD_DUMPED:
+		lua_pushliteral(L, "dumped");
+		break;
+	default:
+		lua_pushliteral(L, "unknown");
+	}
+	lua_pushinteger(L, si->si_status);
+	return 2;
+}
+
+/* The signal numbers listed in the table at arg (none if it is nil). */
+static void signal_set(lua_State *L, int arg, sigset_t *set)
+{
+	sigemptyset(set);
+	if (lua_isnoneornil(L, arg))
+		return;
+	luaL_checktype(L, arg, LUA_TTABLE);
+	lua_Integer n = luaL_len(L, arg);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_geti(L, arg, i);
+		sigaddset(set, (int)luaL_checkinteger(L, -1));
+		lua_pop(L, 1);
+	}
+}
+
+/* Block the signals of set and return a signalfd for them, or -1 with errno
+ * set and the mask as it was. */
+static int forward_fd(const sigset_t *set, sigset_t *old)
+{
+	if (sigprocmask(SIG_BLOCK, set, old) < 0)
+		return -1;
+	int fd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		sigprocmask(SIG_SETMASK, old, NULL);
+		errno = e;
+	}
+	return fd;
+}
+
+/***
+ * Wait for the process behind a pidfd to end, forwarding the listed signals to it meanwhile.
+ * The signals are blocked only for the duration of the wait. If they cannot be
+ * caught (no signalfd: e.g. no fd left), nothing is waited for: the error comes back.
+ * @function wait
+ * @tparam integer pidfd
+ * @tparam[opt] table forward signal numbers to forward
+ * @treturn string "exited", "killed" or "dumped"
+ * @treturn integer exit code or signal number
+ */
+static int l_wait(lua_State *L)
+{
+	int pidfd = nsbox_check_fd(L, 1);
+	int forwarding = !lua_isnoneornil(L, 2);
+	sigset_t set, old;
+	signal_set(L, 2, &set);
+	int sfd = -1;
+	if (forwarding && (sfd = forward_fd(&set, &old)) < 0)
+		return nsbox_fail(L, errno, "signalfd");
+	siginfo_t si;
+	int err = 0;
+	for (;;) {
+		if (sfd >= 0) {
+			struct pollfd pf[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+			if (poll(pf, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				err = errno;
+				break;
+			}
+			struct signalfd_siginfo ss;
+			while (read(sfd, &ss, sizeof ss) == (ssize_t)sizeof ss)
+				syscall(SYS_pidfd_send_signal, pidfd, (int)ss.ssi_signo, NULL, 0);
+			if (!(pf[0].revents & POLLIN))
+				continue;
+		}
+		memset(&si, 0, sizeof si);
+		if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) == 0)
+			break;
+		if (errno != EINTR) {
+			err = errno;
+			break;
+		}
+	}
+	if (sfd >= 0) {
+		close(sfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	if (err)
+		return nsbox_fail(L, err, "waitid(pidfd %d)", pidfd);
+	return push_status(L, &si);
+}
+
+/***
+ * Block the listed signals (sigprocmask SIG_BLOCK): they wait, pending, for a
+ * later `wait` or `reap` to forward them instead of being lost before it runs.
+ * @function sigblock
+ * @tparam table signals signal numbers
+ * @treturn boolean true
+ */
+static int l_sigblock(lua_State *L)
+{
+	sigset_t set;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	signal_set(L, 1, &set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return nsbox_fail(L, errno, "sigprocmask");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
+ * The loop of a tiny init (PID 1): wait for pid while reaping every other child
+ * that ends (orphans re-parented to us), forwarding the listed signals to pid.
+ * The table is only read.
+ * @function reap
+ * @tparam integer pid the main child
+ * @tparam[opt] table forward signal numbers
+ * @treturn string "exited", "killed" or "dumped"
+ * @treturn integer exit code or signal number
+ */
+static int l_reap(lua_State *L)
+{
+	pid_t main_pid = (pid_t)luaL_checkinteger(L, 1);
+	sigset_t set, old;
+	signal_set(L, 2, &set);
+	sigaddset(&set, SIGCHLD); /* the wake-up for the reaping */
+	int sfd = forward_fd(&set, &old);
+	if (sfd < 0)
+		return nsbox_fail(L, errno, "signalfd");
+	int status = 0, err = 0, done = 0;
+	while (!done) {
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG | __WALL)) > 0)
+			if (p == main_pid)
+				status = st, done = 1;
+		if (done)
+			break;
+		if (p < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
+		struct pollfd pf = { .fd = sfd, .events = POLLIN };
+		if (poll(&pf, 1, -1) < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
+		struct signalfd_siginfo ss;
+		while (read(sfd, &ss, sizeof ss) == (ssize_t)sizeof ss)
+			if (ss.ssi_signo != SIGCHLD)
+				kill(main_pid, (int)ss.ssi_signo);
+	}
+	close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return nsbox_fail(L, err, "waitpid(%d)", (int)main_pid);
+	if (WIFEXITED(status)) {
+		lua_pushliteral(L, "exited");
+		lua_pushinteger(L, WEXITSTATUS(status));
+	} else {
+		lua_pushstring(L, WCOREDUMP(status) ? "dumped" : "killed");
+		lua_pushinteger(L, WTERMSIG(status));
+	}
+	return 2;
+}
+
+/***
+ * Poll a pidfd's process without blocking.
+ * @function poll
+ * @tparam integer pidfd
+ * @treturn string|boolean false while it runs, else "exited"/"killed"/"dumped" and the code
+ */
+static int l_poll(lua_State *L)
+{
+	int pidfd = nsbox_check_fd(L, 1);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | __WALL) < 0)
+		return nsbox_fail(L, errno, "waitid(pidfd %d)", pidfd);
+	if (si.si_pid == 0) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	return push_status(L, &si);
+}
+
+/***
+ * Send a signal through a pidfd (no pid reuse race).
+ * @function kill
+ * @tparam integer pidfd
+ * @tparam integer sig
+ */
+static int l_kill(lua_State *L)
+{
+	int pidfd = nsbox_check_fd(L, 1);
+	int sig = (int)luaL_checkinteger(L, 2);
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		return nsbox_fail(L, errno, "pidfd_send_signal(%d)", sig);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
+ * Open a pidfd for a pid.
+ * @function pidfd_open
+ * @tparam integer pid
+ * @treturn integer pidfd (close-on-exec)
+ */
+static int l_pidfd_open(lua_State *L)
+{
+	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return nsbox_fail(L, errno, "pidfd_open(%d)", (int)pid);
+	lua_pushinteger(L, fd);
+	return 1;
+}
+
+void nsbox_open_wait(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "wait", l_wait }, { "reap", l_reap }, { "sigblock", l_sigblock }, { "poll", l_poll },
+		{ "kill", l_kill }, { "pidfd_open", l_pidfd_open }, { NULL, NULL }
+	};
+	static const struct nsbox_const consts[] = {
+		{ "SIGHUP", SIGHUP }, { "SIGINT", SIGINT }, { "SIGQUIT", SIGQUIT }, { "SIGKILL", SIGKILL },
+		{ "SIGUSR1", SIGUSR1 }, { "SIGUSR2", SIGUSR2 }, { "SIGTERM", SIGTERM }, { "SIGCHLD", SIGCHLD },
+		{ "SIGCONT", SIGCONT }, { "SIGSTOP", SIGSTOP }, { "SIGPIPE", SIGPIPE }, { "SIGWINCH", SIGWINCH },
+		{ NULL, 0 }
+	};
+	luaL_setfuncs(L, fns, 0);
+	nsbox_set_consts(L, consts);
+}
