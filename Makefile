@@ -18,7 +18,7 @@ DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted busybox-static iproute2 p
             util-linux lua-ldoc lua-markdown groff-base
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
-RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c
+RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/nl.c
 SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS),$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
 RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o
@@ -96,7 +96,8 @@ install: $(SO) $(SO_RTNL) $(BC)
 	install -d $(PREFIX)/share/man/man1
 	install -m 644 man/nsbox.1 $(PREFIX)/share/man/man1/nsbox.1
 
-# The setuid-root network helper for unprivileged users (csrc/nsbox-netns.c + csrc/lease.c).
+# The setuid-root network helper for unprivileged users: csrc/nsbox-netns.c and the
+# plain C it shares with nsbox.core / nsbox.rtnl.
 NSBOX_NETNS_CONF  ?= /etc/nsbox/netns.conf
 NSBOX_NETNS_STATE ?= /run/nsbox/net
 HELPER            := build/nsbox-netns
@@ -104,11 +105,12 @@ HELPER_CFLAGS     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fPIE -fstack-protector-strong
 HELPER_LDFLAGS    ?= -pie -Wl,-z,relro,-z,now
 
 helper: $(HELPER)
-$(HELPER): csrc/nsbox-netns.c csrc/lease.c csrc/lease.h
+HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c
+$(HELPER): $(HELPER_SRCS) csrc/lease.h csrc/nl.h
 	@mkdir -p $(@D)
 	$(CC) $(HELPER_CFLAGS) -std=c11 -Wall -Wextra -Werror \
 	  -DNSBOX_NETNS_CONF='"$(NSBOX_NETNS_CONF)"' -DNSBOX_NETNS_STATE='"$(NSBOX_NETNS_STATE)"' \
-	  $(HELPER_LDFLAGS) -o $@ csrc/nsbox-netns.c csrc/lease.c -lmnl
+	  $(HELPER_LDFLAGS) -o $@ $(HELPER_SRCS) -lmnl
 
 # Setuid root: only by this explicit target, never by `make install`. Keeps an existing config.
 install-helper: $(HELPER)

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "lease.h"
+#include "nl.h"
 
 #ifndef NSBOX_NETNS_CONF
 #define NSBOX_NETNS_CONF "/etc/nsbox/netns.conf"
@@ -49,9 +50,8 @@ struct ctx {
 	const char *bridge;
 	uint32_t gw, want, addr;
 	int prefix, leased, pidfd, procfd, netfd;
-	struct mnl_socket *nl;
-	unsigned seq;
-	char ext[256];                          /* extended-ack text of the last error */
+	struct nl nl;                           /* the netlink transport (nl.c) */
+	char why[sizeof ((struct nl *)0)->ext + 3]; /* " (extended-ack text)" of the last error */
 	struct { int index; unsigned flags; char name[IFNAMSIZ], kind[32]; } link;
 	int brindex;
 	char host[IFNAMSIZ];
@@ -79,67 +79,23 @@ static const char *safe(const char *s, char *buf, size_t n)
 	return buf;
 }
 
-/* ---- netlink (libmnl, extended ack) ---- */
+/* ---- netlink (nl.c) ---- */
 
-static int ext_cb(const struct nlattr *a, void *data)
-{
-	struct ctx *c = data;
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		snprintf(c->ext, sizeof c->ext, " (%s)", mnl_attr_get_str(a));
-	return MNL_CB_OK;
-}
-
-static int err_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof *e))
-		return errno = EBADMSG, MNL_CB_ERROR;
-	if (e->error == 0)
-		return MNL_CB_STOP;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		size_t off = sizeof *e;
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += MNL_ALIGN(e->msg.nlmsg_len) - sizeof(struct nlmsghdr);
-		if (off < nlh->nlmsg_len - sizeof(struct nlmsghdr))
-			mnl_attr_parse(nlh, (unsigned)off, ext_cb, data);
-	}
-	return errno = -e->error, MNL_CB_ERROR;
-}
-
-/* Send one request with NLM_F_ACK, feed the replies to cb; 0 or -1 with errno and c->ext. */
+/* Send one request, feed the replies to cb; 0 or -1 with errno and c->why. */
 static int talk(struct ctx *c, struct nlmsghdr *nlh, mnl_cb_t cb)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = err_cb };
-	unsigned seq = nlh->nlmsg_seq = ++c->seq;
-	int r;
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	c->ext[0] = '\0';
-	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
-		return -1;
-	do {
-		ssize_t n = mnl_socket_recvfrom(c->nl, buf, sizeof buf);
-		if (n < 0)
-			return -1;
-		r = mnl_cb_run2(buf, (size_t)n, seq, mnl_socket_get_portid(c->nl), cb, c, ctl, NLMSG_MIN_TYPE);
-	} while (r == MNL_CB_OK);
-	return r < 0 ? -1 : 0;
+	int e = nl_talk(&c->nl, nlh, cb, c);
+	if (c->nl.ext[0])
+		snprintf(c->why, sizeof c->why, " (%s)", c->nl.ext);
+	else
+		c->why[0] = '\0';
+	return e ? (errno = e, -1) : 0;
 }
 
-/* A fresh request in buf (zeroed: libmnl 1.0.4 leaves attribute padding as it finds it). */
-static struct nlmsghdr *new_msg(char *buf, int type, int flags)
+static struct nlmsghdr *link_msg(struct ctx *c, int type, int flags, int index, unsigned up)
 {
-	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (uint16_t)type;
-	nlh->nlmsg_flags = (uint16_t)flags;
-	return nlh;
-}
-
-static struct nlmsghdr *link_msg(char *buf, int type, int flags, int index, unsigned up)
-{
-	struct nlmsghdr *nlh = new_msg(buf, type, flags);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	struct nlmsghdr *nlh = nl_msg(&c->nl, (uint16_t)type, (uint16_t)flags, sizeof(struct ifinfomsg));
+	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = index;
 	ifi->ifi_flags = ifi->ifi_change = up;
@@ -168,8 +124,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
 static int get_link(struct ctx *c, const char *name)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0, 0);
+	struct nlmsghdr *nlh = link_msg(c, RTM_GETLINK, 0, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	c->link.index = 0;
 	if (talk(c, nlh, link_cb) < 0)
@@ -179,26 +134,26 @@ static int get_link(struct ctx *c, const char *name)
 
 static int ensure_bridge(struct ctx *c)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE], a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN];
 	struct nlmsghdr *nlh;
 	if (get_link(c, c->bridge) < 0) {
 		if (errno != ENODEV)
-			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->ext);
-		nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
+			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->why);
+		nlh = link_msg(c, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->bridge);
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 		mnl_attr_nest_end(nlh, info);
 		if (talk(c, nlh, NULL) < 0 && errno != EEXIST) /* EEXIST: a concurrent run made it */
-			return say(1, "creating bridge %s: %s%s", c->bridge, strerror(errno), c->ext);
+			return say(1, "creating bridge %s: %s%s", c->bridge, strerror(errno), c->why);
 		if (get_link(c, c->bridge) < 0)
-			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->ext);
+			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->why);
 	}
 	if (strcmp(c->link.name, c->bridge) || strcmp(c->link.kind, "bridge"))
 		return say(1, "%s exists and is not a bridge", c->bridge);
 	c->brindex = c->link.index;
-	nlh = new_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+	nlh = nl_msg(&c->nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifaddrmsg));
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = (unsigned char)c->prefix;
 	ifa->ifa_index = (unsigned)c->brindex;
@@ -206,21 +161,20 @@ static int ensure_bridge(struct ctx *c)
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(c->gw));
 	if (talk(c, nlh, NULL) < 0 && errno != EEXIST)
 		return say(1, "adding %s/%d to %s: %s%s", lease_format(c->gw, a), c->prefix, c->bridge,
-			   strerror(errno), c->ext);
-	if (!(c->link.flags & IFF_UP) && talk(c, link_msg(buf, RTM_NEWLINK, 0, c->brindex, IFF_UP), NULL) < 0)
-		return say(1, "setting %s up: %s%s", c->bridge, strerror(errno), c->ext);
+			   strerror(errno), c->why);
+	if (!(c->link.flags & IFF_UP) && talk(c, link_msg(c, RTM_NEWLINK, 0, c->brindex, IFF_UP), NULL) < 0)
+		return say(1, "setting %s up: %s%s", c->bridge, strerror(errno), c->why);
 	return 0;
 }
 
 static int add_veth(struct ctx *c)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	for (int tries = 0;; tries++) {
 		uint32_t rnd;
 		if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
 			return say(1, "getrandom: %s", strerror(errno));
 		snprintf(c->host, sizeof c->host, "nsb%08x", rnd);
-		struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
+		struct nlmsghdr *nlh = link_msg(c, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)c->brindex);
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -236,21 +190,20 @@ static int add_veth(struct ctx *c)
 		if (talk(c, nlh, NULL) == 0)
 			return 0;
 		int e = errno;
-		char ext[sizeof c->ext];
-		memcpy(ext, c->ext, sizeof ext);
+		char why[sizeof c->why];
+		memcpy(why, c->why, sizeof why);
 		if (e == EEXIST && tries < 3 && get_link(c, c->host) == 0)
 			continue; /* our random name was taken: draw another */
 		c->host[0] = '\0';
 		if (e == EEXIST)
 			return say(1, "%s already exists in the network namespace of process %d", PEER, c->pid);
-		return say(1, "creating veth (peer %s in process %d): %s%s", PEER, c->pid, strerror(e), ext);
+		return say(1, "creating veth (peer %s in process %d): %s%s", PEER, c->pid, strerror(e), why);
 	}
 }
 
 static void del_veth(struct ctx *c)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, 0, 0);
+	struct nlmsghdr *nlh = link_msg(c, RTM_DELLINK, 0, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
 	talk(c, nlh, NULL);
 }
@@ -409,12 +362,9 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (check_target(c) || check_conf(c))
 		return 1;
 
-	c->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	int one = 1;
-	if (!c->nl || mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return say(1, "netlink socket: %s", strerror(errno));
-	mnl_socket_setsockopt(c->nl, NETLINK_EXT_ACK, &one, sizeof one);
-	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof one);
+	int e = nl_open(&c->nl);
+	if (e)
+		return say(1, "netlink socket: %s", strerror(e));
 	if (ensure_bridge(c))
 		return 1;
 	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid,
@@ -455,8 +405,7 @@ int main(int argc, char **argv)
 		del_veth(&c);
 	if (c.leased)
 		lease_release(NSBOX_NETNS_STATE, c.bridge, c.addr, c.pid);
-	if (c.nl)
-		mnl_socket_close(c.nl);
+	nl_close(&c.nl);
 	int fds[] = { c.pidfd, c.procfd, c.netfd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)

@@ -102,16 +102,6 @@ static void set_scope(lua_State *L, unsigned int scope)
 	lua_setfield(L, -2, "scope");
 }
 
-/* Dumps of addresses and routes: the result array, the ifindex -> name map,
- * and the filters. */
-struct dump {
-	lua_State *L;
-	int array, names;
-	lua_Integer n;
-	int index;             /* only this link, if not 0 */
-	int family;            /* only this family, if not AF_UNSPEC */
-	long long table;       /* routes(): only this table, if not 0 */
-};
 
 static void set_dev(const struct dump *d, int index)
 {
@@ -177,8 +167,7 @@ static int addr_change(lua_State *L, uint16_t type, const char *op)
 		return nsbox_fail(L, errno, "%s(%s on %s): netlink socket", op, addr, l.label);
 	if ((err = rtnl_ifindex(r, &l, &ifindex)))
 		goto out;
-	nlh = rtnl_msg(r, type, NLM_F_ACK | (type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0),
-		       sizeof *ifa);
+	nlh = nl_msg(&r->nl, type, type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof *ifa);
 	ifa = mnl_nlmsg_get_payload(nlh);
 	ifa->ifa_family = (unsigned char)p.family;
 	ifa->ifa_prefixlen = (unsigned char)p.len;
@@ -191,7 +180,7 @@ static int addr_change(lua_State *L, uint16_t type, const char *op)
 		mnl_attr_put(nlh, IFA_BROADCAST, 4, brd.addr);
 	if (nodad)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
-	err = rtnl_talk(r, nlh, NULL, NULL);
+	err = nl_talk(&r->nl, nlh, NULL, NULL);
 	if (err == EEXIST && exist_ok)
 		err = 0;
 out:
@@ -303,10 +292,9 @@ static int l_addrs(lua_State *L)
 		goto out;
 	d.names = lua_gettop(L);
 	lua_newtable(L);
-	d.array = lua_gettop(L);
-	nlh = rtnl_msg(r, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+	nlh = nl_msg(&r->nl, RTM_GETADDR, 0, sizeof(struct ifaddrmsg));
 	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = (unsigned char)d.family;
-	err = rtnl_talk(r, nlh, addrs_cb, &d);
+	err = rtnl_dump(r, &d, nlh, addrs_cb);
 out:
 	rtnl_close(r);
 	if (err)
@@ -366,8 +354,7 @@ static int route_change(lua_State *L, uint16_t type, const char *op)
 		return nsbox_fail(L, errno, "%s: netlink socket", what);
 	if (l.label[0] && (err = rtnl_ifindex(r, &l, &ifindex)))
 		goto out;
-	nlh = rtnl_msg(r, type, NLM_F_ACK | (type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0),
-		       sizeof *rtm);
+	nlh = nl_msg(&r->nl, type, type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof *rtm);
 	rtm = mnl_nlmsg_get_payload(nlh);
 	rtm->rtm_family = (unsigned char)dst.family;
 	rtm->rtm_dst_len = (unsigned char)dst.len;
@@ -389,7 +376,7 @@ static int route_change(lua_State *L, uint16_t type, const char *op)
 	if (metric != -1)
 		mnl_attr_put_u32(nlh, RTA_PRIORITY, (uint32_t)metric);
 	mnl_attr_put_u32(nlh, RTA_TABLE, (uint32_t)table);
-	err = rtnl_talk(r, nlh, NULL, NULL);
+	err = nl_talk(&r->nl, nlh, NULL, NULL);
 	if (err == EEXIST && exist_ok)
 		err = 0;
 out:
@@ -513,10 +500,9 @@ static int l_routes(lua_State *L)
 		goto out;
 	d.names = lua_gettop(L);
 	lua_newtable(L);
-	d.array = lua_gettop(L);
-	nlh = rtnl_msg(r, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
+	nlh = nl_msg(&r->nl, RTM_GETROUTE, 0, sizeof(struct rtmsg));
 	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = (unsigned char)d.family;
-	err = rtnl_talk(r, nlh, routes_cb, &d);
+	err = rtnl_dump(r, &d, nlh, routes_cb);
 out:
 	rtnl_close(r);
 	if (err)

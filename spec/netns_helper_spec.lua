@@ -89,11 +89,11 @@ end
 describe("nsbox-netns, the setuid network helper", function()
   local T, helper, conf, state, host_file, host_fd
 
-  -- Build a copy of the helper reading the given config and state paths.
+  -- Build a copy of the helper reading the given config and state paths (the
+  -- Makefile's rule: its list of sources is the one place that names them).
   local function build(out, conf_path, state_path)
-    must(string.format("cc -std=c11 -Wall -Wextra -Werror -O2 -DNSBOX_NETNS_CONF=%s -DNSBOX_NETNS_STATE=%s " ..
-      "-o %s %s/csrc/nsbox-netns.c %s/csrc/lease.c -lmnl", q('"' .. conf_path .. '"'), q('"' .. state_path .. '"'),
-      q(out), ROOT, ROOT))
+    must(string.format("make -s -B -C %s %s HELPER=%s NSBOX_NETNS_CONF=%s NSBOX_NETNS_STATE=%s",
+      q(ROOT), q(out), q(out), q(conf_path), q(state_path)))
     must("chown root:root " .. q(out) .. " && chmod 4755 " .. q(out))
   end
 

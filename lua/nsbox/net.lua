@@ -96,10 +96,13 @@ function M.validate(v)
   error(res, 0)
 end
 
--- The bridge's IPv4 address matching want ("a.b.c.d"), or its first one: address, prefix.
+-- The bridge's IPv4 address matching want ("a.b.c.d"), or its first one: address, prefix;
+-- nil, nil, message if the addresses cannot be read (never taken for "none").
 local function bridge_address(bridge, want)
   local first
-  for _, a in ipairs(rtnl.addrs { name = bridge, family = "inet" } or {}) do
+  local list, err = rtnl.addrs { name = bridge, family = "inet" }
+  if not list then return nil, nil, err end
+  for _, a in ipairs(list) do
     if a.address == want then return a.address, a.prefixlen end
     first = first or a
   end
@@ -130,7 +133,8 @@ end
 
 local function ensure_bridge_slow(n, link)
   if link then
-    local gw, prefix = bridge_address(n.bridge, n.gateway)
+    local gw, prefix, err = bridge_address(n.bridge, n.gateway)
+    if err then return nil, "network.bridge: " .. err end
     if gw and link.up then return gw, prefix end
     if not n.gateway then
       return nil, string.format("network.gateway: bridge %s has no IPv4 address; give one", n.bridge)
