@@ -21,7 +21,8 @@ DEBS     := lua5.4 liblua5.4-dev libmnl-dev lua-busted busybox-static iproute2 p
 RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/nl.c
 SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS),$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
-RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o
+# the rules it shares with nsbox.core (interface names, addresses) are linked into both
+RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o build/obj/addr.o build/obj/ifname.o
 SO       := lua/nsbox/core.so
 SO_RTNL  := lua/nsbox/rtnl.so
 # The Lua modules precompiled (luac, line numbers kept): what is installed. Loading
@@ -105,8 +106,9 @@ HELPER_CFLAGS     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fPIE -fstack-protector-strong
 HELPER_LDFLAGS    ?= -pie -Wl,-z,relro,-z,now
 
 helper: $(HELPER)
-HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c
-$(HELPER): $(HELPER_SRCS) csrc/lease.h csrc/nl.h
+HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c csrc/addr.c csrc/ifname.c \
+                     csrc/starttime.c csrc/randhex.c
+$(HELPER): $(HELPER_SRCS) $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(HELPER_CFLAGS) -std=c11 -Wall -Wextra -Werror \
 	  -DNSBOX_NETNS_CONF='"$(NSBOX_NETNS_CONF)"' -DNSBOX_NETNS_STATE='"$(NSBOX_NETNS_STATE)"' \

@@ -29,12 +29,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "ifname.h"
 #include "lease.h"
 #include "nl.h"
+#include "randhex.h"
 
 #ifndef NSBOX_NETNS_CONF
 #define NSBOX_NETNS_CONF "/etc/nsbox/netns.conf"
@@ -67,6 +69,13 @@ static int say(int code, const char *fmt, ...)
 	va_end(ap);
 	dprintf(2, "nsbox-netns: %s\n", msg);
 	return code;
+}
+
+/* A lease error, worded as nsbox run words it: the argument it concerns is the
+ * recipe's network field of that name (this program's ADDRESS is network.address). */
+static int say_lease(const struct lease_error *e)
+{
+	return say(1, "network%s%s: %s", e->arg ? "." : "", e->arg ? e->arg : "", e->msg);
 }
 
 /* A hostile string made printable and short, for messages. */
@@ -160,7 +169,7 @@ static int ensure_bridge(struct ctx *c)
 	mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(c->gw));
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(c->gw));
 	if (talk(c, nlh, NULL) < 0 && errno != EEXIST)
-		return say(1, "adding %s/%d to %s: %s%s", lease_format(c->gw, a), c->prefix, c->bridge,
+		return say(1, "adding %s/%d to %s: %s%s", nsbox_ip4_format(c->gw, a), c->prefix, c->bridge,
 			   strerror(errno), c->why);
 	if (!(c->link.flags & IFF_UP) && talk(c, link_msg(c, RTM_NEWLINK, 0, c->brindex, IFF_UP), NULL) < 0)
 		return say(1, "setting %s up: %s%s", c->bridge, strerror(errno), c->why);
@@ -170,10 +179,11 @@ static int ensure_bridge(struct ctx *c)
 static int add_veth(struct ctx *c)
 {
 	for (int tries = 0;; tries++) {
-		uint32_t rnd;
-		if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
-			return say(1, "getrandom: %s", strerror(errno));
-		snprintf(c->host, sizeof c->host, "nsb%08x", rnd);
+		char rnd[9];
+		int e = nsbox_random_hex(rnd, 4);
+		if (e)
+			return say(1, "getrandom: %s", strerror(e));
+		snprintf(c->host, sizeof c->host, "nsb%s", rnd);
 		struct nlmsghdr *nlh = link_msg(c, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)c->brindex);
@@ -189,7 +199,7 @@ static int add_veth(struct ctx *c)
 		mnl_attr_nest_end(nlh, info);
 		if (talk(c, nlh, NULL) == 0)
 			return 0;
-		int e = errno;
+		e = errno;
 		char why[sizeof c->why];
 		memcpy(why, c->why, sizeof why);
 		if (e == EEXIST && tries < 3 && get_link(c, c->host) == 0)
@@ -314,9 +324,9 @@ static int check_conf(struct ctx *c)
 		uint32_t gw;
 		int prefix = 0;
 		uint32_t host = 0;
-		if (nt == 3 && !lease_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
+		if (nt == 3 && !nsbox_ip4_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
 			host = gw & (0xffffffffu >> prefix); /* the gateway's host part */
-		if (nt != 3 || strcmp(tok[0], "bridge") || !lease_ifname_ok(tok[1]) || host == 0 ||
+		if (nt != 3 || strcmp(tok[0], "bridge") || !nsbox_ifname_ok(tok[1], strlen(tok[1])) || host == 0 ||
 		    host == 0xffffffffu >> prefix)
 			return say(1, "%s:%d: malformed line (expected: bridge NAME GATEWAY/PREFIX)", path, line);
 		if (!found && !strcmp(tok[1], c->bridge))
@@ -324,9 +334,9 @@ static int check_conf(struct ctx *c)
 	}
 	if (!found)
 		return say(1, "bridge %s is not allowed by %s", safe(c->bridge, nm, sizeof nm), path);
-	char err[256];
-	if (c->want && lease_check(c->gw, c->prefix, c->want, err, sizeof err))
-		return say(1, "%s", err);
+	struct lease_error e;
+	if (c->want && lease_check(c->gw, c->prefix, c->want, &e))
+		return say_lease(&e);
 	return 0;
 }
 
@@ -339,7 +349,8 @@ static int usage(void)
 
 static int run(struct ctx *c, int argc, char **argv)
 {
-	char nm[32], err[256], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	char nm[32], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	struct lease_error le;
 	if (argc < 4 || argc > 5 || strcmp(argv[1], "attach"))
 		return usage();
 	for (int i = 2; i < argc; i++)
@@ -352,10 +363,10 @@ static int run(struct ctx *c, int argc, char **argv)
 		return say(2, "PID must be a positive decimal integer, not '%s'", safe(p, nm, sizeof nm));
 	c->pid = (pid_t)pid;
 	c->bridge = argv[3];
-	if (!lease_ifname_ok(c->bridge))
+	if (!nsbox_ifname_ok(c->bridge, strlen(c->bridge)))
 		return say(2, "invalid bridge name '%s'", safe(c->bridge, nm, sizeof nm));
 	int ignored;
-	if (argc == 5 && (lease_parse(argv[4], 0, &c->want, &ignored) || !c->want))
+	if (argc == 5 && (nsbox_ip4_parse(argv[4], 0, &c->want, &ignored) || !c->want))
 		return say(2, "invalid address '%s' (expected a.b.c.d)", safe(argv[4], nm, sizeof nm));
 	if (geteuid() != 0)
 		return say(1, "not running as root: install it setuid root (make install-helper)");
@@ -368,14 +379,14 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (ensure_bridge(c))
 		return 1;
 	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid,
-			      &c->addr, err, sizeof err);
+			      &c->addr, &le);
 	if (r)
-		return say(1, "%s", err);
+		return say_lease(&le);
 	c->leased = 1;
 	if (add_veth(c))
 		return 1;
 	if (dprintf(1, "host=%s interface=%s address=%s/%d gateway=%s\n", c->host, PEER,
-		    lease_format(c->addr, a), c->prefix, lease_format(c->gw, g)) < 0)
+		    nsbox_ip4_format(c->addr, a), c->prefix, nsbox_ip4_format(c->gw, g)) < 0)
 		return say(1, "writing the result: %s", strerror(errno));
 	c->host[0] = '\0'; /* done: keep what we made */
 	c->leased = 0;

@@ -4,6 +4,7 @@
  * (with the kernel's extended-ack text) and closes the socket. */
 #include "common.h"
 #include "rtnl.h"
+#include "ifname.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -118,9 +119,10 @@ void rtnl_attrs(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr *
 
 /* ---- links: arguments ---------------------------------------------------- */
 
+/* Absent, or a name by the kernel's rule (ifname.c). */
 static int name_ok(const char *s)
 {
-	return s == NULL || (s[0] != '\0' && strlen(s) < IFNAMSIZ);
+	return s == NULL || nsbox_ifname_ok(s, strlen(s));
 }
 
 int rtnl_check_link(lua_State *L, int idx, struct rtnl_link *l, int required)

@@ -1,6 +1,7 @@
 /* rtnetlink over libmnl, part two: addresses and routes (see rtnl.c). */
 #include "common.h"
 #include "rtnl.h"
+#include "addr.h"
 
 /*** @module nsbox.core.rtnl */
 
@@ -32,35 +33,16 @@ static const char *family_name(int family)
 }
 
 /* "10.0.0.2/24", "fd00::2/64", or an address alone (a host prefix);
- * with_len = 0 takes an address alone. 0 or -1. */
+ * with_len = 0 takes an address alone. 0 or -1 (addr.c has the rule). */
 static int parse_prefix(const char *s, struct prefix *p, int with_len)
 {
-	char host[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long len;
-	char *end;
+	struct nsbox_prefix np;
 
-	if (n >= sizeof host || (slash && !with_len))
+	if (nsbox_prefix_parse(s, with_len, &np) < 0)
 		return -1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	memset(p->addr, 0, sizeof p->addr);
-	if (inet_pton(AF_INET, host, p->addr) == 1)
-		p->family = AF_INET;
-	else if (inet_pton(AF_INET6, host, p->addr) == 1)
-		p->family = AF_INET6;
-	else
-		return -1;
-	p->len = 8 * addr_len(p->family);
-	if (slash) {
-		if (slash[1] < '0' || slash[1] > '9')
-			return -1;
-		len = strtoul(slash + 1, &end, 10);
-		if (*end || len > p->len)
-			return -1;
-		p->len = (unsigned int)len;
-	}
+	p->family = np.family;
+	memcpy(p->addr, np.addr, sizeof p->addr);
+	p->len = np.len < 0 ? 8 * (unsigned int)addr_len(p->family) : (unsigned int)np.len;
 	return 0;
 }
 
