@@ -467,6 +467,21 @@ describe("core.lease_acquire and core.lease_release", function()
     assert.same({ nil, "no free address in 10.64.0.0/29 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
   end)
 
+  it("tells an owner by core.starttime: field 22 of /proc/PID/stat, none for a zombie", function()
+    assert.equal(tonumber(starttime(me)), core.starttime(me))
+    local h = assert(io.popen("exec sh -c 'echo $$'")) -- our own child: a zombie until h:close()
+    local pid = assert(tonumber(h:read("l")))
+    for _ = 1, 200 do
+      if (read("/proc/" .. pid .. "/stat") or ""):match("%) Z ") then break end
+      os.execute("sleep 0.01")
+    end
+    assert.matches("%) Z ", read("/proc/" .. pid .. "/stat"))
+    assert.same({ nil, "starttime(" .. pid .. "): not running", ESRCH }, { core.starttime(pid) })
+    h:close()
+    assert.is_nil(core.starttime(pid))
+    assert.is_nil(core.starttime(4194305))
+  end)
+
   it("releases a lease for its owner only", function()
     local t = net("10.63.0.1/24")
     assert.equal("10.63.0.2", core.lease_acquire(t))

@@ -316,6 +316,25 @@ describe("nsbox.core.rtnl", function()
       assert.equal(EINVAL, errno)
     end)
 
+    it("refuses, before asking, exactly the names the kernel refuses (core.ifname_ok)", function()
+      local names = { "eth0", "a", "x.y", "...", "\1ctl", "\195\169t\195\169", "fifteen_bytes_x",
+                      "sixteen_bytes_xx", "", ".", "..", "a:b", "a/b", "a b", "a\tb", "a\vb", "a\rb", "a\nb" }
+      local disagree = {}
+      for _, name in ipairs(names) do
+        -- iproute2 checks less than the kernel (not ':', "." or ".."): the kernel has the last word
+        local kernel = os.execute("ip link add name " .. H.sh_quote(name) .. " type bridge 2>/dev/null") == true
+        if kernel then os.execute("ip link del dev " .. H.sh_quote(name)) end
+        local ok, msg, errno = rtnl.link_add { name = name, kind = "bridge" }
+        if ok then assert(rtnl.link_del { name = name }) end
+        if core.ifname_ok(name) ~= kernel or (ok ~= nil) ~= kernel or
+           (not kernel and not (errno == EINVAL and msg:find("invalid interface name", 1, true))) then
+          disagree[#disagree + 1] = string.format("%q: kernel %s, ifname_ok %s, link_add %s", name,
+            tostring(kernel), tostring(core.ifname_ok(name)), tostring(ok or msg))
+        end
+      end
+      assert.same({}, disagree)
+    end)
+
     it("raises on arguments of the wrong type", function()
       assert.has_error(function() rtnl.link_get("lo") end)
       assert.has_error(function() rtnl.link_get {} end)

@@ -4,6 +4,8 @@
 -- Unprivileged callers go through the setuid helper nsbox-netns.
 -- @module nsbox.net
 local core = require "nsbox.core"
+-- Loaded with this module: the container's child requires nsbox.net before
+-- pivot_root hides the host's files, and configures its interface after.
 local rtnl = core.rtnl
 
 local M = {}
