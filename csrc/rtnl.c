@@ -16,7 +16,12 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
-/** rtnetlink: links, addresses and routes, one netlink request per call.
+/** rtnetlink: links, addresses and routes, one netlink request per call
+ * (the pyroute2 habit) where the kernel allows it; each function says where it
+ * makes more: a link named by `name` where the kernel wants an ifindex costs a
+ * lookup first, and the address and route lists dump the links for their names.
+ * A dump that concurrent changes interrupt (NLM_F_DUMP_INTR) is run again from
+ * the start, up to 20 times, and is never returned short.
  * Every function takes one table; a link is named by `name` or `index`.
  * On failure: nil, message, errno (the message carries the kernel's
  * extended-ack text when it gives one); a wrong argument type raises.
@@ -402,6 +407,8 @@ int rtnl_push_names(struct rtnl *r)
 
 /*** Create a link (`ip link add`).
  * For a veth, the peer is created directly in its own network namespace.
+ * One request; with `exist_ok`, a link already there costs a second one (an
+ * RTM_GETLINK for its kind).
  * @function link_add
  * @tparam table t `name` (string), `kind` ("bridge", "veth", "dummy", ...),
  *   optional `mtu`, `address` ("aa:bb:cc:dd:ee:ff"), `netns_pid` or `netns_fd`
@@ -491,6 +498,9 @@ static int l_link_add(lua_State *L)
 }
 
 /*** Change a link (`ip link set`): state, master, namespace, name, mtu, address.
+ * One request; a lookup of the ifindex before it for `newname` with the link
+ * named by `name` (the new name takes the name's place in the request), and
+ * one for a `master` named by name (the kernel takes only an ifindex there).
  * @function link_set
  * @tparam table t `name` or `index`, and any of: `up` (boolean), `master`
  *   (name or index of a bridge), `nomaster` (true: leave the bridge),
@@ -631,7 +641,8 @@ static int l_link_get(lua_State *L)
 
 /*** List the links of the current network namespace (`ip link show`).
  * @function links
- * @tparam[opt] table t `kind`: only links of this kind
+ * @tparam[opt] table t `kind`: only links of this kind (filtered here: one
+ *   dump of every link)
  * @treturn[1] {table,...} one table per link, as `link_get` returns
  * @return[2] nil, message, errno
  */

@@ -174,11 +174,14 @@ out:
 }
 
 /*** Add an address to a link (`ip addr add`).
+ * One request; with the link named by `name`, a lookup of its ifindex before
+ * it (RTM_NEWADDR takes only an ifindex).
  * @function addr_add
  * @tparam table t `name` or `index`, `address` ("10.10.10.2/24",
  *   "fd00::2/64"; no length: a host address), optional `broadcast` (IPv4: an
  *   address, or true to compute it), `nodad` (IPv6: skip duplicate address
- *   detection), `exist_ok` (the address already there is not an error)
+ *   detection), `exist_ok` (the address already there is not an error: the
+ *   kernel's EEXIST, no re-query)
  * @treturn[1] true
  * @return[2] nil, message, errno: `addr_add(10.10.10.2/24 on eth0): File exists`
  */
@@ -188,6 +191,7 @@ static int l_addr_add(lua_State *L)
 }
 
 /*** Remove an address from a link (`ip addr del`).
+ * One request; with the link named by `name`, a lookup of its ifindex before it.
  * @function addr_del
  * @tparam table t `name` or `index`, `address` (with its prefix length)
  * @treturn[1] true
@@ -239,6 +243,9 @@ static int addrs_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*** List addresses (`ip addr show`).
+ * Three requests at most: the ifindex of a link named by `name`, a dump of
+ * the links (for the `name` of each address), and the address dump (of every
+ * link: filtered here).
  * @function addrs
  * @tparam[opt] table t `name` or `index` (only this link), `family`
  *   ("inet" or "inet6")
@@ -370,11 +377,14 @@ out:
 }
 
 /*** Add a route (`ip route add`).
+ * One request; with the device named by `name`, a lookup of its ifindex before
+ * it (RTA_OIF takes only an ifindex).
  * @function route_add
  * @tparam table t `dst` ("default", "10.0.0.0/8", "fd00::/64"), and a
  *   `gateway` ("10.10.10.1") or a device (`name` or `index`) or both;
  *   optional `table` (default main), `metric`, `family` ("inet6" for an IPv6
- *   default route through a device alone), `exist_ok`
+ *   default route through a device alone), `exist_ok` (the kernel's EEXIST is
+ *   not an error: no re-query)
  * @treturn[1] true
  * @return[2] nil, message, errno: `route_add(default via 10.9.9.1): Network is unreachable (Nexthop has invalid gateway)`
  */
@@ -384,6 +394,7 @@ static int l_route_add(lua_State *L)
 }
 
 /*** Delete a route (`ip route del`).
+ * One request; with the device named by `name`, a lookup of its ifindex before it.
  * @function route_del
  * @tparam table t as for `route_add`; the gateway and device are optional
  * @treturn[1] true
@@ -454,9 +465,11 @@ static int routes_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*** List routes (`ip route show`; the main table unless told).
+ * Two requests: a dump of the links (for the device `name` of each route),
+ * then the route dump.
  * @function routes
  * @tparam[opt] table t `family` ("inet" or "inet6"), `table` (a table id;
- *   0 for all tables; default main)
+ *   0 for all tables; default main; filtered here)
  * @treturn[1] {table,...} `family`, `dst` ("default", "10.0.0.0/8"), `gateway`,
  *   `index` and `name` of the device, `table`, `metric`, `protocol` (RTPROT_*),
  *   `scope` ("global", "link", ...), `type` ("unicast", "local", ...), `prefsrc`
