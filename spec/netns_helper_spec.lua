@@ -505,12 +505,15 @@ describe("core.lease_acquire and core.lease_release", function()
     end
     assert.same({ "10.62.1.5 is outside 10.62.0.0/24", EINVAL, "address" }, { err { address = "10.62.1.5" } })
     assert.same({ "invalid IPv4 address '10.62.0.300'", EINVAL, "address" }, { err { address = "10.62.0.300" } })
-    assert.same({ "prefix /16 differs from the gateway's /24", EINVAL, "address" }, { err { address = "10.62.0.5/16" } })
+    assert.same({ "prefix /16 differs from the gateway's /24", EINVAL, "address" },
+      { err { address = "10.62.0.5/16" } })
     assert.same({ "invalid IPv4 address/prefix '10.62.0.1'", EINVAL, "gateway" }, { err { gateway = "10.62.0.1" } })
     assert.same({ "a /31 subnet has no address to lease", EINVAL, "gateway" }, { err { gateway = "10.62.0.1/31" } })
-    assert.same({ "10.62.0.0 is the network address of 10.62.0.0/24", EINVAL, "gateway" }, { err { gateway = "10.62.0.0/24" } })
+    assert.same({ "10.62.0.0 is the network address of 10.62.0.0/24", EINVAL, "gateway" },
+      { err { gateway = "10.62.0.0/24" } })
     assert.same({ "invalid interface name 'a/b'", EINVAL, "bridge" }, { err { bridge = "a/b" } })
-    assert.same({ "invalid interface name 'sixteen-bytes-xx'", EINVAL, "bridge" }, { err { bridge = "sixteen-bytes-xx" } })
+    assert.same({ "invalid interface name 'sixteen-bytes-xx'", EINVAL, "bridge" },
+      { err { bridge = "sixteen-bytes-xx" } })
     assert.same({ "owner pid 4194305 is not running", ESRCH }, { err { owner = 4194305 } })
     assert.has_error(function() core.lease_acquire { dir = D, gateway = "10.62.0.1/24", owner = me } end)
     assert.has_error(function() core.lease_acquire { dir = D, bridge = "x", gateway = "10.62.0.1/24" } end)

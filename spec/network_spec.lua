@@ -293,7 +293,8 @@ describe("container networking", function()
 
     it("addresses with leading zeros or a prefix of three digits", function()
       refused_at_start({ address = "10.010.10.2/24" }, "^network%.address: '10%.010%.10%.2/24' is not an IPv4 address$")
-      refused_at_start({ address = "10.10.10.2/024" }, "^network%.address: '10%.10%.10%.2/024': prefix must be /1 to /30$")
+      refused_at_start({ address = "10.10.10.2/024" },
+        "^network%.address: '10%.10%.10%.2/024': prefix must be /1 to /30$")
       refused_at_start({ address = "10.10.10.2x" }, "^network%.address: '10%.10%.10%.2x' is not an IPv4 address$")
     end)
 

@@ -553,7 +553,9 @@ describe("nsbox.core.rtnl", function()
       local short = {}
       for _ = 1, 200 do
         local links, err = rtnl.links()
-        if not whole(links, "name", "^s%d+$") then short[#short + 1] = "links: " .. tostring(links and #links or err) end
+        if not whole(links, "name", "^s%d+$") then
+          short[#short + 1] = "links: " .. tostring(links and #links or err)
+        end
         local addrs, aerr = rtnl.addrs { family = "inet" }
         if not whole(addrs, "address", "^10%.1%.%d+%.1$") then
           short[#short + 1] = "addrs: " .. tostring(addrs and #addrs or aerr)
