@@ -12,6 +12,8 @@ int nl_open(struct nl *n)
 {
 	int one = 1, e;
 
+	n->err = 0;
+	n->ext[0] = '\0';
 	n->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	if (!n->sock)
 		return errno;

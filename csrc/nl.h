@@ -27,8 +27,8 @@ struct nl {
 	_Alignas(8) char buf[NL_BUFSIZE];       /* replies */
 };
 
-/* Open and bind the socket (extended acks on where the kernel has them).
- * 0 or an errno. */
+/* Open and bind the socket (extended acks on where the kernel has them);
+ * n->seq goes on from where it is. 0 or an errno. */
 int nl_open(struct nl *n);
 /* Close it (again is harmless). */
 void nl_close(struct nl *n);
