@@ -24,10 +24,11 @@ TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
-RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c
+RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/nl.c
 SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS),$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
-RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o
+# the rules it shares with nsbox.core (interface names, addresses) are linked into both
+RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o build/obj/addr.o build/obj/ifname.o
 SO       := lua/nsbox/core.so
 SO_RTNL  := lua/nsbox/rtnl.so
 # The Lua modules precompiled (luac, line numbers kept): what is installed. Loading
@@ -117,7 +118,8 @@ install: $(SO) $(SO_RTNL) $(BC)
 	install -d $(MANDIR)/man1
 	install -m 644 man/nsbox.1 $(MANDIR)/man1/nsbox.1
 
-# The setuid-root network helper for unprivileged users (csrc/nsbox-netns.c + csrc/lease.c).
+# The setuid-root network helper for unprivileged users: csrc/nsbox-netns.c and the
+# plain C it shares with nsbox.core / nsbox.rtnl.
 NSBOX_NETNS_CONF  ?= /etc/nsbox/netns.conf
 NSBOX_NETNS_STATE ?= /run/nsbox/net
 HELPER            := build/nsbox-netns
@@ -125,11 +127,13 @@ HELPER_CFLAGS     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fPIE -fstack-protector-strong
 HELPER_LDFLAGS    ?= -pie -Wl,-z,relro,-z,now
 
 helper: $(HELPER)
-$(HELPER): csrc/nsbox-netns.c csrc/lease.c csrc/lease.h
+HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c csrc/addr.c csrc/ifname.c \
+                     csrc/starttime.c csrc/randhex.c
+$(HELPER): $(HELPER_SRCS) $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(HELPER_CFLAGS) -std=c11 -Wall -Wextra -Werror \
 	  -DNSBOX_NETNS_CONF='"$(NSBOX_NETNS_CONF)"' -DNSBOX_NETNS_STATE='"$(NSBOX_NETNS_STATE)"' \
-	  $(HELPER_LDFLAGS) -o $@ csrc/nsbox-netns.c csrc/lease.c -lmnl
+	  $(HELPER_LDFLAGS) -o $@ $(HELPER_SRCS) -lmnl
 
 # Setuid root: only by this explicit target, never by `make install`. Keeps an existing config.
 install-helper: $(HELPER)

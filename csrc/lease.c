@@ -5,6 +5,9 @@
  * one are the owners checked and the lowest stale lease reclaimed. */
 #define _GNU_SOURCE
 #include "lease.h"
+#include "addr.h"
+#include "ifname.h"
+#include "starttime.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -18,60 +21,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+static int fail(struct lease_error *e, const char *arg, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+static int fail(struct lease_error *e, const char *arg, int err, const char *fmt, ...)
 {
-	if (err && errlen) {
+	if (e) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
+		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 		va_end(ap);
+		e->arg = arg;
 	}
-	return e;
+	return err;
 }
 
-int lease_parse(const char *s, int want_prefix, uint32_t *addr, int *prefix)
+static int bridge_ok(const char *bridge)
 {
-	char buf[INET_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	struct in_addr in;
-	if (n >= sizeof buf || (slash != NULL) != (want_prefix != 0))
-		return EINVAL;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (inet_pton(AF_INET, buf, &in) != 1)
-		return EINVAL;
-	*addr = ntohl(in.s_addr);
-	if (slash) {
-		const char *p = slash + 1;
-		if (p[0] < '0' || p[0] > '9' || (p[1] && (p[1] < '0' || p[1] > '9' || p[2])))
-			return EINVAL;
-		int v = atoi(p);
-		if (v > 32 || (p[0] == '0' && p[1]))
-			return EINVAL;
-		*prefix = v;
-	}
-	return 0;
-}
-
-char *lease_format(uint32_t addr, char *buf)
-{
-	snprintf(buf, INET_ADDRSTRLEN, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255,
-		 (addr >> 8) & 255, addr & 255);
-	return buf;
-}
-
-int lease_ifname_ok(const char *name)
-{
-	size_t n = strlen(name);
-	if (n < 1 || n > 15 || !strcmp(name, ".") || !strcmp(name, ".."))
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
-			return 0;
-	return 1;
+	return nsbox_ifname_ok(bridge, strlen(bridge));
 }
 
 static uint32_t mask_of(int prefix)
@@ -79,49 +45,24 @@ static uint32_t mask_of(int prefix)
 	return prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffffu : 0xffffffffu << (32 - prefix);
 }
 
-int lease_check(uint32_t gateway, int prefix, uint32_t addr, char *err, size_t errlen)
+int lease_check(uint32_t gateway, int prefix, uint32_t addr, struct lease_error *e)
 {
 	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
 	uint32_t m = mask_of(prefix), net = gateway & m;
-	lease_format(addr, a);
-	lease_format(net, n);
+	nsbox_ip4_format(addr, a);
+	nsbox_ip4_format(net, n);
 	if ((addr & m) != net)
-		return fail(err, errlen, EINVAL, "network.address: %s is outside %s/%d", a, n, prefix);
+		return fail(e, "address", EINVAL, "%s is outside %s/%d", a, n, prefix);
 	if (addr == net || addr == (net | ~m) || addr == gateway)
-		return fail(err, errlen, EINVAL, "network.address: %s is the %s address of %s/%d", a,
+		return fail(e, "address", EINVAL, "%s is the %s address of %s/%d", a,
 			    addr == gateway ? "gateway" : addr == net ? "network" : "broadcast", n, prefix);
-	return 0;
-}
-
-/* Field 22 of /proc/<pid>/stat (after the parenthesised comm); -1 if not running. */
-static int starttime(pid_t pid, unsigned long long *start)
-{
-	char path[32], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	/* A zombie (or a dead task) holds nothing: its lease is free. */
-	if (p && (p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x'))
-		return -1;
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
-		return -1;
-	*start = strtoull(p + 1, NULL, 10);
 	return 0;
 }
 
 static int alive(pid_t pid, unsigned long long start)
 {
 	unsigned long long now;
-	return pid > 0 && starttime(pid, &now) == 0 && now == start;
+	return pid > 0 && nsbox_starttime(pid, &now) == 0 && now == start;
 }
 
 /* The owner pid of the lease file name in dfd: 0 if none, -1 if unreadable. */
@@ -200,7 +141,7 @@ static int list_leases(int dfd, uint32_t net, uint32_t bcast, uint32_t **out, si
 	while ((e = readdir(d))) {
 		uint32_t a;
 		int unused;
-		if (lease_parse(e->d_name, 0, &a, &unused) || a <= net || a >= bcast)
+		if (nsbox_ip4_parse(e->d_name, 0, &a, &unused) || a <= net || a >= bcast)
 			continue;
 		if (*len == cap) {
 			uint32_t *v = realloc(*out, (cap = cap ? 2 * cap : 64) * sizeof *v);
@@ -229,33 +170,33 @@ static int taken(int dfd, const char *a)
 }
 
 int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int prefix,
-		  uint32_t want, pid_t owner, uint32_t *got, char *err, size_t errlen)
+		  uint32_t want, pid_t owner, uint32_t *got, struct lease_error *e)
 {
 	char path[4096], a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
-	if (!lease_ifname_ok(bridge))
-		return fail(err, errlen, EINVAL, "network.bridge: invalid interface name '%s'", bridge);
+	if (!bridge_ok(bridge))
+		return fail(e, "bridge", EINVAL, "invalid interface name '%s'", bridge);
 	if (prefix < 1 || prefix > 30)
-		return fail(err, errlen, EINVAL, "network.gateway: a /%d subnet has no address to lease", prefix);
+		return fail(e, "gateway", EINVAL, "a /%d subnet has no address to lease", prefix);
 	uint32_t m = mask_of(prefix), net = gateway & m, bcast = net | ~m, pick = 0;
-	lease_format(net, n);
+	nsbox_ip4_format(net, n);
 	if (gateway == net || gateway == bcast)
-		return fail(err, errlen, EINVAL, "network.gateway: %s is the %s address of %s/%d",
-			    lease_format(gateway, a), gateway == net ? "network" : "broadcast", n, prefix);
-	int r = want ? lease_check(gateway, prefix, want, err, errlen) : 0;
+		return fail(e, "gateway", EINVAL, "%s is the %s address of %s/%d",
+			    nsbox_ip4_format(gateway, a), gateway == net ? "network" : "broadcast", n, prefix);
+	int r = want ? lease_check(gateway, prefix, want, e) : 0;
 	if (r)
 		return r;
 	unsigned long long ostart;
-	if (starttime(owner, &ostart) < 0)
-		return fail(err, errlen, ESRCH, "network: owner pid %d is not running", (int)owner);
+	if (nsbox_starttime(owner, &ostart) < 0)
+		return fail(e, NULL, ESRCH, "owner pid %d is not running", (int)owner);
 	int lockfd, dfd = open_locked(dir, bridge, 1, &lockfd, path, sizeof path);
 	if (dfd < 0)
-		return fail(err, errlen, errno, "network: lease directory %s: %s", path, strerror(errno));
+		return fail(e, NULL, errno, "lease directory %s: %s", path, strerror(errno));
 	uint32_t *v = NULL;
 	size_t nv = 0, i = 0;
 	if (want) {
-		r = taken(dfd, lease_format(want, a));
+		r = taken(dfd, nsbox_ip4_format(want, a));
 		if (r == 1)
-			r = fail(err, errlen, EADDRINUSE, "network.address: %s is already in use on %s", a, bridge);
+			r = fail(e, "address", EADDRINUSE, "%s is already in use on %s", a, bridge);
 		pick = r ? 0 : want;
 	} else if ((r = list_leases(dfd, net, bcast, &v, &nv)) == 0) {
 		/* The first address without a lease file after the one handed out last
@@ -276,32 +217,32 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 			from++;
 		for (i = 0; i < nv && !pick && r >= 0; i++) {
 			uint32_t c = v[(from + i) % nv];
-			if ((r = taken(dfd, lease_format(c, a))) == 0)
+			if ((r = taken(dfd, nsbox_ip4_format(c, a))) == 0)
 				pick = c;
 		}
 		r = r < 0 ? r : 0;
 		free(v);
 	}
 	if (r < 0)
-		r = fail(err, errlen, errno, "network: leases in %s: %s", path, strerror(errno));
+		r = fail(e, NULL, errno, "leases in %s: %s", path, strerror(errno));
 	if (pick) {
 		char line[64];
 		int len = snprintf(line, sizeof line, "%d %llu\n", (int)owner, ostart);
-		int fd = openat(dfd, lease_format(pick, a), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		int fd = openat(dfd, nsbox_ip4_format(pick, a), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 		ssize_t w = fd < 0 ? -1 : write(fd, line, (size_t)len);
-		int e = w < 0 ? errno : w != len ? EIO : 0;
-		if (fd >= 0 && close(fd) < 0 && !e)
-			e = errno;
-		if (e && fd >= 0)
+		int we = w < 0 ? errno : w != len ? EIO : 0;
+		if (fd >= 0 && close(fd) < 0 && !we)
+			we = errno;
+		if (we && fd >= 0)
 			unlinkat(dfd, a, 0);
-		if (e)
-			r = fail(err, errlen, e, "network: lease %s/%s: %s", path, a, strerror(e));
+		if (we)
+			r = fail(e, NULL, we, "lease %s/%s: %s", path, a, strerror(we));
 		else
 			*got = pick;
-		if (!e && !want) /* a hint only: if it is lost, the next pick starts lower */
+		if (!we && !want) /* a hint only: if it is lost, the next pick starts lower */
 			(void)!pwrite(lockfd, &pick, sizeof pick, 0);
 	} else if (!r) {
-		r = fail(err, errlen, ENOSPC, "network: no free address in %s/%d on %s", n, prefix, bridge);
+		r = fail(e, NULL, ENOSPC, "no free address in %s/%d on %s", n, prefix, bridge);
 	}
 	close(lockfd);
 	close(dfd);
@@ -311,14 +252,14 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 int lease_release(const char *dir, const char *bridge, uint32_t addr, pid_t owner)
 {
 	char path[4096], a[INET_ADDRSTRLEN];
-	if (!lease_ifname_ok(bridge))
+	if (!bridge_ok(bridge))
 		return EINVAL;
 	int lockfd, dfd = open_locked(dir, bridge, 0, &lockfd, path, sizeof path);
 	if (dfd < 0)
 		return errno;
 	pid_t pid;
 	unsigned long long start;
-	int have = lease_read(dfd, lease_format(addr, a), &pid, &start), r = 0;
+	int have = lease_read(dfd, nsbox_ip4_format(addr, a), &pid, &start), r = 0;
 	if (have <= 0)
 		r = have < 0 ? errno : ENOENT;
 	else if (pid != owner)

@@ -4,9 +4,12 @@
 /*** @module nsbox.core */
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "addr.h"
 #include "lease.h"
 
 #define DEFAULT_DIR "/run/nsbox/net"
@@ -25,16 +28,40 @@ static void common_fields(lua_State *L, const char **dir, const char **bridge, p
 	*owner = (pid_t)o;
 }
 
+/* nil, the facts, errno, and the argument they concern (or nothing). */
+static int lease_fail(lua_State *L, int err, const char *arg, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int lease_fail(lua_State *L, int err, const char *arg, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	lua_pushnil(L);
+	lua_pushstring(L, msg);
+	lua_pushinteger(L, err);
+	if (!arg)
+		return 3;
+	lua_pushstring(L, arg);
+	return 4;
+}
+
 /***
  * Lease an address on a bridge, unique among live owners (flock'ed state under dir).
  * The network, broadcast and gateway addresses are never leased; a lease whose owner
  * died is reclaimed; without `address`, the next free one after the last handed out.
+ * The error is the facts and the argument they concern, for the caller to name as
+ * its own field: this layer knows no recipe.
  * @function lease_acquire
  * @tparam table t `dir` (default "/run/nsbox/net"), `bridge`, `gateway` ("10.10.10.1/24"),
  *   `address` (optional "10.10.10.5", or "10.10.10.5/24" with the gateway's prefix),
  *   `owner` (pid of the process the lease lives as long as)
- * @treturn string the address, e.g. "10.10.10.5" (or nil, message, errno: EINVAL,
- *   EADDRINUSE, ENOSPC, ESRCH, ...)
+ * @treturn[1] string the address, e.g. "10.10.10.5"
+ * @return[2] nil, facts, errno (EINVAL, EADDRINUSE, ENOSPC, ESRCH, ...), and the
+ *   argument at fault ("address", "gateway", "bridge"; nil if none in particular):
+ *   `nil, "10.10.10.5 is already in use on brg0", EADDRINUSE, "address"`
  */
 static int l_lease_acquire(lua_State *L)
 {
@@ -47,20 +74,21 @@ static int l_lease_acquire(lua_State *L)
 		luaL_error(L, "field 'gateway': string expected, got nil");
 	uint32_t gateway, addr = 0, got;
 	int prefix, aprefix = -1;
-	if (lease_parse(gw, 1, &gateway, &prefix))
-		return nsbox_fail_msg(L, EINVAL, "network.gateway: invalid IPv4 address/prefix '%s'", gw);
-	if (want && lease_parse(want, strchr(want, '/') != NULL, &addr, &aprefix))
-		return nsbox_fail_msg(L, EINVAL, "network.address: invalid IPv4 address '%s'", want);
+	if (nsbox_ip4_parse(gw, 1, &gateway, &prefix))
+		return lease_fail(L, EINVAL, "gateway", "invalid IPv4 address/prefix '%s'", gw);
+	if (want && nsbox_ip4_parse(want, strchr(want, '/') != NULL, &addr, &aprefix))
+		return lease_fail(L, EINVAL, "address", "invalid IPv4 address '%s'", want);
 	if (aprefix >= 0 && aprefix != prefix)
-		return nsbox_fail_msg(L, EINVAL, "network.address: prefix /%d differs from the gateway's /%d",
-				      aprefix, prefix);
-	char err[512], buf[INET_ADDRSTRLEN];
+		return lease_fail(L, EINVAL, "address", "prefix /%d differs from the gateway's /%d",
+				  aprefix, prefix);
+	struct lease_error e;
+	char buf[INET_ADDRSTRLEN];
 	if (want && !addr)
-		return nsbox_fail_msg(L, EINVAL, "network.address: 0.0.0.0 cannot be leased");
-	int r = lease_acquire(dir, bridge, gateway, prefix, addr, owner, &got, err, sizeof err);
+		return lease_fail(L, EINVAL, "address", "0.0.0.0 cannot be leased");
+	int r = lease_acquire(dir, bridge, gateway, prefix, addr, owner, &got, &e);
 	if (r)
-		return nsbox_fail_msg(L, r, "%s", err);
-	lua_pushstring(L, lease_format(got, buf));
+		return lease_fail(L, r, e.arg, "%s", e.msg);
+	lua_pushstring(L, nsbox_ip4_format(got, buf));
 	return 1;
 }
 
@@ -80,8 +108,8 @@ static int l_lease_release(lua_State *L)
 		luaL_error(L, "field 'address': string expected, got nil");
 	uint32_t addr;
 	int prefix;
-	if (lease_parse(s, strchr(s, '/') != NULL, &addr, &prefix))
-		return nsbox_fail_msg(L, EINVAL, "network.address: invalid IPv4 address '%s'", s);
+	if (nsbox_ip4_parse(s, strchr(s, '/') != NULL, &addr, &prefix))
+		return nsbox_fail_msg(L, EINVAL, "lease_release(%s on %s): invalid IPv4 address", s, bridge);
 	int r = lease_release(dir, bridge, addr, owner);
 	if (r == EPERM)
 		return nsbox_fail_msg(L, r, "lease_release(%s on %s): held by another owner", s, bridge);

@@ -29,11 +29,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "ifname.h"
 #include "lease.h"
+#include "nl.h"
+#include "randhex.h"
 
 #ifndef NSBOX_NETNS_CONF
 #define NSBOX_NETNS_CONF "/etc/nsbox/netns.conf"
@@ -49,9 +52,8 @@ struct ctx {
 	const char *bridge;
 	uint32_t gw, want, addr;
 	int prefix, leased, pidfd, procfd, netfd;
-	struct mnl_socket *nl;
-	unsigned seq;
-	char ext[256];                          /* extended-ack text of the last error */
+	struct nl nl;                           /* the netlink transport (nl.c) */
+	char why[sizeof ((struct nl *)0)->ext + 3]; /* " (extended-ack text)" of the last error */
 	struct { int index; unsigned flags; char name[IFNAMSIZ], kind[32]; } link;
 	int brindex;
 	char host[IFNAMSIZ];
@@ -69,6 +71,13 @@ static int say(int code, const char *fmt, ...)
 	return code;
 }
 
+/* A lease error, worded as nsbox run words it: the argument it concerns is the
+ * recipe's network field of that name (this program's ADDRESS is network.address). */
+static int say_lease(const struct lease_error *e)
+{
+	return say(1, "network%s%s: %s", e->arg ? "." : "", e->arg ? e->arg : "", e->msg);
+}
+
 /* A hostile string made printable and short, for messages. */
 static const char *safe(const char *s, char *buf, size_t n)
 {
@@ -79,67 +88,23 @@ static const char *safe(const char *s, char *buf, size_t n)
 	return buf;
 }
 
-/* ---- netlink (libmnl, extended ack) ---- */
+/* ---- netlink (nl.c) ---- */
 
-static int ext_cb(const struct nlattr *a, void *data)
-{
-	struct ctx *c = data;
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		snprintf(c->ext, sizeof c->ext, " (%s)", mnl_attr_get_str(a));
-	return MNL_CB_OK;
-}
-
-static int err_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof *e))
-		return errno = EBADMSG, MNL_CB_ERROR;
-	if (e->error == 0)
-		return MNL_CB_STOP;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		size_t off = sizeof *e;
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += MNL_ALIGN(e->msg.nlmsg_len) - sizeof(struct nlmsghdr);
-		if (off < nlh->nlmsg_len - sizeof(struct nlmsghdr))
-			mnl_attr_parse(nlh, (unsigned)off, ext_cb, data);
-	}
-	return errno = -e->error, MNL_CB_ERROR;
-}
-
-/* Send one request with NLM_F_ACK, feed the replies to cb; 0 or -1 with errno and c->ext. */
+/* Send one request, feed the replies to cb; 0 or -1 with errno and c->why. */
 static int talk(struct ctx *c, struct nlmsghdr *nlh, mnl_cb_t cb)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = err_cb };
-	unsigned seq = nlh->nlmsg_seq = ++c->seq;
-	int r;
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	c->ext[0] = '\0';
-	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
-		return -1;
-	do {
-		ssize_t n = mnl_socket_recvfrom(c->nl, buf, sizeof buf);
-		if (n < 0)
-			return -1;
-		r = mnl_cb_run2(buf, (size_t)n, seq, mnl_socket_get_portid(c->nl), cb, c, ctl, NLMSG_MIN_TYPE);
-	} while (r == MNL_CB_OK);
-	return r < 0 ? -1 : 0;
+	int e = nl_talk(&c->nl, nlh, cb, c);
+	if (c->nl.ext[0])
+		snprintf(c->why, sizeof c->why, " (%s)", c->nl.ext);
+	else
+		c->why[0] = '\0';
+	return e ? (errno = e, -1) : 0;
 }
 
-/* A fresh request in buf (zeroed: libmnl 1.0.4 leaves attribute padding as it finds it). */
-static struct nlmsghdr *new_msg(char *buf, int type, int flags)
+static struct nlmsghdr *link_msg(struct ctx *c, int type, int flags, int index, unsigned up)
 {
-	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (uint16_t)type;
-	nlh->nlmsg_flags = (uint16_t)flags;
-	return nlh;
-}
-
-static struct nlmsghdr *link_msg(char *buf, int type, int flags, int index, unsigned up)
-{
-	struct nlmsghdr *nlh = new_msg(buf, type, flags);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	struct nlmsghdr *nlh = nl_msg(&c->nl, (uint16_t)type, (uint16_t)flags, sizeof(struct ifinfomsg));
+	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = index;
 	ifi->ifi_flags = ifi->ifi_change = up;
@@ -168,8 +133,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 
 static int get_link(struct ctx *c, const char *name)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0, 0);
+	struct nlmsghdr *nlh = link_msg(c, RTM_GETLINK, 0, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	c->link.index = 0;
 	if (talk(c, nlh, link_cb) < 0)
@@ -179,48 +143,48 @@ static int get_link(struct ctx *c, const char *name)
 
 static int ensure_bridge(struct ctx *c)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE], a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN];
 	struct nlmsghdr *nlh;
 	if (get_link(c, c->bridge) < 0) {
 		if (errno != ENODEV)
-			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->ext);
-		nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
+			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->why);
+		nlh = link_msg(c, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->bridge);
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 		mnl_attr_nest_end(nlh, info);
 		if (talk(c, nlh, NULL) < 0 && errno != EEXIST) /* EEXIST: a concurrent run made it */
-			return say(1, "creating bridge %s: %s%s", c->bridge, strerror(errno), c->ext);
+			return say(1, "creating bridge %s: %s%s", c->bridge, strerror(errno), c->why);
 		if (get_link(c, c->bridge) < 0)
-			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->ext);
+			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->why);
 	}
 	if (strcmp(c->link.name, c->bridge) || strcmp(c->link.kind, "bridge"))
 		return say(1, "%s exists and is not a bridge", c->bridge);
 	c->brindex = c->link.index;
-	nlh = new_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
-	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+	nlh = nl_msg(&c->nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifaddrmsg));
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = (unsigned char)c->prefix;
 	ifa->ifa_index = (unsigned)c->brindex;
 	mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(c->gw));
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(c->gw));
 	if (talk(c, nlh, NULL) < 0 && errno != EEXIST)
-		return say(1, "adding %s/%d to %s: %s%s", lease_format(c->gw, a), c->prefix, c->bridge,
-			   strerror(errno), c->ext);
-	if (!(c->link.flags & IFF_UP) && talk(c, link_msg(buf, RTM_NEWLINK, 0, c->brindex, IFF_UP), NULL) < 0)
-		return say(1, "setting %s up: %s%s", c->bridge, strerror(errno), c->ext);
+		return say(1, "adding %s/%d to %s: %s%s", nsbox_ip4_format(c->gw, a), c->prefix, c->bridge,
+			   strerror(errno), c->why);
+	if (!(c->link.flags & IFF_UP) && talk(c, link_msg(c, RTM_NEWLINK, 0, c->brindex, IFF_UP), NULL) < 0)
+		return say(1, "setting %s up: %s%s", c->bridge, strerror(errno), c->why);
 	return 0;
 }
 
 static int add_veth(struct ctx *c)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	for (int tries = 0;; tries++) {
-		uint32_t rnd;
-		if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
-			return say(1, "getrandom: %s", strerror(errno));
-		snprintf(c->host, sizeof c->host, "nsb%08x", rnd);
-		struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
+		char rnd[9];
+		int e = nsbox_random_hex(rnd, 4);
+		if (e)
+			return say(1, "getrandom: %s", strerror(e));
+		snprintf(c->host, sizeof c->host, "nsb%s", rnd);
+		struct nlmsghdr *nlh = link_msg(c, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)c->brindex);
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -235,22 +199,21 @@ static int add_veth(struct ctx *c)
 		mnl_attr_nest_end(nlh, info);
 		if (talk(c, nlh, NULL) == 0)
 			return 0;
-		int e = errno;
-		char ext[sizeof c->ext];
-		memcpy(ext, c->ext, sizeof ext);
+		e = errno;
+		char why[sizeof c->why];
+		memcpy(why, c->why, sizeof why);
 		if (e == EEXIST && tries < 3 && get_link(c, c->host) == 0)
 			continue; /* our random name was taken: draw another */
 		c->host[0] = '\0';
 		if (e == EEXIST)
 			return say(1, "%s already exists in the network namespace of process %d", PEER, c->pid);
-		return say(1, "creating veth (peer %s in process %d): %s%s", PEER, c->pid, strerror(e), ext);
+		return say(1, "creating veth (peer %s in process %d): %s%s", PEER, c->pid, strerror(e), why);
 	}
 }
 
 static void del_veth(struct ctx *c)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, 0, 0);
+	struct nlmsghdr *nlh = link_msg(c, RTM_DELLINK, 0, 0, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
 	talk(c, nlh, NULL);
 }
@@ -361,9 +324,9 @@ static int check_conf(struct ctx *c)
 		uint32_t gw;
 		int prefix = 0;
 		uint32_t host = 0;
-		if (nt == 3 && !lease_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
+		if (nt == 3 && !nsbox_ip4_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
 			host = gw & (0xffffffffu >> prefix); /* the gateway's host part */
-		if (nt != 3 || strcmp(tok[0], "bridge") || !lease_ifname_ok(tok[1]) || host == 0 ||
+		if (nt != 3 || strcmp(tok[0], "bridge") || !nsbox_ifname_ok(tok[1], strlen(tok[1])) || host == 0 ||
 		    host == 0xffffffffu >> prefix)
 			return say(1, "%s:%d: malformed line (expected: bridge NAME GATEWAY/PREFIX)", path, line);
 		if (!found && !strcmp(tok[1], c->bridge))
@@ -371,9 +334,9 @@ static int check_conf(struct ctx *c)
 	}
 	if (!found)
 		return say(1, "bridge %s is not allowed by %s", safe(c->bridge, nm, sizeof nm), path);
-	char err[256];
-	if (c->want && lease_check(c->gw, c->prefix, c->want, err, sizeof err))
-		return say(1, "%s", err);
+	struct lease_error e;
+	if (c->want && lease_check(c->gw, c->prefix, c->want, &e))
+		return say_lease(&e);
 	return 0;
 }
 
@@ -386,7 +349,8 @@ static int usage(void)
 
 static int run(struct ctx *c, int argc, char **argv)
 {
-	char nm[32], err[256], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	char nm[32], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	struct lease_error le;
 	if (argc < 4 || argc > 5 || strcmp(argv[1], "attach"))
 		return usage();
 	for (int i = 2; i < argc; i++)
@@ -399,33 +363,30 @@ static int run(struct ctx *c, int argc, char **argv)
 		return say(2, "PID must be a positive decimal integer, not '%s'", safe(p, nm, sizeof nm));
 	c->pid = (pid_t)pid;
 	c->bridge = argv[3];
-	if (!lease_ifname_ok(c->bridge))
+	if (!nsbox_ifname_ok(c->bridge, strlen(c->bridge)))
 		return say(2, "invalid bridge name '%s'", safe(c->bridge, nm, sizeof nm));
 	int ignored;
-	if (argc == 5 && (lease_parse(argv[4], 0, &c->want, &ignored) || !c->want))
+	if (argc == 5 && (nsbox_ip4_parse(argv[4], 0, &c->want, &ignored) || !c->want))
 		return say(2, "invalid address '%s' (expected a.b.c.d)", safe(argv[4], nm, sizeof nm));
 	if (geteuid() != 0)
 		return say(1, "not running as root: install it setuid root (make install-helper)");
 	if (check_target(c) || check_conf(c))
 		return 1;
 
-	c->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	int one = 1;
-	if (!c->nl || mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return say(1, "netlink socket: %s", strerror(errno));
-	mnl_socket_setsockopt(c->nl, NETLINK_EXT_ACK, &one, sizeof one);
-	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof one);
+	int e = nl_open(&c->nl);
+	if (e)
+		return say(1, "netlink socket: %s", strerror(e));
 	if (ensure_bridge(c))
 		return 1;
 	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid,
-			      &c->addr, err, sizeof err);
+			      &c->addr, &le);
 	if (r)
-		return say(1, "%s", err);
+		return say_lease(&le);
 	c->leased = 1;
 	if (add_veth(c))
 		return 1;
 	if (dprintf(1, "host=%s interface=%s address=%s/%d gateway=%s\n", c->host, PEER,
-		    lease_format(c->addr, a), c->prefix, lease_format(c->gw, g)) < 0)
+		    nsbox_ip4_format(c->addr, a), c->prefix, nsbox_ip4_format(c->gw, g)) < 0)
 		return say(1, "writing the result: %s", strerror(errno));
 	c->host[0] = '\0'; /* done: keep what we made */
 	c->leased = 0;
@@ -455,8 +416,7 @@ int main(int argc, char **argv)
 		del_veth(&c);
 	if (c.leased)
 		lease_release(NSBOX_NETNS_STATE, c.bridge, c.addr, c.pid);
-	if (c.nl)
-		mnl_socket_close(c.nl);
+	nl_close(&c.nl);
 	int fds[] = { c.pidfd, c.procfd, c.netfd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)

@@ -4,6 +4,7 @@
  * (with the kernel's extended-ack text) and closes the socket. */
 #include "common.h"
 #include "rtnl.h"
+#include "ifname.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,7 +16,12 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
-/** rtnetlink: links, addresses and routes, one netlink request per call.
+/** rtnetlink: links, addresses and routes, one netlink request per call
+ * (the pyroute2 habit) where the kernel allows it; each function says where it
+ * makes more: a link named by `name` where the kernel wants an ifindex costs a
+ * lookup first, and the address and route lists dump the links for their names.
+ * A dump that concurrent changes interrupt (NLM_F_DUMP_INTR) is run again from
+ * the start, up to 20 times, and is never returned short.
  * Every function takes one table; a link is named by `name` or `index`.
  * On failure: nil, message, errno (the message carries the kernel's
  * extended-ack text when it gives one); a wrong argument type raises.
@@ -28,10 +34,7 @@
 
 void rtnl_close(struct rtnl *r)
 {
-	if (r->nl) {
-		mnl_socket_close(r->nl);
-		r->nl = NULL;
-	}
+	nl_close(&r->nl);
 }
 
 static int rtnl_gc(lua_State *L)
@@ -43,113 +46,36 @@ static int rtnl_gc(lua_State *L)
 struct rtnl *rtnl_open(lua_State *L)
 {
 	struct rtnl *r = lua_newuserdatauv(L, sizeof *r, 0);
-	int one = 1, e;
+	int e;
 
-	memset(r, 0, offsetof(struct rtnl, req));
+	/* the buffers need no clearing: nl_msg clears the request it builds */
 	r->L = L;
+	r->nl.sock = NULL;
+	r->nl.seq = 0;
 	luaL_setmetatable(L, RTNL_MT);
 	lua_toclose(L, -1);
-	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!r->nl)
-		return NULL;
-	if (mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		e = errno;
-		rtnl_close(r);
+	if ((e = nl_open(&r->nl))) {
 		errno = e;
 		return NULL;
 	}
-	/* Best effort: without them errors just carry no text. */
-	mnl_socket_setsockopt(r->nl, NETLINK_EXT_ACK, &one, sizeof one);
-	mnl_socket_setsockopt(r->nl, NETLINK_CAP_ACK, &one, sizeof one);
-	r->portid = mnl_socket_get_portid(r->nl);
 	return r;
 }
 
-struct nlmsghdr *rtnl_msg(struct rtnl *r, uint16_t type, uint16_t flags, size_t hdrlen)
+/* Before a dump runs again: a fresh, empty result. */
+static void dump_reset(void *data)
 {
-	struct nlmsghdr *nlh;
+	struct dump *d = data;
 
-	memset(r->req, 0, sizeof r->req);   /* libmnl leaves attribute padding as it was */
-	nlh = mnl_nlmsg_put_header(r->req);
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	nlh->nlmsg_seq = ++r->seq;
-	mnl_nlmsg_put_extra_header(nlh, hdrlen);
-	return nlh;
+	lua_settop(d->L, d->array - 1);
+	lua_newtable(d->L);
+	d->n = 0;
 }
 
-static int ext_attr_cb(const struct nlattr *a, void *data)
+int rtnl_dump(struct rtnl *r, struct dump *d, struct nlmsghdr *nlh, mnl_cb_t cb)
 {
-	struct rtnl *r = data;
-
-	if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-		snprintf(r->ext, sizeof r->ext, "%s", mnl_attr_get_str(a));
-	return MNL_CB_OK;
-}
-
-/* NLMSG_ERROR (an ack if its error is 0) and NLMSG_DONE (which carries an int):
- * keep the errno and the extended-ack message. */
-static int ctl_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct rtnl *r = data;
-	size_t off = sizeof(int);
-	int error;
-
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(int))
-		return MNL_CB_STOP;
-	if (nlh->nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-		if (mnl_nlmsg_get_payload_len(nlh) < sizeof *e) {
-			r->err = EBADMSG;
-			return MNL_CB_ERROR;
-		}
-		off = sizeof *e;
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += mnl_nlmsg_get_payload_len(&e->msg);
-	}
-	memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof error);
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
-		mnl_attr_parse(nlh, off, ext_attr_cb, r);
-	if (error < 0) {
-		r->err = -error;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_STOP;
-}
-
-static int data_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct rtnl *r = data;
-	return r->cb ? r->cb(nlh, r->data) : MNL_CB_OK;
-}
-
-int rtnl_talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
-		[NLMSG_ERROR] = ctl_cb,
-		[NLMSG_DONE] = ctl_cb,
-	};
-	unsigned int seq = nlh->nlmsg_seq;
-	int ret;
-
-	r->err = 0;
-	r->ext[0] = '\0';
-	r->cb = cb;
-	r->data = data;
-	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
-		return errno;
-	do {
-		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, sizeof r->buf);
-		if (n < 0)
-			return errno;
-		errno = 0;
-		ret = mnl_cb_run2(r->buf, n, seq, r->portid, data_cb, r, ctl, MNL_ARRAY_SIZE(ctl));
-	} while (ret == MNL_CB_OK);
-	if (ret == MNL_CB_ERROR)
-		return r->err ? r->err : errno ? errno : EPROTO;
-	return 0;
+	d->L = r->L;
+	d->array = lua_gettop(r->L);
+	return nl_dump(&r->nl, nlh, cb, dump_reset, d);
 }
 
 int rtnl_fail(lua_State *L, const struct rtnl *r, int err, const char *fmt, ...)
@@ -160,8 +86,8 @@ int rtnl_fail(lua_State *L, const struct rtnl *r, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	if (r && r->ext[0])
-		return nsbox_fail_msg(L, err, "%s: %s (%s)", what, strerror(err), r->ext);
+	if (r && r->nl.ext[0])
+		return nsbox_fail_msg(L, err, "%s: %s (%s)", what, strerror(err), r->nl.ext);
 	return nsbox_fail(L, err, "%s", what);
 }
 
@@ -198,9 +124,10 @@ void rtnl_attrs(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr *
 
 /* ---- links: arguments ---------------------------------------------------- */
 
+/* Absent, or a name by the kernel's rule (ifname.c). */
 static int name_ok(const char *s)
 {
-	return s == NULL || (s[0] != '\0' && strlen(s) < IFNAMSIZ);
+	return s == NULL || nsbox_ifname_ok(s, strlen(s));
 }
 
 int rtnl_check_link(lua_State *L, int idx, struct rtnl_link *l, int required)
@@ -372,7 +299,7 @@ static int ifindex_cb(const struct nlmsghdr *nlh, void *data)
 /* RTM_GETLINK of one link by index or name: the request. */
 static struct nlmsghdr *getlink_msg(struct rtnl *r, const struct rtnl_link *l)
 {
-	struct nlmsghdr *nlh = rtnl_msg(r, RTM_GETLINK, NLM_F_ACK, sizeof(struct ifinfomsg));
+	struct nlmsghdr *nlh = nl_msg(&r->nl, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
 	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 
 	ifm->ifi_family = AF_UNSPEC;
@@ -388,15 +315,9 @@ int rtnl_ifindex(struct rtnl *r, const struct rtnl_link *l, int *index)
 	*index = l->index;
 	if (l->index)
 		return 0;
-	return rtnl_talk(r, getlink_msg(r, l), ifindex_cb, index);
+	return nl_talk(&r->nl, getlink_msg(r, l), ifindex_cb, index);
 }
 
-struct dump {
-	struct rtnl *r;
-	int array;             /* stack index of the result (array or map) */
-	lua_Integer n;         /* entries so far */
-	const char *kind;      /* links(): only links of this kind */
-};
 
 static int getlink_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -404,7 +325,7 @@ static int getlink_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg) || d->n)
 		return MNL_CB_OK;
-	push_link(d->r->L, nlh);
+	push_link(d->L, nlh);
 	d->n = 1;
 	return MNL_CB_OK;
 }
@@ -412,8 +333,8 @@ static int getlink_cb(const struct nlmsghdr *nlh, void *data)
 /* Push the table of one link; 0 or an errno (nothing pushed). */
 static int get_link(struct rtnl *r, const struct rtnl_link *l)
 {
-	struct dump d = { .r = r };
-	int err = rtnl_talk(r, getlink_msg(r, l), getlink_cb, &d);
+	struct dump d = { .L = r->L };
+	int err = nl_talk(&r->nl, getlink_msg(r, l), getlink_cb, &d);
 
 	if (err == 0 && !d.n)
 		err = ENODEV;
@@ -425,7 +346,7 @@ static int get_link(struct rtnl *r, const struct rtnl_link *l)
 static int links_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump *d = data;
-	lua_State *L = d->r->L;
+	lua_State *L = d->L;
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
 		return MNL_CB_OK;
@@ -454,30 +375,29 @@ static int names_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	rtnl_attrs(nlh, sizeof *ifm, NULL, tb, IFLA_IFNAME, policy);
 	if (tb[IFLA_IFNAME]) {
-		lua_pushstring(d->r->L, mnl_attr_get_str(tb[IFLA_IFNAME]));
-		lua_rawseti(d->r->L, d->array, ifm->ifi_index);
+		lua_pushstring(d->L, mnl_attr_get_str(tb[IFLA_IFNAME]));
+		lua_rawseti(d->L, d->array, ifm->ifi_index);
 	}
 	return MNL_CB_OK;
 }
 
 /* Dump every link into the table on the top of the stack through cb. */
-static int dump_links(struct dump *d, mnl_cb_t cb)
+static int dump_links(struct rtnl *r, struct dump *d, mnl_cb_t cb)
 {
-	struct nlmsghdr *nlh = rtnl_msg(d->r, RTM_GETLINK, NLM_F_DUMP, sizeof(struct ifinfomsg));
+	struct nlmsghdr *nlh = nl_msg(&r->nl, RTM_GETLINK, 0, sizeof(struct ifinfomsg));
 
 	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	d->array = lua_gettop(d->r->L);
-	return rtnl_talk(d->r, nlh, cb, d);
+	return rtnl_dump(r, d, nlh, cb);
 }
 
 int rtnl_push_names(struct rtnl *r)
 {
-	struct dump d = { .r = r };
+	struct dump d = { .L = r->L };
 	int err;
 
 	lua_newtable(r->L);
-	err = dump_links(&d, names_cb);
+	err = dump_links(r, &d, names_cb);
 	if (err)
 		lua_pop(r->L, 1);
 	return err;
@@ -487,6 +407,8 @@ int rtnl_push_names(struct rtnl *r)
 
 /*** Create a link (`ip link add`).
  * For a veth, the peer is created directly in its own network namespace.
+ * One request; with `exist_ok`, a link already there costs a second one (an
+ * RTM_GETLINK for its kind).
  * @function link_add
  * @tparam table t `name` (string), `kind` ("bridge", "veth", "dummy", ...),
  *   optional `mtu`, `address` ("aa:bb:cc:dd:ee:ff"), `netns_pid` or `netns_fd`
@@ -531,8 +453,7 @@ static int l_link_add(lua_State *L)
 
 	if (!(r = rtnl_open(L)))
 		return nsbox_fail(L, errno, "link_add(%s): netlink socket", name);
-	nlh = rtnl_msg(r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
-		       sizeof(struct ifinfomsg));
+	nlh = nl_msg(&r->nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	put_link_opts(nlh, &o);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -548,14 +469,14 @@ static int l_link_add(lua_State *L)
 		mnl_attr_nest_end(nlh, data);
 	}
 	mnl_attr_nest_end(nlh, info);
-	err = rtnl_talk(r, nlh, NULL, NULL);
+	err = nl_talk(&r->nl, nlh, NULL, NULL);
 
 	/* Already there: fine if asked, and if it is of the same kind (only
 	 * checkable when the link lives in our own namespace). */
 	if (err == EEXIST && exist_ok && o.netns_pid == -1 && o.netns_fd == -1) {
 		struct rtnl_link l = { .name = name };
-		char ext[sizeof r->ext];
-		memcpy(ext, r->ext, sizeof ext);
+		char ext[sizeof r->nl.ext];
+		memcpy(ext, r->nl.ext, sizeof ext);
 		if (get_link(r, &l) == 0) {
 			int same = lua_getfield(L, -1, "kind") == LUA_TSTRING &&
 				   strcmp(lua_tostring(L, -1), kind) == 0;
@@ -567,7 +488,7 @@ static int l_link_add(lua_State *L)
 			return nsbox_fail_msg(L, EEXIST, "link_add(%s): %s (the existing link is a %s, not a %s)",
 					      name, strerror(EEXIST), luaL_optstring(L, -1, "link of no kind"), kind);
 		}
-		memcpy(r->ext, ext, sizeof ext);
+		memcpy(r->nl.ext, ext, sizeof ext);
 	}
 	rtnl_close(r);
 	if (err)
@@ -577,6 +498,9 @@ static int l_link_add(lua_State *L)
 }
 
 /*** Change a link (`ip link set`): state, master, namespace, name, mtu, address.
+ * One request; a lookup of the ifindex before it for `newname` with the link
+ * named by `name` (the new name takes the name's place in the request), and
+ * one for a `master` named by name (the kernel takes only an ifindex there).
  * @function link_set
  * @tparam table t `name` or `index`, and any of: `up` (boolean), `master`
  *   (name or index of a bridge), `nomaster` (true: leave the bridge),
@@ -634,7 +558,7 @@ static int l_link_set(lua_State *L)
 		rtnl_close(r);
 		return rtnl_fail(L, r, err, "link_set(%s): master %s", l.label, m.name ? m.name : "?");
 	}
-	nlh = rtnl_msg(r, RTM_NEWLINK, NLM_F_ACK, sizeof *ifm);
+	nlh = nl_msg(&r->nl, RTM_NEWLINK, 0, sizeof *ifm);
 	ifm = mnl_nlmsg_get_payload(nlh);
 	ifm->ifi_family = AF_UNSPEC;
 	ifm->ifi_index = ifindex;
@@ -649,7 +573,7 @@ static int l_link_set(lua_State *L)
 	if (has_master || nomaster)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 	put_link_opts(nlh, &o);
-	err = rtnl_talk(r, nlh, NULL, NULL);
+	err = nl_talk(&r->nl, nlh, NULL, NULL);
 out:
 	rtnl_close(r);
 	if (err)
@@ -676,11 +600,11 @@ static int l_link_del(lua_State *L)
 		return nsbox_fail_msg(L, EINVAL, "link_del: invalid interface name '%s'", l.name);
 	if (!(r = rtnl_open(L)))
 		return nsbox_fail(L, errno, "link_del(%s): netlink socket", l.label);
-	nlh = rtnl_msg(r, RTM_DELLINK, NLM_F_ACK, sizeof(struct ifinfomsg));
+	nlh = nl_msg(&r->nl, RTM_DELLINK, 0, sizeof(struct ifinfomsg));
 	((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = l.index;
 	if (!l.index)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, l.name);
-	err = rtnl_talk(r, nlh, NULL, NULL);
+	err = nl_talk(&r->nl, nlh, NULL, NULL);
 	rtnl_close(r);
 	if (err)
 		return rtnl_fail(L, r, err, "link_del(%s)", l.label);
@@ -717,26 +641,28 @@ static int l_link_get(lua_State *L)
 
 /*** List the links of the current network namespace (`ip link show`).
  * @function links
- * @tparam[opt] table t `kind`: only links of this kind
+ * @tparam[opt] table t `kind`: only links of this kind (filtered here: one
+ *   dump of every link)
  * @treturn[1] {table,...} one table per link, as `link_get` returns
  * @return[2] nil, message, errno
  */
 static int l_links(lua_State *L)
 {
 	struct dump d = { .kind = NULL };
+	struct rtnl *r;
 	int err;
 
 	if (!lua_isnoneornil(L, 1)) {
 		luaL_checktype(L, 1, LUA_TTABLE);
 		d.kind = nsbox_opt_str_field(L, 1, "kind", NULL);
 	}
-	if (!(d.r = rtnl_open(L)))
+	if (!(r = rtnl_open(L)))
 		return nsbox_fail(L, errno, "links: netlink socket");
 	lua_newtable(L);
-	err = dump_links(&d, links_cb);
-	rtnl_close(d.r);
+	err = dump_links(r, &d, links_cb);
+	rtnl_close(r);
 	if (err)
-		return rtnl_fail(L, d.r, err, "links");
+		return rtnl_fail(L, r, err, "links");
 	return 1;
 }
 

@@ -5,24 +5,29 @@
 
 #include "common.h"
 
+#include "nl.h"
+
 #include <libmnl/libmnl.h>
 #include <net/if.h>
 
-/* Big enough for any message of a dump (the kernel caps them at 32 KiB). */
-#define RTNL_BUFSIZE 32768
-
-/* One NETLINK_ROUTE socket, opened for one Lua call. It lives in a full
- * userdata so that the socket is closed even if a Lua error unwinds the call. */
+/* One NETLINK_ROUTE socket (the transport of nl.c), opened for one Lua call.
+ * It lives in a full userdata so that the socket is closed even if a Lua error
+ * unwinds the call. */
 struct rtnl {
-	struct mnl_socket *nl;
-	unsigned int portid, seq;
-	int err;               /* errno of the last NLMSG_ERROR, 0 if none */
-	char ext[256];         /* its extended-ack message, "" if none */
 	lua_State *L;          /* for callbacks that build Lua tables */
-	mnl_cb_t cb;           /* callback for data messages of the current request */
-	void *data;
-	_Alignas(8) char req[4096];             /* the request being built */
-	_Alignas(8) char buf[RTNL_BUFSIZE];     /* replies */
+	struct nl nl;
+};
+
+/* Dumps into Lua: the result (array or map) at stack index `array`, the
+ * ifindex -> name map at `names` (addresses, routes), and the filters. */
+struct dump {
+	lua_State *L;
+	int array, names;
+	lua_Integer n;         /* entries so far */
+	const char *kind;      /* links(): only links of this kind */
+	int index;             /* addrs(): only this link, if not 0 */
+	int family;            /* only this family, if not AF_UNSPEC */
+	long long table;       /* routes(): only this table, if not 0 */
 };
 
 /* A link named by name or by index, and how messages call it. */
@@ -38,16 +43,16 @@ struct rtnl *rtnl_open(lua_State *L);
 /* Close it now (also done by __close/__gc if a Lua error unwinds the call). */
 void rtnl_close(struct rtnl *r);
 
-/* Start a request in r->req: a header and a zeroed family header of hdrlen
- * bytes (mnl_nlmsg_get_payload gives it). Build one request at a time:
- * rtnl_ifindex() and the like start their own, so call them first. */
-struct nlmsghdr *rtnl_msg(struct rtnl *r, uint16_t type, uint16_t flags, size_t hdrlen);
-/* Send nlh and read replies until the ack, the end of a dump, or an error;
- * data messages go to cb(nlh, data). Returns 0 or an errno (r->ext explains). */
-int rtnl_talk(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
-/* The ifindex of a link by name (or its own index); 0 or an errno. */
+/* Requests: nl_msg(&r->nl, ...), then nl_talk or nl_dump (nl.h). Build one
+ * request at a time: rtnl_ifindex() and the like start their own, so call
+ * them first. */
+/* Dump nlh into the table on the top of the stack (d->array; it is replaced by
+ * a fresh one if the dump is run again after an interruption); 0 or an errno. */
+int rtnl_dump(struct rtnl *r, struct dump *d, struct nlmsghdr *nlh, mnl_cb_t cb);
+/* The ifindex of a link by name (or its own index; then no request); 0 or an errno. */
 int rtnl_ifindex(struct rtnl *r, const struct rtnl_link *l, int *index);
-/* Push a table ifindex -> name of every link; 0 or an errno (nothing pushed). */
+/* Push a table ifindex -> name of every link (one link dump); 0 or an errno
+ * (nothing pushed). */
 int rtnl_push_names(struct rtnl *r);
 
 /* Parse the attributes of a message (after hdrlen bytes of family header) or

@@ -1,6 +1,7 @@
 /* rtnetlink over libmnl, part two: addresses and routes (see rtnl.c). */
 #include "common.h"
 #include "rtnl.h"
+#include "addr.h"
 
 /*** @module nsbox.core.rtnl */
 
@@ -32,35 +33,16 @@ static const char *family_name(int family)
 }
 
 /* "10.0.0.2/24", "fd00::2/64", or an address alone (a host prefix);
- * with_len = 0 takes an address alone. 0 or -1. */
+ * with_len = 0 takes an address alone. 0 or -1 (addr.c has the rule). */
 static int parse_prefix(const char *s, struct prefix *p, int with_len)
 {
-	char host[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long len;
-	char *end;
+	struct nsbox_prefix np;
 
-	if (n >= sizeof host || (slash && !with_len))
+	if (nsbox_prefix_parse(s, with_len, &np) < 0)
 		return -1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	memset(p->addr, 0, sizeof p->addr);
-	if (inet_pton(AF_INET, host, p->addr) == 1)
-		p->family = AF_INET;
-	else if (inet_pton(AF_INET6, host, p->addr) == 1)
-		p->family = AF_INET6;
-	else
-		return -1;
-	p->len = 8 * addr_len(p->family);
-	if (slash) {
-		if (slash[1] < '0' || slash[1] > '9')
-			return -1;
-		len = strtoul(slash + 1, &end, 10);
-		if (*end || len > p->len)
-			return -1;
-		p->len = (unsigned int)len;
-	}
+	p->family = np.family;
+	memcpy(p->addr, np.addr, sizeof p->addr);
+	p->len = np.len < 0 ? 8 * (unsigned int)addr_len(p->family) : (unsigned int)np.len;
 	return 0;
 }
 
@@ -102,16 +84,6 @@ static void set_scope(lua_State *L, unsigned int scope)
 	lua_setfield(L, -2, "scope");
 }
 
-/* Dumps of addresses and routes: the result array, the ifindex -> name map,
- * and the filters. */
-struct dump {
-	lua_State *L;
-	int array, names;
-	lua_Integer n;
-	int index;             /* only this link, if not 0 */
-	int family;            /* only this family, if not AF_UNSPEC */
-	long long table;       /* routes(): only this table, if not 0 */
-};
 
 static void set_dev(const struct dump *d, int index)
 {
@@ -177,8 +149,7 @@ static int addr_change(lua_State *L, uint16_t type, const char *op)
 		return nsbox_fail(L, errno, "%s(%s on %s): netlink socket", op, addr, l.label);
 	if ((err = rtnl_ifindex(r, &l, &ifindex)))
 		goto out;
-	nlh = rtnl_msg(r, type, NLM_F_ACK | (type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0),
-		       sizeof *ifa);
+	nlh = nl_msg(&r->nl, type, type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof *ifa);
 	ifa = mnl_nlmsg_get_payload(nlh);
 	ifa->ifa_family = (unsigned char)p.family;
 	ifa->ifa_prefixlen = (unsigned char)p.len;
@@ -191,7 +162,7 @@ static int addr_change(lua_State *L, uint16_t type, const char *op)
 		mnl_attr_put(nlh, IFA_BROADCAST, 4, brd.addr);
 	if (nodad)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
-	err = rtnl_talk(r, nlh, NULL, NULL);
+	err = nl_talk(&r->nl, nlh, NULL, NULL);
 	if (err == EEXIST && exist_ok)
 		err = 0;
 out:
@@ -203,11 +174,14 @@ out:
 }
 
 /*** Add an address to a link (`ip addr add`).
+ * One request; with the link named by `name`, a lookup of its ifindex before
+ * it (RTM_NEWADDR takes only an ifindex).
  * @function addr_add
  * @tparam table t `name` or `index`, `address` ("10.10.10.2/24",
  *   "fd00::2/64"; no length: a host address), optional `broadcast` (IPv4: an
  *   address, or true to compute it), `nodad` (IPv6: skip duplicate address
- *   detection), `exist_ok` (the address already there is not an error)
+ *   detection), `exist_ok` (the address already there is not an error: the
+ *   kernel's EEXIST, no re-query)
  * @treturn[1] true
  * @return[2] nil, message, errno: `addr_add(10.10.10.2/24 on eth0): File exists`
  */
@@ -217,6 +191,7 @@ static int l_addr_add(lua_State *L)
 }
 
 /*** Remove an address from a link (`ip addr del`).
+ * One request; with the link named by `name`, a lookup of its ifindex before it.
  * @function addr_del
  * @tparam table t `name` or `index`, `address` (with its prefix length)
  * @treturn[1] true
@@ -268,6 +243,9 @@ static int addrs_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*** List addresses (`ip addr show`).
+ * Three requests at most: the ifindex of a link named by `name`, a dump of
+ * the links (for the `name` of each address), and the address dump (of every
+ * link: filtered here).
  * @function addrs
  * @tparam[opt] table t `name` or `index` (only this link), `family`
  *   ("inet" or "inet6")
@@ -303,10 +281,9 @@ static int l_addrs(lua_State *L)
 		goto out;
 	d.names = lua_gettop(L);
 	lua_newtable(L);
-	d.array = lua_gettop(L);
-	nlh = rtnl_msg(r, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
+	nlh = nl_msg(&r->nl, RTM_GETADDR, 0, sizeof(struct ifaddrmsg));
 	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = (unsigned char)d.family;
-	err = rtnl_talk(r, nlh, addrs_cb, &d);
+	err = rtnl_dump(r, &d, nlh, addrs_cb);
 out:
 	rtnl_close(r);
 	if (err)
@@ -366,8 +343,7 @@ static int route_change(lua_State *L, uint16_t type, const char *op)
 		return nsbox_fail(L, errno, "%s: netlink socket", what);
 	if (l.label[0] && (err = rtnl_ifindex(r, &l, &ifindex)))
 		goto out;
-	nlh = rtnl_msg(r, type, NLM_F_ACK | (type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0),
-		       sizeof *rtm);
+	nlh = nl_msg(&r->nl, type, type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0, sizeof *rtm);
 	rtm = mnl_nlmsg_get_payload(nlh);
 	rtm->rtm_family = (unsigned char)dst.family;
 	rtm->rtm_dst_len = (unsigned char)dst.len;
@@ -389,7 +365,7 @@ static int route_change(lua_State *L, uint16_t type, const char *op)
 	if (metric != -1)
 		mnl_attr_put_u32(nlh, RTA_PRIORITY, (uint32_t)metric);
 	mnl_attr_put_u32(nlh, RTA_TABLE, (uint32_t)table);
-	err = rtnl_talk(r, nlh, NULL, NULL);
+	err = nl_talk(&r->nl, nlh, NULL, NULL);
 	if (err == EEXIST && exist_ok)
 		err = 0;
 out:
@@ -401,11 +377,14 @@ out:
 }
 
 /*** Add a route (`ip route add`).
+ * One request; with the device named by `name`, a lookup of its ifindex before
+ * it (RTA_OIF takes only an ifindex).
  * @function route_add
  * @tparam table t `dst` ("default", "10.0.0.0/8", "fd00::/64"), and a
  *   `gateway` ("10.10.10.1") or a device (`name` or `index`) or both;
  *   optional `table` (default main), `metric`, `family` ("inet6" for an IPv6
- *   default route through a device alone), `exist_ok`
+ *   default route through a device alone), `exist_ok` (the kernel's EEXIST is
+ *   not an error: no re-query)
  * @treturn[1] true
  * @return[2] nil, message, errno: `route_add(default via 10.9.9.1): Network is unreachable (Nexthop has invalid gateway)`
  */
@@ -415,6 +394,7 @@ static int l_route_add(lua_State *L)
 }
 
 /*** Delete a route (`ip route del`).
+ * One request; with the device named by `name`, a lookup of its ifindex before it.
  * @function route_del
  * @tparam table t as for `route_add`; the gateway and device are optional
  * @treturn[1] true
@@ -485,9 +465,11 @@ static int routes_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*** List routes (`ip route show`; the main table unless told).
+ * Two requests: a dump of the links (for the device `name` of each route),
+ * then the route dump.
  * @function routes
  * @tparam[opt] table t `family` ("inet" or "inet6"), `table` (a table id;
- *   0 for all tables; default main)
+ *   0 for all tables; default main; filtered here)
  * @treturn[1] {table,...} `family`, `dst` ("default", "10.0.0.0/8"), `gateway`,
  *   `index` and `name` of the device, `table`, `metric`, `protocol` (RTPROT_*),
  *   `scope` ("global", "link", ...), `type` ("unicast", "local", ...), `prefsrc`
@@ -513,10 +495,9 @@ static int l_routes(lua_State *L)
 		goto out;
 	d.names = lua_gettop(L);
 	lua_newtable(L);
-	d.array = lua_gettop(L);
-	nlh = rtnl_msg(r, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
+	nlh = nl_msg(&r->nl, RTM_GETROUTE, 0, sizeof(struct rtmsg));
 	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = (unsigned char)d.family;
-	err = rtnl_talk(r, nlh, routes_cb, &d);
+	err = rtnl_dump(r, &d, nlh, routes_cb);
 out:
 	rtnl_close(r);
 	if (err)

@@ -65,6 +65,7 @@ local function stop_all()
   for pid in pairs(sleepers) do stop(pid) end
 end
 
+-- Field 22 of /proc/PID/stat, read by the spec helpers: not by the code under test.
 local function starttime(pid)
   return assert(H.proc_stat(pid))[22]
 end
@@ -85,11 +86,11 @@ describe("nsbox-netns, the setuid network helper", function()
   if H.needs_root("installs a setuid-root helper and makes a network namespace for its links") then return end
   local T, helper, conf, state, host_file, host_fd
 
-  -- Build a copy of the helper reading the given config and state paths.
+  -- Build a copy of the helper reading the given config and state paths (the
+  -- Makefile's rule: its list of sources is the one place that names them).
   local function build(out, conf_path, state_path)
-    must(string.format("cc -std=c11 -Wall -Wextra -Werror -O2 -DNSBOX_NETNS_CONF=%s -DNSBOX_NETNS_STATE=%s " ..
-      "-o %s %s/csrc/nsbox-netns.c %s/csrc/lease.c -lmnl", q('"' .. conf_path .. '"'), q('"' .. state_path .. '"'),
-      q(out), ROOT, ROOT))
+    must(string.format("make -s -B -C %s %s HELPER=%s NSBOX_NETNS_CONF=%s NSBOX_NETNS_STATE=%s",
+      q(ROOT), q(out), q(out), q(conf_path), q(state_path)))
     must("chown root:root " .. q(out) .. " && chmod 4755 " .. q(out))
   end
 
@@ -418,10 +419,10 @@ describe("core.lease_acquire and core.lease_release", function()
       got[#got + 1] = a or { msg, errno }
     until not a
     assert.same({ "10.77.0.1", "10.77.0.3", "10.77.0.4", "10.77.0.5", "10.77.0.6",
-      { "network: no free address in 10.77.0.0/29 on " .. t.bridge, ENOSPC } }, got)
+      { "no free address in 10.77.0.0/29 on " .. t.bridge, ENOSPC } }, got)
     local t2 = net("10.77.0.2/29")
     for addr, what in pairs { ["10.77.0.0"] = "network", ["10.77.0.7"] = "broadcast", ["10.77.0.2"] = "gateway" } do
-      assert.same({ nil, "network.address: " .. addr .. " is the " .. what .. " address of 10.77.0.0/29", EINVAL },
+      assert.same({ nil, addr .. " is the " .. what .. " address of 10.77.0.0/29", EINVAL, "address" },
         { core.lease_acquire(with(t2, { address = addr })) })
     end
   end)
@@ -429,13 +430,13 @@ describe("core.lease_acquire and core.lease_release", function()
   it("runs out of a /30 after one address", function()
     local t = net("10.66.0.1/30")
     assert.equal("10.66.0.2", core.lease_acquire(t))
-    assert.same({ nil, "network: no free address in 10.66.0.0/30 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
+    assert.same({ nil, "no free address in 10.66.0.0/30 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
   end)
 
   it("takes a requested address once, with or without the gateway's prefix", function()
     local t = net("10.65.0.1/24")
     assert.equal("10.65.0.9", core.lease_acquire(with(t, { address = "10.65.0.9" })))
-    assert.same({ nil, "network.address: 10.65.0.9 is already in use on " .. t.bridge, EADDRINUSE },
+    assert.same({ nil, "10.65.0.9 is already in use on " .. t.bridge, EADDRINUSE, "address" },
       { core.lease_acquire(with(t, { address = "10.65.0.9/24", owner = 1 })) })
     assert.equal("10.65.0.10", core.lease_acquire(with(t, { address = "10.65.0.10/24" })))
   end)
@@ -460,7 +461,22 @@ describe("core.lease_acquire and core.lease_release", function()
     assert.equal("10.64.0.4", core.lease_acquire(t))
     write(lease_path(t, "10.64.0.3"), "garbage") -- torn content is stale too
     assert.equal("10.64.0.3", core.lease_acquire(t))
-    assert.same({ nil, "network: no free address in 10.64.0.0/29 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
+    assert.same({ nil, "no free address in 10.64.0.0/29 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
+  end)
+
+  it("tells an owner by core.starttime: field 22 of /proc/PID/stat, none for a zombie", function()
+    assert.equal(tonumber(starttime(me)), core.starttime(me))
+    local h = assert(io.popen("exec sh -c 'echo $$'")) -- our own child: a zombie until h:close()
+    local pid = assert(tonumber(h:read("l")))
+    for _ = 1, 200 do
+      if (read("/proc/" .. pid .. "/stat") or ""):match("%) Z ") then break end
+      os.execute("sleep 0.01")
+    end
+    assert.matches("%) Z ", read("/proc/" .. pid .. "/stat"))
+    assert.same({ nil, "starttime(" .. pid .. "): not running", ESRCH }, { core.starttime(pid) })
+    h:close()
+    assert.is_nil(core.starttime(pid))
+    assert.is_nil(core.starttime(4194305))
   end)
 
   it("releases a lease for its owner only", function()
@@ -477,22 +493,25 @@ describe("core.lease_acquire and core.lease_release", function()
     assert.equal("10.63.0.2", core.lease_acquire(with(t, { address = "10.63.0.2" })))
   end)
 
-  it("names the field of bad input", function()
+  it("names the argument of bad input, and no recipe field (nsbox.net names those)", function()
     local t = net("10.62.0.1/24")
     local function err(extra)
-      local ok, msg, errno = core.lease_acquire(with(t, extra))
+      local ok, msg, errno, arg = core.lease_acquire(with(t, extra))
       assert.is_nil(ok)
-      return msg, errno
+      return msg, errno, arg
     end
-    assert.same({ "network.address: 10.62.1.5 is outside 10.62.0.0/24", EINVAL }, { err { address = "10.62.1.5" } })
-    assert.same({ "network.address: invalid IPv4 address '10.62.0.300'", EINVAL }, { err { address = "10.62.0.300" } })
-    assert.same({ "network.address: prefix /16 differs from the gateway's /24", EINVAL }, { err { address = "10.62.0.5/16" } })
-    assert.same({ "network.gateway: invalid IPv4 address/prefix '10.62.0.1'", EINVAL }, { err { gateway = "10.62.0.1" } })
-    assert.same({ "network.gateway: a /31 subnet has no address to lease", EINVAL }, { err { gateway = "10.62.0.1/31" } })
-    assert.same({ "network.gateway: 10.62.0.0 is the network address of 10.62.0.0/24", EINVAL }, { err { gateway = "10.62.0.0/24" } })
-    assert.same({ "network.bridge: invalid interface name 'a/b'", EINVAL }, { err { bridge = "a/b" } })
-    assert.same({ "network.bridge: invalid interface name 'sixteen-bytes-xx'", EINVAL }, { err { bridge = "sixteen-bytes-xx" } })
-    assert.same({ "network: owner pid 4194305 is not running", ESRCH }, { err { owner = 4194305 } })
+    assert.same({ "10.62.1.5 is outside 10.62.0.0/24", EINVAL, "address" }, { err { address = "10.62.1.5" } })
+    assert.same({ "invalid IPv4 address '10.62.0.300'", EINVAL, "address" }, { err { address = "10.62.0.300" } })
+    assert.same({ "prefix /16 differs from the gateway's /24", EINVAL, "address" },
+      { err { address = "10.62.0.5/16" } })
+    assert.same({ "invalid IPv4 address/prefix '10.62.0.1'", EINVAL, "gateway" }, { err { gateway = "10.62.0.1" } })
+    assert.same({ "a /31 subnet has no address to lease", EINVAL, "gateway" }, { err { gateway = "10.62.0.1/31" } })
+    assert.same({ "10.62.0.0 is the network address of 10.62.0.0/24", EINVAL, "gateway" },
+      { err { gateway = "10.62.0.0/24" } })
+    assert.same({ "invalid interface name 'a/b'", EINVAL, "bridge" }, { err { bridge = "a/b" } })
+    assert.same({ "invalid interface name 'sixteen-bytes-xx'", EINVAL, "bridge" },
+      { err { bridge = "sixteen-bytes-xx" } })
+    assert.same({ "owner pid 4194305 is not running", ESRCH }, { err { owner = 4194305 } })
     assert.has_error(function() core.lease_acquire { dir = D, gateway = "10.62.0.1/24", owner = me } end)
     assert.has_error(function() core.lease_acquire { dir = D, bridge = "x", gateway = "10.62.0.1/24" } end)
     assert.has_error(function() core.lease_release { dir = D, bridge = "x", owner = me } end)

@@ -281,6 +281,20 @@ describe("container networking", function()
       refused_at_start({ host_interface = "my veth" }, "^network%.host_interface: 'my veth' is not a valid interface name")
     end)
 
+    it("interface names the kernel refuses: ':', \".\" and \"..\", a tab", function()
+      refused_at_start({ bridge = "br:0" }, "^network%.bridge: 'br:0' is not a valid interface name")
+      refused_at_start({ interface = ".." }, "^network%.interface: '%.%.' is not a valid interface name")
+      refused_at_start({ host_interface = "." }, "^network%.host_interface: '%.' is not a valid interface name")
+      refused_at_start({ interface = "eth\t0" }, "^network%.interface: 'eth\t0' is not a valid interface name")
+    end)
+
+    it("addresses with leading zeros or a prefix of three digits", function()
+      refused_at_start({ address = "10.010.10.2/24" }, "^network%.address: '10%.010%.10%.2/24' is not an IPv4 address$")
+      refused_at_start({ address = "10.10.10.2/024" },
+        "^network%.address: '10%.10%.10%.2/024': prefix must be /1 to /30$")
+      refused_at_start({ address = "10.10.10.2x" }, "^network%.address: '10%.10%.10%.2x' is not an IPv4 address$")
+    end)
+
     it("an address already in use on that bridge", function()
       local box = sleeper({ bridge = "brg0", address = "10.10.10.50/24", gateway = "10.10.10.1" })
       finally(function() box:kill(core.SIGKILL) box:wait() end)
@@ -310,6 +324,29 @@ describe("container networking", function()
       local box, err = nsbox.container { rootfs = H.rootfs, namespaces = { "user", "mount" }, network = { bridge = "brg0" } }
       assert.is_nil(box)
       assert.equal("network: needs the net namespace", err)
+    end)
+  end)
+
+  describe("its checks", function()
+    it("parse IPv4 addresses with core.ip4_parse", function()
+      assert.same({ 0x0a000002, 24 }, { core.ip4_parse("10.0.0.2/24") })
+      assert.same({ 0xffffffff, 32 }, { core.ip4_parse("255.255.255.255/32") })
+      assert.same({ 0x7f000001 }, { core.ip4_parse("127.0.0.1") })
+      for _, bad in ipairs { "10.0.0", "10.0.0.256", "010.0.0.1", "10.0.0.1/", "10.0.0.1/33", "10.0.0.1/08",
+                             "10.0.0.1/24/1", "fd00::1", "10.0.0.1\0/8", " 10.0.0.1" } do
+        assert.same({ nil, "ip4_parse: invalid IPv4 address '" .. bad:gsub("%z.*", "") .. "'", 22 },
+          { core.ip4_parse(bad) })
+      end
+    end)
+
+    it("draw ids and host interface names from core.random_hex", function()
+      local a, b = core.random_hex(6), core.random_hex(6)
+      assert.matches("^%x+$", a)
+      assert.equal(12, #a)
+      assert.are_not.equal(a, b)
+      assert.equal(128, #core.random_hex(64))
+      assert.has_error(function() core.random_hex(0) end)
+      assert.has_error(function() core.random_hex(65) end)
     end)
   end)
 end)

@@ -4,6 +4,8 @@
 -- Unprivileged callers go through the setuid helper nsbox-netns.
 -- @module nsbox.net
 local core = require "nsbox.core"
+-- Loaded with this module: the container's child requires nsbox.net before
+-- pivot_root hides the host's files, and configures its interface after.
 local rtnl = core.rtnl
 local validate = require "nsbox.validate"
 
@@ -16,21 +18,20 @@ local FIELDS = { bridge = true, address = true, gateway = true, interface = true
 
 local function bad(field, fmt, ...) validate.bad("network" .. field, fmt, ...) end
 
--- Parse "a.b.c.d" or "a.b.c.d/n" into a 32-bit integer and the prefix (nil if none).
+-- Parse "a.b.c.d" or "a.b.c.d/n" (core.ip4_parse has the rule) into a 32-bit
+-- integer and the prefix (nil if none); a subnet here has room for addresses.
 local function parse_ip4(field, s)
   if type(s) ~= "string" then bad(field, "string expected, got %s", type(s)) end
-  local a, b, c, d, n = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)(.*)$")
-  if not a then bad(field, "'%s' is not an IPv4 address", s) end
-  local v = 0
-  for _, o in ipairs { a, b, c, d } do
-    o = tonumber(o)
-    if o > 255 or #tostring(o) > 3 then bad(field, "'%s' is not an IPv4 address", s) end
-    v = v * 256 + o
+  local v, prefix = core.ip4_parse(s)
+  if not v then
+    prefix = nil
+    -- which half is wrong: the address alone, or its prefix
+    if not s:find("/", 1, true) or not core.ip4_parse(s:match("^[^/]*")) then
+      bad(field, "'%s' is not an IPv4 address", s)
+    end
   end
-  local prefix
-  if n ~= "" then
-    prefix = tonumber(n:match("^/(%d%d?)$"))
-    if not prefix or prefix < 1 or prefix > 30 then bad(field, "'%s': prefix must be /1 to /30", s) end
+  if s:find("/", 1, true) and not (prefix and prefix >= 1 and prefix <= 30) then
+    bad(field, "'%s': prefix must be /1 to /30", s)
   end
   return v, prefix
 end
@@ -47,7 +48,7 @@ local function mask(prefix) return (0xffffffff << (32 - prefix)) & 0xffffffff en
 local function ifname(field, v, default)
   if v == nil then return default end
   if type(v) ~= "string" then bad(field, "string expected, got %s", type(v)) end
-  if #v == 0 or #v > 15 or v:find("[/%s%z:]") or v == "." or v == ".." then
+  if not core.ifname_ok(v) then
     bad(field, "'%s' is not a valid interface name (1 to 15 bytes, no '/', ':' or spaces)", v)
   end
   return v
@@ -90,26 +91,22 @@ end
 -- @function validate
 M.validate = validate.validator(check)
 
--- The bridge's IPv4 address matching want ("a.b.c.d"), or its first one: address, prefix.
+-- The bridge's IPv4 address matching want ("a.b.c.d"), or its first one: address, prefix;
+-- nil, nil, message if the addresses cannot be read (never taken for "none").
 local function bridge_address(bridge, want)
   local first
-  for _, a in ipairs(rtnl.addrs { name = bridge, family = "inet" } or {}) do
+  local list, err = rtnl.addrs { name = bridge, family = "inet" }
+  if not list then return nil, nil, err end
+  for _, a in ipairs(list) do
     if a.address == want then return a.address, a.prefixlen end
     first = first or a
   end
   if first and not want then return first.address, first.prefixlen end
 end
 
--- Check or make the bridge the long way: its addresses, creation, up.
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local b = f:read(n)
-  f:close()
-  return b
-end
-
+-- The host end of a veth: "nsb" and 8 hex digits, as the setuid helper names it.
 local function random_name()
-  return "nsb" .. random_bytes(4):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+  return "nsb" .. assert(core.random_hex(4))
 end
 
 -- A random locally administered unicast MAC. A bridge made without one takes
@@ -117,14 +114,16 @@ end
 -- each change flushes the host's neighbour table and strands the gateway MAC
 -- the containers have cached.
 local function random_mac()
-  local b = { random_bytes(6):byte(1, 6) }
-  b[1] = (b[1] & 0xfe) | 0x02
-  return string.format("%02x:%02x:%02x:%02x:%02x:%02x", table.unpack(b))
+  local h = assert(core.random_hex(6))
+  local first = (tonumber(h:sub(1, 2), 16) & 0xfe) | 0x02
+  return string.format("%02x", first) .. h:sub(3):gsub("%x%x", ":%0")
 end
 
+-- Check or make the bridge the long way: its addresses, creation, up.
 local function ensure_bridge_slow(n, link)
   if link then
-    local gw, prefix = bridge_address(n.bridge, n.gateway)
+    local gw, prefix, err = bridge_address(n.bridge, n.gateway)
+    if err then return nil, "network.bridge: " .. err end
     if gw and link.up then return gw, prefix end
     if not n.gateway then
       return nil, string.format("network.gateway: bridge %s has no IPv4 address; give one", n.bridge)
@@ -176,11 +175,12 @@ local function attach_direct(pid, n)
   if not gw then return nil, prefix end
   -- a failure below removes the bridge if this call made it
   local function undo_bridge() if created then rtnl.link_del { name = n.bridge } end end
-  local addr, err = core.lease_acquire { dir = M.STATE_DIR, bridge = n.bridge, gateway = gw .. "/" .. prefix,
-    address = n.address, owner = pid }
+  local addr, err, errno, arg = core.lease_acquire { dir = M.STATE_DIR, bridge = n.bridge,
+    gateway = gw .. "/" .. prefix, address = n.address, owner = pid }
   if not addr then
     undo_bridge()
-    return nil, err
+    -- the lease's arguments are these fields of the recipe's network
+    return nil, (arg and "network." .. arg or "network") .. ": " .. err, errno
   end
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,

@@ -235,10 +235,7 @@ local function flag(field, v, default)
 end
 
 local function random_id()
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local b = f:read(6)
-  f:close()
-  return (b:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+  return assert(core.random_hex(6))
 end
 
 local function check(r)

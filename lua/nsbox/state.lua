@@ -29,19 +29,11 @@ function M.dir()
   return dir
 end
 
---- Field 22 of /proc/PID/stat: tells a process from a later one with its pid.
--- @treturn string|nil nil if pid is not running
+--- The start time of pid (core.starttime: field 22 of /proc/PID/stat, the
+-- rule the address leases use too): tells a process from a later one with its pid.
+-- @treturn integer|nil nil if pid is not running (a zombie is not)
 function M.starttime(pid)
-  local f = io.open("/proc/" .. pid .. "/stat")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  local rest = s:match("%) (.*)$")
-  local i = 2
-  for w in rest:gmatch("%S+") do
-    i = i + 1
-    if i == 22 then return w end
-  end
+  return (core.starttime(pid))
 end
 
 --- Record a started container (entry: name, pid, id, ip, command, recipe fields exec needs).
