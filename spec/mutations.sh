@@ -112,13 +112,21 @@ mutation masked-paths spec/hardening_spec.lua 'masks.the.OCI.default.paths' \
 # close-on-exec; either one alone keeps them from the command.
 mutation close-fds-before-exec spec/hardening_spec.lua 'closes.every.fd.but.0,.1,.2' \
   $I $'  try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))\n  for _, k in ipairs(r.keep_fds)' '  for _, k in ipairs(r.keep_fds)' \
-  $I $'  core.close_range(from)\n  run(STEPS[entry]' '  run(STEPS[entry]'
+  $I $'  core.close_range(from)\n  if held then' '  if held then'
 mutation forked-child-closes-fds spec/hardening_spec.lua 'holds.none.of.the.parent.s.fds' \
-  $I $'  core.close_range(from)\n  run(STEPS[entry]' '  run(STEPS[entry]'
+  $I $'  core.close_range(from)\n  if held then' '  if held then'
 mutation mounts-private spec/failure_spec.lua 'leaves.no.mount.on.the.host.without' \
   lua/nsbox/rootfs.lua '  try(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))' '  local _ = core.MS_PRIVATE'
 mutation channel-cloexec spec/hardening_spec.lua 'keeps.its.channel' \
-  csrc/process.c 'socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)' 'socketpair(AF_UNIX, SOCK_STREAM, 0, sv)'
+  csrc/fdio.c 'socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)' 'socketpair(AF_UNIX, SOCK_STREAM, 0, sv)'
+
+# Issue 10's transport and channel rules.
+mutation dump-reset spec/rtnl_spec.lua 'come.back.whole.while.links' \
+  csrc/nl.c $'\t\t\tif (reset)\n\t\t\t\treset(data);' $'\t\t\t(void)reset;'
+mutation dump-retry spec/rtnl_spec.lua 'come.back.whole.while.links' \
+  csrc/nl.c $'\t\tif (err != EINTR || n->err)\n\t\t\treturn err;' $'\t\treturn err;'
+mutation channel-eof-is-death spec/channel_spec.lua 'await.treats.EOF.as.the.parent' \
+  lua/nsbox/channel.lua '  if got == nil and payload == nil then core._exit(1) end' '  local _ = 0'
 
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]
