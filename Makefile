@@ -38,7 +38,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 
 SHELL    := /bin/bash
 
-.PHONY: all deps deps-demo rootfs test demo bench install clean helper install-helper doc
+.PHONY: all deps deps-demo lint rootfs test demo bench install clean helper install-helper doc
 all: $(SO) $(SO_RTNL) $(BC)
 
 build/lua/nsbox/%.lua: lua/nsbox/%.lua
@@ -89,6 +89,13 @@ $(ROOTFS)/bin/busybox: $(BUSYBOX)
 test: deps $(SO) $(SO_RTNL) rootfs
 	@mkdir -p build
 	set -o pipefail; $(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap
+
+# luacheck over every Lua file (.luacheckrc), as TAP in build/lint.tap: part of make test.
+lint:
+	@mkdir -p build
+	@if out=$$(luacheck --no-color -q . 2>&1); then printf '1..1\nok 1 - luacheck: clean\n'; \
+	else printf '1..1\nnot ok 1 - luacheck\n'; printf '%s\n' "$$out" | sed 's/^/# /'; fi | tee build/lint.tap
+	@grep -q '^ok' build/lint.tap
 
 demo: deps-demo
 	@$(MAKE) -s $(SO) $(SO_RTNL) rootfs

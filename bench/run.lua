@@ -60,8 +60,8 @@ table_rows("case", rows)
 -- 3. Memory.
 local bare = tonumber(sh("/usr/bin/time -f %M lua5.4 -e '' 2>&1"))
 local prefix = top .. "/build/bench/prefix"
-local rss = sh(string.format("LUA_PATH='%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;;' LUA_CPATH='%s/lib/lua/5.4/?.so;;' lua5.4 %s/bench/one.lua %s/build/rootfs rss",
-  prefix, prefix, prefix, top, top))
+local rss = sh(string.format("LUA_PATH='%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;;' " ..
+  "LUA_CPATH='%s/lib/lua/5.4/?.so;;' lua5.4 %s/bench/one.lua %s/build/rootfs rss", prefix, prefix, prefix, top, top))
 local parent, child = rss:match("(%d+)%s+(%d+)")
 say("## Peak RSS (KiB)\n")
 say("| process | KiB | ratio to bare `lua5.4 -e ''` |")

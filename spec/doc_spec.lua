@@ -39,10 +39,22 @@ describe("documentation", function()
     assert.is_true(exists(tmp .. "/index.html"), "no index.html; ldoc said: " .. out)
     local core = tmp .. "/modules/nsbox.core.html"
     assert.is_true(exists(core), "no page for nsbox.core; ldoc said: " .. out)
-    -- The C files of nsbox.core are merged into one page (process.c, fs.c here).
+    -- The C files of nsbox.core are merged into one page (spawn.c, fs.c here).
     local page = read(core)
-    assert.truthy(page:find('name = "spawn"', 1, true), "nsbox.core page lacks spawn (process.c)")
+    assert.truthy(page:find('name = "spawn"', 1, true), "nsbox.core page lacks spawn (spawn.c)")
     assert.truthy(page:find('name = "stat"', 1, true), "nsbox.core page lacks stat (fs.c)")
     assert.is_true(exists(tmp .. "/modules/nsbox.core.rtnl.html"), "no page for nsbox.core.rtnl")
+  end)
+
+  it("the README's tour is examples/tour.lua, which its spec runs", function()
+    local readme = read(root .. "/README.md")
+    local block = readme:match("## A short tour\n.-```lua\n(.-)```\n")
+    assert.truthy(block, "README.md has no lua block under 'A short tour'")
+    local tour = read(root .. "/examples/tour.lua"):match("%-%- The tour starts here%.\n(.*)$")
+    assert.are.equal(tour, block)
+  end)
+
+  it("the README's synopsis of run names --rootfs, which an installed nsbox needs", function()
+    assert.truthy(read(root .. "/README.md"):find("bin/nsbox run [--rootfs DIR]", 1, true))
   end)
 end)

@@ -1,7 +1,7 @@
 -- A failure inside the container during setup comes back to start()/run() naming
 -- the step and the path, and leaves nothing behind.
 local H = require "spec.support.helpers"
-local nsbox, core = H.nsbox, H.core
+local nsbox = H.nsbox
 
 -- A scratch rootfs whose /proc is a file: mounting proc there must fail.
 local function broken_rootfs()
@@ -102,7 +102,7 @@ describe("running many containers from one Lua process", function()
     assert.equal(kids, H.child_count())
     local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" } })
     assert(box:start())
-    box = nil
+    box = nil -- luacheck: ignore 311 (the last reference goes: the collector kills and reaps)
     collectgarbage()
     collectgarbage()
     assert.equal(kids, H.child_count())

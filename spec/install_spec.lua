@@ -41,6 +41,17 @@ describe("installing with luarocks", function()
       :format(q(tree .. "/bin/nsbox"), q(root .. "/build/rootfs")))
     assert(ok3, said)
     assert.are.equal("from-tree\n", said)
+    -- installed, there is no bundled rootfs: --help and the error say so
+    local ok5, help = sh(("cd / && %s run --help"):format(q(tree .. "/bin/nsbox")))
+    assert(ok5, help)
+    assert.matches("%-%-rootfs DIR%s+Root filesystem directory: required once installed", help)
+    local ok6, refused = sh(("cd / && %s run hostname 2>&1"):format(q(tree .. "/bin/nsbox")))
+    assert.is_falsy(ok6)
+    assert.are.equal("nsbox: --rootfs: required (the image directory; no default once installed)\n", refused)
+    -- the man page lands where man finds it from the tree's bin/ on PATH
+    local ok7, page = sh(("cd / && env -u MANPATH PATH=%s:/usr/bin:/bin man -w nsbox"):format(q(tree .. "/bin")))
+    assert(ok7, page)
+    assert.are.equal(tree .. "/share/man/man1/nsbox.1\n", page)
   end)
 
   it("installs the same with make install PREFIX=... and runs from there", function()

@@ -488,10 +488,10 @@ describe("nsbox.core.rtnl", function()
       assert.is_nil(ok)
       assert.matches("^route_del%(10%.60%.0%.0/16%): ", msg)
       assert.equal(ESRCH, errno)
-      ok, msg, errno = rtnl.route_add { dst = "10.20.0.0/16", gateway = "10.10.10.1" }
-      assert.is_true(ok)
+      assert.is_true(rtnl.route_add { dst = "10.20.0.0/16", gateway = "10.10.10.1" })
       ok, msg, errno = rtnl.route_add { dst = "10.20.0.0/16", gateway = "10.10.10.1" }
       assert.is_nil(ok)
+      assert.equal("route_add(10.20.0.0/16 via 10.10.10.1): File exists", msg)
       assert.equal(EEXIST, errno)
       assert.is_true(rtnl.route_add { dst = "10.20.0.0/16", gateway = "10.10.10.1", exist_ok = true })
     end)

@@ -1,6 +1,5 @@
 -- The seed's container as an unprivileged uid (65534, no capabilities).
 local H = require "spec.support.helpers"
-local channel = require "nsbox.channel"
 
 describe("as an unprivileged user", function()
   if H.needs_root("becomes uid 65534 through setpriv") then return end

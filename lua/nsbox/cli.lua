@@ -31,7 +31,8 @@ local COMMANDS = {
     help = "Run COMMAND in a new container.",
     words = {}, -- positional words before the command
     options = {
-      { name = "rootfs", arg = "DIR", help = "Root filesystem directory: required once installed; from a checkout, default build/rootfs (make rootfs)." },
+      { name = "rootfs", arg = "DIR", help =
+        "Root filesystem directory: required once installed; from a checkout, default build/rootfs (make rootfs)." },
       { name = "hostname", arg = "NAME", help = "Host name inside (default: the container id)." },
       { name = "domainname", arg = "NAME", help = "NIS domain name inside." },
       { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },

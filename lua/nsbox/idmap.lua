@@ -43,7 +43,7 @@ function M.write(pid, uid_map, gid_map)
   if not uid_map then return true end
   local root = core.geteuid() == 0
   local direct_gid = root or own_only(gid_map, core.getgid())
-  local ok, err, errno = true, nil, nil
+  local ok, err, errno
   if direct_gid then
     ok, err, errno = core.setgroups(pid, "deny")
     if ok then ok, err, errno = core.id_map(pid, "gid", gid_map) end

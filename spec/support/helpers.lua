@@ -32,6 +32,12 @@ function H.lua_env(tree)
     " LUA_CPATH=" .. sh_quote(tree .. "/lua/?.so;;")
 end
 H.LUA_ENV = H.lua_env()
+-- `busted --lua=lua5.4 spec/...` by hand: .busted puts lua/ on this process's
+-- paths, and the interpreters the specs start inherit the same from here.
+if not os.getenv("LUA_PATH") then
+  core.setenv("LUA_PATH", H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;")
+  core.setenv("LUA_CPATH", H.root .. "/lua/?.so;;")
+end
 
 -- busted's pending() where the caller runs: in a test (the running test's
 -- element, a local of busted's frames, holds it) it ends the test as pending;
