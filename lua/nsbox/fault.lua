@@ -28,7 +28,11 @@ end
 
 --- Fail here if this step is armed: raises { error = "STEP: injected fault", errno = EIO }.
 function M.point(step)
-  if M.armed == step then failure.raise(step .. ": injected fault", 5) end
+  if M.armed == step then
+    -- nsbox.core is required here, not at load: the specs' arming interpreter
+    -- loads this module before the bootstrap has set package.cpath
+    failure.raise(step .. ": injected fault", require("nsbox.core").EIO)
+  end
 end
 
 return M
