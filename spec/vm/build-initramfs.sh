@@ -80,13 +80,11 @@ for m in "${MODS[@]}"; do
   done
 done
 
-# Users: root, nobody (the unprivileged specs use 65534), and an ordinary user.
-printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'user:x:1000:1000:user:/home/user:/bin/sh' \
-  'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' > "$stage/etc/passwd"
-printf '%s\n' 'root:x:0:' 'user:x:1000:' 'nogroup:x:65534:' > "$stage/etc/group"
-echo vm > "$stage/etc/hostname"
-mkdir -p "$stage/home/user" && chown 1000:1000 "$stage/home/user"
-chmod 1777 "$stage/tmp"
+# Users: root and nobody (65534, the uid the unprivileged specs drop to with setpriv).
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' \
+  > "$stage/etc/passwd"
+printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' > "$stage/etc/group"
+chmod 1777 "$stage/tmp" "$stage/var/tmp"
 
 # This checkout (as built) at its own path: the specs find nsbox from there.
 mkdir -p "$stage$tree"

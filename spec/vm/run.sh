@@ -43,12 +43,17 @@ spec/vm/build-initramfs.sh "$vm/kernel/x/lib/modules/$kver" "$vm/initramfs.cpio"
 rm -f "$vm/console.log" "$vm/tap.raw"
 echo "vmtest: booting $kver under qemu (tcg), at most ${timeout} s; console in $vm/console.log"
 start=$(date +%s.%N)
+: > "$vm/tap.raw"
+tail -n +1 -f "$vm/tap.raw" & # the TAP as it comes, like the host's tee (init sets ttyS1 raw)
+follow=$!
+trap 'kill $follow 2>/dev/null' EXIT
 timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nodefaults -nic none \
   -display none -monitor none -no-reboot \
   -kernel "$kernel" -initrd "$vm/initramfs.cpio" \
   -append "console=ttyS0 panic=-1 quiet systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all" \
   -serial "file:$vm/console.log" -serial "file:$vm/tap.raw"
 rc=$?
+sleep 0.5; kill $follow 2>/dev/null
 secs=$(echo "$(date +%s.%N) $start" | awk '{printf "%.0f", $1 - $2}')
 tr -d '\r' < "$vm/tap.raw" > "$tap" 2>/dev/null
 grep -h '^vmtest:' "$vm/console.log" 2>/dev/null
