@@ -84,6 +84,7 @@ done
 printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' \
   > "$stage/etc/passwd"
 printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' > "$stage/etc/group"
+echo vm > "$stage/etc/hostname" # as a Debian system has (container_spec opens it as any host file)
 chmod 1777 "$stage/tmp" "$stage/var/tmp"
 
 # This checkout (as built) at its own path: the specs find nsbox from there.
