@@ -38,7 +38,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 
 SHELL    := /bin/bash
 
-.PHONY: all deps deps-demo lint rootfs test demo bench install clean helper install-helper doc
+.PHONY: all deps deps-demo lint rootfs test vmtest demo bench install clean helper install-helper doc
 all: $(SO) $(SO_RTNL) $(BC)
 
 build/lua/nsbox/%.lua: lua/nsbox/%.lua
@@ -85,10 +85,24 @@ $(ROOTFS)/bin/busybox: $(BUSYBOX)
 	chmod 1777 $(ROOTFS)/tmp
 	chmod -R a+rX $(ROOTFS)
 
-# The specs, as TAP in build/test.tap (root runs them all; CI counts the results from it).
+# The specs, as TAP in build/test.tap (root runs them all; CI counts the results from it),
+# then the VM's (vmtest, below) unless VMTEST=0.
+VMTEST   ?= 1
 test: deps $(SO) $(SO_RTNL) rootfs
-	@mkdir -p build
-	set -o pipefail; $(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap
+	@mkdir -p build && rm -f build/vmtest.tap
+	set -o pipefail; $(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap; \
+	st=$$?; [ "$(VMTEST)" = 0 ] || $(MAKE) --no-print-directory vmtest || st=1; exit $$st
+
+# The core specs on Debian 12's stock kernel (linux-image-amd64, downloaded into build/vm,
+# never installed) in a qemu VM (tcg, no network, cgroup v2 only): TAP in build/vmtest.tap.
+# VM_DEBS: qemu; the image copies the rest from this machine's DEBS (spec/vm/build-initramfs.sh).
+VM_DEBS  := qemu-system-x86
+VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spec.lua \
+            spec/network_spec.lua spec/rtnl_spec.lua spec/hardening_spec.lua spec/recipe_spec.lua \
+            spec/failure_spec.lua spec/netns_helper_spec.lua spec/channel_spec.lua
+vmtest: deps all rootfs
+	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
+	spec/vm/run.sh $(VMTEST_SPECS)
 
 # luacheck over every Lua file (.luacheckrc), as TAP in build/lint.tap: part of make test.
 lint:
