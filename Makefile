@@ -89,9 +89,10 @@ $(ROOTFS)/bin/busybox: $(BUSYBOX)
 # then the VM's (vmtest, below) unless VMTEST=0.
 VMTEST   ?= 1
 test: deps $(SO) $(SO_RTNL) rootfs
-	@mkdir -p build && rm -f build/vmtest.tap
-	set -o pipefail; $(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap; \
-	st=$$?; [ "$(VMTEST)" = 0 ] || $(MAKE) --no-print-directory vmtest || st=1; exit $$st
+	@mkdir -p build && rm -f build/vmtest.tap build/lint.tap
+	set -o pipefail; $(MAKE) --no-print-directory lint; lint=$$?; \
+	$(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap; \
+	st=$$?; [ "$(VMTEST)" = 0 ] || $(MAKE) --no-print-directory vmtest || st=1; [ $$lint = 0 ] || st=1; exit $$st
 
 # The core specs on Debian 12's stock kernel (linux-image-amd64, downloaded into build/vm,
 # never installed) in a qemu VM (tcg, no network, cgroup v2 only): TAP in build/vmtest.tap.
