@@ -24,7 +24,7 @@ TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
-RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/nl.c
+RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/rtnl_neigh.c csrc/nl.c
 SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS),$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
 # the rules it shares with nsbox.core (interface names, addresses) are linked into both
@@ -149,8 +149,8 @@ HELPER_CFLAGS     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fPIE -fstack-protector-strong
 HELPER_LDFLAGS    ?= -pie -Wl,-z,relro,-z,now
 
 helper: $(HELPER)
-HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c csrc/addr.c csrc/ifname.c \
-                     csrc/starttime.c csrc/randhex.c
+HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c csrc/rtnl_neigh.c csrc/addr.c \
+                     csrc/ifname.c csrc/starttime.c csrc/randhex.c
 $(HELPER): $(HELPER_SRCS) $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(HELPER_CFLAGS) -std=c11 -Wall -Wextra -Werror \

@@ -7,7 +7,8 @@
  * root-owned NSBOX_NETNS_CONF) exists with its gateway address and is up, lease an
  * address (NSBOX_NETNS_STATE), create a veth pair whose host end ("nsb" + 8 random hex
  * digits) is enslaved to the bridge and up and whose peer "eth0" is born inside the
- * target's network namespace. Prints
+ * target's network namespace (with a MAC chosen here, which the host's neighbour entry
+ * for the address is set to at once). Prints
  *   host=<hostif> interface=eth0 address=<a.b.c.d>/<prefix> gateway=<gw>
  * and exits 0; otherwise one "nsbox-netns: <reason>" line on stderr, exit 1 (2 for a
  * usage error), and nothing left behind. Every argument is treated as hostile. */
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,7 @@
 #include "lease.h"
 #include "nl.h"
 #include "randhex.h"
+#include "rtnl_neigh.h"
 
 #ifndef NSBOX_NETNS_CONF
 #define NSBOX_NETNS_CONF "/etc/nsbox/netns.conf"
@@ -57,6 +60,7 @@ struct ctx {
 	struct { int index; unsigned flags; char name[IFNAMSIZ], kind[32]; } link;
 	int brindex;
 	char host[IFNAMSIZ];
+	unsigned char mac[6];                   /* the peer's, chosen here (set_neigh) */
 };
 
 static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -178,6 +182,11 @@ static int ensure_bridge(struct ctx *c)
 
 static int add_veth(struct ctx *c)
 {
+	/* a random locally administered unicast MAC for the peer, so that
+	 * set_neigh can tell the host's neighbour table what it is */
+	if (getrandom(c->mac, sizeof c->mac, 0) != (ssize_t)sizeof c->mac)
+		return say(1, "getrandom: %s", strerror(errno));
+	c->mac[0] = (unsigned char)((c->mac[0] & 0xfe) | 0x02);
 	for (int tries = 0;; tries++) {
 		char rnd[9];
 		int e = nsbox_random_hex(rnd, 4);
@@ -193,6 +202,7 @@ static int add_veth(struct ctx *c)
 		struct nlattr *peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
 		mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, PEER);
+		mnl_attr_put(nlh, IFLA_ADDRESS, sizeof c->mac, c->mac);
 		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)c->netfd);
 		mnl_attr_nest_end(nlh, peer);
 		mnl_attr_nest_end(nlh, data);
@@ -209,6 +219,20 @@ static int add_veth(struct ctx *c)
 			return say(1, "%s already exists in the network namespace of process %d", PEER, c->pid);
 		return say(1, "creating veth (peer %s in process %d): %s%s", PEER, c->pid, strerror(e), why);
 	}
+}
+
+/* The host's neighbour entry for the leased address says the peer's MAC now:
+ * the container's gratuitous ARP may leave before its bridge port forwards,
+ * and the entry of an earlier holder of the address would stand. */
+static int set_neigh(struct ctx *c)
+{
+	char a[INET_ADDRSTRLEN];
+	uint32_t addr = htonl(c->addr);
+	int e = nl_neigh_set(&c->nl, c->brindex, AF_INET, &addr, c->mac, sizeof c->mac);
+	if (e)
+		return say(1, "neigh_set(%s on %s): %s%s%s%s", nsbox_ip4_format(c->addr, a), c->bridge,
+			   strerror(e), c->nl.ext[0] ? " (" : "", c->nl.ext, c->nl.ext[0] ? ")" : "");
+	return 0;
 }
 
 static void del_veth(struct ctx *c)
@@ -383,7 +407,7 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (r)
 		return say_lease(&le);
 	c->leased = 1;
-	if (add_veth(c))
+	if (add_veth(c) || set_neigh(c))
 		return 1;
 	if (dprintf(1, "host=%s interface=%s address=%s/%d gateway=%s\n", c->host, PEER,
 		    nsbox_ip4_format(c->addr, a), c->prefix, nsbox_ip4_format(c->gw, g)) < 0)

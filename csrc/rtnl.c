@@ -164,18 +164,17 @@ struct link_opts {
 	int maclen;                            /* 0: not given */
 };
 
-/* "aa:bb:cc:dd:ee:ff" (any length up to 32 bytes); 0 or -1. */
-static int parse_mac(const char *s, struct link_opts *o)
+int rtnl_parse_mac(const char *s, unsigned char *mac, size_t size)
 {
 	unsigned int b;
 	int n;
 
-	for (o->maclen = 0; o->maclen < (int)sizeof o->mac; s += n) {
+	for (size_t len = 0; len < size; s += n) {
 		if (sscanf(s, "%2x%n", &b, &n) != 1 || (n == 1 && s[1] && s[1] != ':'))
 			return -1;
-		o->mac[o->maclen++] = (unsigned char)b;
+		mac[len++] = (unsigned char)b;
 		if (s[n] == '\0')
-			return 0;
+			return (int)len;
 		if (s[n++] != ':')
 			return -1;
 	}
@@ -193,7 +192,7 @@ static const char *read_link_opts(lua_State *L, int idx, struct link_opts *o)
 	o->maclen = 0;
 	if (o->netns_pid != -1 && o->netns_fd != -1)
 		luaL_error(L, "fields 'netns_pid' and 'netns_fd' are exclusive");
-	if (mac && (mac[0] == '\0' || parse_mac(mac, o) < 0))
+	if (mac && (mac[0] == '\0' || (o->maclen = rtnl_parse_mac(mac, o->mac, sizeof o->mac)) < 0))
 		return lua_pushfstring(L, "invalid address '%s'", mac);
 	if (o->mtu != -1 && (o->mtu < 0 || o->mtu > 0xffffffff))
 		return lua_pushfstring(L, "invalid mtu %I", o->mtu);

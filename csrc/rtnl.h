@@ -1,5 +1,5 @@
 /* Shared helpers of the rtnetlink bindings (rtnl.c: links and the socket
- * helpers; rtnl_addr.c: addresses and routes). */
+ * helpers; rtnl_addr.c: addresses, routes and neighbour entries). */
 #ifndef NSBOX_RTNL_H
 #define NSBOX_RTNL_H
 
@@ -63,11 +63,14 @@ void rtnl_attrs(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr *
 /* Read name= / index= of the table at idx; raise if required and absent or
  * of a wrong type. 0, or EINVAL for a name that is not a valid ifname. */
 int rtnl_check_link(lua_State *L, int idx, struct rtnl_link *l, int required);
+/* "aa:bb:cc:dd:ee:ff" (a link-layer address, at most size bytes) into mac:
+ * its length, or -1. */
+int rtnl_parse_mac(const char *s, unsigned char *mac, size_t size);
 /* Push nil, "<what>: strerror(err)[ (extack)]", err; return 3. */
 int rtnl_fail(lua_State *L, const struct rtnl *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* The address and route functions, registered by nsbox_open_rtnl. */
+/* The address, route and neighbour functions, registered by nsbox_open_rtnl. */
 extern const luaL_Reg nsbox_rtnl_addr_funcs[];
 
 #endif

@@ -1,6 +1,8 @@
-/* rtnetlink over libmnl, part two: addresses and routes (see rtnl.c). */
+/* rtnetlink over libmnl, part two: addresses, routes and neighbour entries
+ * (see rtnl.c; the neighbour requests themselves are in rtnl_neigh.c). */
 #include "common.h"
 #include "rtnl.h"
+#include "rtnl_neigh.h"
 #include "addr.h"
 
 /*** @module nsbox.core.rtnl */
@@ -505,6 +507,76 @@ out:
 	return 1;
 }
 
+/* ---- neighbour entries --------------------------------------------------- */
+
+/* neigh_set and neigh_del: one RTM_NEWNEIGH or RTM_DELNEIGH (rtnl_neigh.c). */
+static int neigh_change(lua_State *L, int set, const char *op)
+{
+	struct rtnl_link l;
+	struct prefix p;
+	const char *addr, *lls = NULL;
+	unsigned char ll[32];
+	int lllen = 0, ifindex, err;
+	struct rtnl *r;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	err = rtnl_check_link(L, 1, &l, 1);
+	addr = nsbox_opt_str_field(L, 1, "address", NULL);
+	luaL_argcheck(L, addr != NULL, 1, "field 'address' (string) expected");
+	if (set) {
+		lls = nsbox_opt_str_field(L, 1, "lladdr", NULL);
+		luaL_argcheck(L, lls != NULL, 1, "field 'lladdr' (string) expected");
+	}
+	if (err)
+		return nsbox_fail_msg(L, EINVAL, "%s: invalid interface name '%s'", op, l.name);
+	if (parse_prefix(addr, &p, 0) < 0)
+		return nsbox_fail_msg(L, EINVAL, "%s(%s): invalid address '%s'", op, l.label, addr);
+	if (set && (lllen = rtnl_parse_mac(lls, ll, sizeof ll)) < 0)
+		return nsbox_fail_msg(L, EINVAL, "%s(%s on %s): invalid lladdr '%s'", op, addr, l.label, lls);
+
+	if (!(r = rtnl_open(L)))
+		return nsbox_fail(L, errno, "%s(%s on %s): netlink socket", op, addr, l.label);
+	if (!(err = rtnl_ifindex(r, &l, &ifindex)))
+		err = set ? nl_neigh_set(&r->nl, ifindex, p.family, p.addr, ll, (size_t)lllen)
+			  : nl_neigh_del(&r->nl, ifindex, p.family, p.addr);
+	rtnl_close(r);
+	if (err)
+		return rtnl_fail(L, r, err, "%s(%s on %s)", op, addr, l.label);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/*** Set the neighbour (ARP) entry of an address (`ip neigh replace ... nud stale`).
+ * Made if missing, its link-layer address replaced if not; left in state
+ * stale, as a gratuitous ARP leaves it (used at once, confirmed by the kernel
+ * as usual). One request; with the link named by `name`, a lookup of its
+ * ifindex before it.
+ * @function neigh_set
+ * @tparam table t `name` or `index` (the link the address is reached on),
+ *   `address` ("10.10.10.2", "fd00::2"; no prefix), `lladdr`
+ *   ("02:00:00:00:00:01")
+ * @treturn[1] true
+ * @return[2] nil, message, errno: `neigh_set(10.10.10.2 on brg0): No such device`
+ */
+static int l_neigh_set(lua_State *L)
+{
+	return neigh_change(L, 1, "neigh_set");
+}
+
+/*** Delete the neighbour entry of an address (`ip neigh del`): the next
+ * packet to it asks afresh.
+ * One request; with the link named by `name`, a lookup of its ifindex before it.
+ * @function neigh_del
+ * @tparam table t `name` or `index`, `address` (no prefix)
+ * @treturn[1] true
+ * @return[2] nil, message, errno: `neigh_del(10.10.10.2 on brg0): No such file or directory`
+ *   (no entry: errno ENOENT)
+ */
+static int l_neigh_del(lua_State *L)
+{
+	return neigh_change(L, 0, "neigh_del");
+}
+
 const luaL_Reg nsbox_rtnl_addr_funcs[] = {
 	{ "addr_add", l_addr_add },
 	{ "addr_del", l_addr_del },
@@ -512,5 +584,7 @@ const luaL_Reg nsbox_rtnl_addr_funcs[] = {
 	{ "route_add", l_route_add },
 	{ "route_del", l_route_del },
 	{ "routes", l_routes },
+	{ "neigh_set", l_neigh_set },
+	{ "neigh_del", l_neigh_del },
 	{ NULL, NULL }
 };

@@ -514,6 +514,55 @@ describe("nsbox.core.rtnl", function()
     end)
   end)
 
+  describe("neighbour entries", function()
+    before_each(function()
+      veth_up()
+      assert(rtnl.addr_add { name = "v0", address = "10.10.10.2/24" })
+    end)
+
+    -- What ip sees of one address on v0: lladdr and state, nil if no entry.
+    local function neigh(addr)
+      local e = ipj("neigh show dev v0 to " .. addr)[1]
+      return e and { e.lladdr, e.state[1] }
+    end
+
+    it("makes an entry, replaces its lladdr, and deletes it", function()
+      assert.is_true(rtnl.neigh_set { name = "v0", address = "10.10.10.8", lladdr = "02:00:00:00:00:01" })
+      assert.same({ "02:00:00:00:00:01", "STALE" }, neigh("10.10.10.8"))
+      -- an earlier holder's entry, confirmed: replaced whatever its state
+      assert(os.execute("ip neigh replace 10.10.10.9 lladdr 02:00:00:00:00:02 nud reachable dev v0"))
+      local index = iplink("v0").ifindex
+      assert.is_true(rtnl.neigh_set { index = index, address = "10.10.10.9", lladdr = "02:00:00:00:00:03" })
+      assert.same({ "02:00:00:00:00:03", "STALE" }, neigh("10.10.10.9"))
+      assert.is_true(rtnl.neigh_set { name = "v0", address = "fd00::9", lladdr = "02:00:00:00:00:04" })
+      assert.equal("02:00:00:00:00:04", ipj("-6 neigh show dev v0 to fd00::9")[1].lladdr)
+      assert.is_true(rtnl.neigh_del { name = "v0", address = "10.10.10.9" })
+      assert.is_nil(neigh("10.10.10.9"))
+      assert.same({ "02:00:00:00:00:01", "STALE" }, neigh("10.10.10.8"))
+    end)
+
+    it("names the call, the address and the link in its errors, with the kernel's text", function()
+      local ENOENT = 2
+      assert.same({ nil, "neigh_del(10.10.10.7 on v0): No such file or directory", ENOENT },
+        { rtnl.neigh_del { name = "v0", address = "10.10.10.7" } })
+      assert.same({ nil, "neigh_set(10.10.10.7 on nope0): No such device", ENODEV },
+        { rtnl.neigh_set { name = "nope0", address = "10.10.10.7", lladdr = "02:00:00:00:00:01" } })
+      local ok, msg, errno = rtnl.neigh_set { name = "v0", address = "10.10.10.7", lladdr = "02:00" }
+      assert.is_nil(ok)
+      assert.equal(EINVAL, errno)
+      assert.matches("^neigh_set%(10%.10%.10%.7 on v0%): Invalid argument %(.+%)$", msg) -- extended ack
+      assert.same({ nil, "neigh_set(v0): invalid address '10.10.10.7/24'", EINVAL },
+        { rtnl.neigh_set { name = "v0", address = "10.10.10.7/24", lladdr = "02:00:00:00:00:01" } })
+      assert.same({ nil, "neigh_set(10.10.10.7 on v0): invalid lladdr '02:zz'", EINVAL },
+        { rtnl.neigh_set { name = "v0", address = "10.10.10.7", lladdr = "02:zz" } })
+      assert.same({ nil, "neigh_del: invalid interface name 'a/b'", EINVAL },
+        { rtnl.neigh_del { name = "a/b", address = "10.10.10.7" } })
+      assert.has_error(function() rtnl.neigh_set { name = "v0", address = "10.10.10.7" } end)
+      assert.has_error(function() rtnl.neigh_del { name = "v0" } end)
+      assert.is_nil(neigh("10.10.10.7"))
+    end)
+  end)
+
   describe("its dumps", function()
     -- A dump spans several replies; a change between two of them makes the
     -- kernel flag the rest NLM_F_DUMP_INTR (libmnl: EINTR). Such a dump is run

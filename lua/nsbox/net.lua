@@ -112,7 +112,7 @@ end
 -- A random locally administered unicast MAC. A bridge made without one takes
 -- the lowest MAC of its ports and changes it as containers come and go, and
 -- each change flushes the host's neighbour table and strands the gateway MAC
--- the containers have cached.
+-- the containers have cached. A container's eth0 gets one too (attach_direct).
 local function random_mac()
   local h = assert(core.random_hex(6))
   local first = (tonumber(h:sub(1, 2), 16) & 0xfe) | 0x02
@@ -169,6 +169,17 @@ local function ensure_bridge(n)
 end
 
 
+-- Until the link (just given its carrier: its peer came up) is operationally up, at
+-- most `tries` looks. The kernel hands carrier changes to a worker: until it has run,
+-- a bridge port does not forward. A look (RTM_GETLINK) runs that work for the link
+-- itself on Linux 6.8 and later, and on earlier ones takes the lock the worker holds.
+local function wait_up(name, tries)
+  for _ = 1, tries do
+    local l = rtnl.link_get { name = name }
+    if not l or l.operstate == "UP" then return end
+  end
+end
+
 -- Host side as root: bridge, lease, veth with the peer born in pid's netns.
 local function attach_direct(pid, n)
   local gw, prefix, created = ensure_bridge(n)
@@ -185,11 +196,19 @@ local function attach_direct(pid, n)
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,
                  named = n.host_interface ~= nil }
+  -- The peer's MAC is ours to choose, so the host's neighbour entry for the
+  -- address can say it at once: the container's gratuitous ARP may leave before
+  -- its bridge port forwards, and the entry of an earlier holder would stand.
+  local mac = random_mac()
   local ok
-  ok, err = rtnl.link_add { name = info.host, kind = "veth", peer = { name = n.interface, netns_pid = pid } }
+  ok, err = rtnl.link_add { name = info.host, kind = "veth",
+                            peer = { name = n.interface, netns_pid = pid, address = mac } }
   if ok then
     ok, err = rtnl.link_set { name = info.host, master = n.bridge, up = true }
+    if ok then ok, err = rtnl.neigh_set { name = n.bridge, address = addr, lladdr = mac } end
     if ok then ok, err = M.configure_in(pid, info) end
+    -- the host reaches the container at once: its bridge port forwards
+    if ok then wait_up(info.host, 100) end
     if not ok then rtnl.link_del { name = info.host } end
   end
   if not ok then
@@ -277,6 +296,9 @@ end
 function M.configure(info)
   local ok, err = rtnl.addr_add { name = info.interface, address = info.address }
   if ok then ok, err = rtnl.link_set { name = info.interface, up = true } end
+  -- its host end (up already) gets its carrier in the same batch of the kernel's
+  -- worker: with the helper, the only end this side can look at
+  if ok then wait_up(info.interface, 100) end
   if ok then ok, err = rtnl.route_add { dst = "default", gateway = info.gateway, name = info.interface } end
   return ok, err
 end
