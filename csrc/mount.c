@@ -23,6 +23,8 @@
  * @tparam[opt] string fstype
  * @tparam[opt] integer flags MS_* bits
  * @tparam[opt] string data
+ * @tparam[opt] string label the target's name in an error message (default target):
+ *   a mount through /proc/self/fd/N names the path it stands for
  */
 static int l_mount(lua_State *L)
 {
@@ -31,8 +33,9 @@ static int l_mount(lua_State *L)
 	const char *type = luaL_optstring(L, 3, NULL);
 	unsigned long flags = (unsigned long)luaL_optinteger(L, 4, 0);
 	const char *data = luaL_optstring(L, 5, NULL);
+	const char *label = luaL_optstring(L, 6, dst);
 	if (mount(src ? src : "none", dst, type, flags, data) < 0)
-		return nsbox_fail(L, errno, "mount(%s, %s)", src ? src : type ? type : "none", dst);
+		return nsbox_fail(L, errno, "mount(%s, %s)", src ? src : type ? type : "none", label);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -78,6 +81,7 @@ static int l_pivot_root(lua_State *L)
  * @tparam integer set MOUNT_ATTR_* bits to set
  * @tparam[opt] integer clear bits to clear
  * @tparam[opt] boolean recursive
+ * @tparam[opt] string label the path's name in an error message (default path)
  */
 static int l_mount_setattr(lua_State *L)
 {
@@ -87,8 +91,9 @@ static int l_mount_setattr(lua_State *L)
 	attr.attr_set = (uint64_t)luaL_checkinteger(L, 2);
 	attr.attr_clr = (uint64_t)luaL_optinteger(L, 3, 0);
 	unsigned flags = lua_toboolean(L, 4) ? AT_RECURSIVE : 0;
+	const char *label = luaL_optstring(L, 5, path);
 	if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof attr) < 0)
-		return nsbox_fail(L, errno, "mount_setattr(%s)", path);
+		return nsbox_fail(L, errno, "mount_setattr(%s)", label);
 	lua_pushboolean(L, 1);
 	return 1;
 }

@@ -45,18 +45,18 @@ local rootfd
 local function mount_at(root, rel, create, src, fstype, flags, data)
   local fd = try(core.open_in_root(root, rel, create, nil, rootfd))
   local target = "/proc/self/fd/" .. fd
-  local ok, err, errno = core.mount(src, target, fstype, flags, data)
+  local ok, err, errno = core.mount(src, target, fstype, flags, data, root .. rel)
   core.close(fd)
-  if not ok then try(nil, err:gsub(target, root .. rel, 1, true), errno) end
+  try(ok, err, errno)
 end
 
 -- mount_setattr through an fd of rel inside root.
 local function setattr_at(root, rel, set, recursive)
   local fd = try(core.open_in_root(root, rel, nil, nil, rootfd))
   local target = "/proc/self/fd/" .. fd
-  local ok, err, errno = core.mount_setattr(target, set, 0, recursive)
+  local ok, err, errno = core.mount_setattr(target, set, 0, recursive, root .. rel)
   core.close(fd)
-  if not ok then try(nil, err:gsub(target, root .. rel, 1, true), errno) end
+  try(ok, err, errno)
 end
 
 local function mount_dev(root)
