@@ -33,6 +33,27 @@ describe("a setup failure inside the container", function()
     assert.equal("mount(tmpfs, " .. H.rootfs .. "/etc/passwd): Not a directory", err)
   end)
 
+  it("names the path of a rootfs with a % in it as it is (no pattern rewriting)", function()
+    local dir = H.tmpdir("pct") .. "/root%1%"
+    finally(function() H.rm(dir) end)
+    assert(os.execute(string.format("cp -a %s %s", H.sh_quote(H.rootfs), H.sh_quote(dir))))
+    local box = assert(nsbox.container { rootfs = dir, command = { "true" },
+      mounts = { { type = "tmpfs", destination = "/etc/passwd" } } })
+    local ok, err = box:start()
+    assert.is_nil(ok)
+    assert.equal("mount(tmpfs, " .. dir .. "/etc/passwd): Not a directory", err)
+  end)
+
+  it("names the rootfs when a command is not found in a directory that is no image", function()
+    local dir = H.tmpdir("notimage")
+    finally(function() H.rm(dir) end)
+    for _, command in ipairs { "true", "/bin/true" } do
+      local box = assert(nsbox.container { rootfs = dir, command = { command } })
+      assert.same({ 127, "exec(" .. command .. "): No such file or directory (rootfs " .. dir ..
+        " has no /bin/sh: is it an image?)" }, { box:run() })
+    end
+  end)
+
   it("is reported by run() as nil and the message", function()
     local box = assert(nsbox.container { rootfs = H.rootfs, command = { "true" }, cwd = "/no/such/dir" })
     local st, err = box:run()

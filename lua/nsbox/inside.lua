@@ -15,6 +15,13 @@ local M = {}
 
 local try = failure.try
 
+-- A command not found in a directory that is no image at all (no /bin/sh, looked
+-- up after pivot_root) says which directory it was: the rootfs is the likely mistake.
+local function not_found(r, err)
+  if not r.rootfs or core.stat("/bin/sh") then return err end
+  return string.format("%s (rootfs %s has no /bin/sh: is it an image?)", err, r.rootfs)
+end
+
 -- The program to exec, searched in the container's PATH like execvp does.
 local function find_program(r)
   local name = r.command[1]
@@ -29,12 +36,14 @@ local function find_program(r)
     end
   end
   if denied then return denied end
-  failure.raise("exec(" .. name .. "): No such file or directory", core.ENOENT, 127)
+  failure.raise(not_found(r, "exec(" .. name .. "): No such file or directory"), core.ENOENT, 127)
 end
 
 -- An exec that failed: 127 if not found, 126 otherwise, as a shell says.
-local function exec_failed(err, errno)
-  failure.raise((err:gsub("^execve%(", "exec(")), errno, errno == core.ENOENT and 127 or 126)
+local function exec_failed(r, err, errno)
+  err = err:gsub("^execve%(", "exec(")
+  if errno == core.ENOENT then err = not_found(r, err) end
+  failure.raise(err, errno, errno == core.ENOENT and 127 or 126)
 end
 
 -- Go to the working directory, which must resolve inside the container: no
@@ -80,7 +89,7 @@ local function init(r, fd, path)
   try(core.sigblock(status.FORWARD))
   local pid, pidfd, errno = core.spawn { path = path, argv = r.command, env = r.env,
     pdeathsig = core.SIGKILL, setsid = r.new_session }
-  if not pid then exec_failed(pidfd, errno) end
+  if not pid then exec_failed(r, pidfd, errno) end
   core.close(pidfd) -- init reaps with waitpid, orphans included
   channel.send(fd, "exec")
   core.close(fd)
@@ -102,7 +111,7 @@ local function exec(r, fd)
   fault.point("exec")
   channel.send(fd, "exec")
   local _, err, errno = core.execve(path, r.command, r.env)
-  exec_failed(err, errno)
+  exec_failed(r, err, errno)
 end
 
 local function setup(r, fd)
@@ -144,7 +153,7 @@ local function join(r, fd, pidfd)
   harden(r)
   local pid, cfd, errno = core.spawn { path = path, argv = r.command, env = r.env, pdeathsig = core.SIGKILL,
     stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3] }
-  if not pid then exec_failed(cfd, errno) end
+  if not pid then exec_failed(r, cfd, errno) end
   channel.send(fd, "exec")
   core.close(fd)
   local how, code = core.wait(cfd, status.FORWARD)
