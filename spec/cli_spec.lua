@@ -47,6 +47,29 @@ describe("nsbox run", function()
     assert.equal(mine .. "\n", out)
   end)
 
+  it("mounts --tmpfs DST:OPTS with its size and mode (default 1777), making no odd directory", function()
+    local out, err, code = nsbox("run --tmpfs /tmp:size=10m --tmpfs /scratch:mode=700 --tmpfs /plain " ..
+      "sh -c \"grep -E ' /(tmp|scratch|plain) ' /proc/mounts | cut -d' ' -f2,4\"")
+    -- the kernel shows no mode when it is tmpfs's own default, 1777 (nsbox's before was 755)
+    assert.same({ "/tmp rw,nosuid,nodev,relatime,size=10240k\n" ..
+                  "/scratch rw,nosuid,nodev,relatime,mode=700\n" ..
+                  "/plain rw,nosuid,nodev,relatime\n", "", 0 }, { (out:gsub(",inode64", "")), err, code })
+    assert.is_nil(H.core.stat(H.rootfs .. "/tmp:size=10m"))
+    local _, err2, code2 = nsbox("run --tmpfs /tmp:uid=0 true")
+    assert.same({ "nsbox: --tmpfs: '/tmp:uid=0': option 'uid=0' is not size=N or mode=OCTAL\n", 125 }, { err2, code2 })
+    _, err2, code2 = nsbox("run --tmpfs /tmp:size=lots true")
+    assert.same({ "nsbox: mounts[1].size: positive integer (bytes) or a size like '10m' expected\n", 125 },
+      { err2, code2 })
+  end)
+
+  it("takes names by docker's rule, and refuses others", function()
+    local out, err, code = nsbox("run --name my_box.1-x true")
+    assert.same({ "", "", 0 }, { out, err, code })
+    local _
+    _, err, code = nsbox("run --name _x true")
+    assert.same({ "nsbox: name: '_x' is not a valid name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)\n", 125 }, { err, code })
+  end)
+
   it("exits with the command's status, 127 not found, 126 not executable, 125 its own errors", function()
     assert.equal(42, select(3, nsbox("run sh -c 'exit 42'")))
     local _, err, code = nsbox("run no-such-cmd")

@@ -63,6 +63,16 @@ describe("nsbox.container refuses", function()
       "^uid_map: needs the user namespace$")
   end)
 
+  it("a tmpfs of a bad size or mode", function()
+    local function tmpfs(k, v) return { rootfs = H.rootfs, mounts = { { type = "tmpfs", destination = "/t", [k] = v } } } end
+    refused(tmpfs("size", 0), "^mounts%[1%]%.size: positive integer %(bytes%) or a size like '10m' expected$")
+    refused(tmpfs("size", "10x"), "^mounts%[1%]%.size: positive integer")
+    refused(tmpfs("mode", "8"), "^mounts%[1%]%.mode: a mode from 0 to 7777 %(octal%) expected$")
+    refused(tmpfs("mode", 4096), "^mounts%[1%]%.mode: a mode from 0 to 7777")
+    local box = assert(nsbox.container(tmpfs("size", "10M")))
+    assert.same({ "10m", tonumber("1777", 8) }, { box.recipe.mounts[1].size, box.recipe.mounts[1].mode })
+  end)
+
   it("a mount whose source is missing, or a bad destination", function()
     refused({ rootfs = H.rootfs, mounts = { { source = "/nonexistent/src", destination = "/x" } } },
       "^mounts%[1%]%.source: stat%(/nonexistent/src%): No such file or directory$")

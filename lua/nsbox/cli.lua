@@ -38,7 +38,8 @@ local COMMANDS = {
       { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
       { name = "cwd", arg = "DIR", help = "Working directory inside." },
       { name = "bind", arg = "SRC:DST[:ro]", help = "Bind-mount SRC at DST, read-only with :ro.", many = true },
-      { name = "tmpfs", arg = "DST", help = "Mount a tmpfs at DST.", many = true },
+      { name = "tmpfs", arg = "DST[:OPTS]",
+        help = "Mount a tmpfs at DST; OPTS: size=N[k|m|g],mode=OCTAL (default mode 1777).", many = true },
       { name = "share", arg = "NS", many = true,
         help = "Keep this namespace of the host (" .. table.concat(recipe.ALL, ", ") .. ")." },
       { name = "uid-map", arg = "IN:OUT:COUNT", help = "Map uids IN:OUT:COUNT.", many = true },
@@ -201,7 +202,18 @@ function M.recipe(a)
     if not src or (ro ~= "" and ro ~= "ro") then return nil, "--bind: '" .. b .. "' is not SRC:DST[:ro]" end
     mounts[#mounts + 1] = { type = "bind", source = src, destination = dst, readonly = ro == "ro" }
   end
-  for _, t in ipairs(a.tmpfs) do mounts[#mounts + 1] = { type = "tmpfs", destination = t } end
+  for _, t in ipairs(a.tmpfs) do
+    local dst, opts = t:match("^([^:]*):?(.*)$")
+    local m = { type = "tmpfs", destination = dst }
+    for opt in opts:gmatch("[^,]+") do
+      local k, v = opt:match("^(%a+)=(.+)$")
+      if k ~= "size" and k ~= "mode" then
+        return nil, "--tmpfs: '" .. t .. "': option '" .. opt .. "' is not size=N or mode=OCTAL"
+      end
+      m[k] = v
+    end
+    mounts[#mounts + 1] = m
+  end
   if #mounts > 0 then r.mounts = mounts end
   if #a.share > 0 then
     local shared = {}

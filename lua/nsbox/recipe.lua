@@ -54,6 +54,15 @@ local function abs_path(field, v)
   return v
 end
 
+-- A container's name, docker's rule: a letter or digit, then letters, digits, '_', '.', '-'.
+local function container_name(v)
+  plain_string("name", v, 64)
+  if not v:match("^[%w][%w_.-]*$") then
+    bad("name", "'%s' is not a valid name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", v)
+  end
+  return v
+end
+
 -- RFC 1123 host names: dot-separated labels of letters, digits and '-'.
 local function host_name(field, v)
   plain_string(field, v, 64)
@@ -140,6 +149,23 @@ local function command(v)
   return out
 end
 
+-- tmpfs size: bytes, or a string of digits with tmpfs's own k, m or g suffix.
+local function tmpfs_size(field, v)
+  if v == nil then return nil end
+  if math.type(v) == "integer" and v > 0 then return tostring(v) end
+  if type(v) == "string" and v:match("^[1-9]%d*[kmgKMG]?$") then return v:lower() end
+  bad(field, "positive integer (bytes) or a size like '10m' expected")
+end
+
+-- tmpfs mode: an integer (write it in octal: tonumber("1777", 8)) or an octal
+-- string; default 1777, as docker's --tmpfs.
+local function tmpfs_mode(field, v)
+  if v == nil then return tonumber("1777", 8) end
+  local n = type(v) == "string" and v:match("^[0-7]+$") and tonumber(v, 8) or math.type(v) == "integer" and v
+  if not n or n < 0 or n > 4095 then bad(field, "a mode from 0 to 7777 (octal) expected") end
+  return n
+end
+
 local function mounts(v)
   if v == nil then return {} end
   if type(v) ~= "table" then bad("mounts", "array expected, got %s", type(v)) end
@@ -161,10 +187,7 @@ local function mounts(v)
       if not st then bad(f .. ".source", "%s", err) end
       o.source, o.source_type = core.realpath(m.source), st.type
     else
-      if m.size ~= nil and not (math.type(m.size) == "integer" and m.size > 0) then
-        bad(f .. ".size", "positive integer (bytes) expected")
-      end
-      o.size = m.size
+      o.size, o.mode = tmpfs_size(f .. ".size", m.size), tmpfs_mode(f .. ".mode", m.mode)
     end
     out[i] = o
   end
@@ -260,7 +283,7 @@ local function check(r)
     capabilities = capabilities(r.capabilities), no_new_privs = flag("no_new_privs", r.no_new_privs, true),
     new_session = flag("new_session", r.new_session, true), init = flag("init", r.init, false),
     stdio = { stdio("stdin", r.stdin), stdio("stdout", r.stdout), stdio("stderr", r.stderr) },
-    name = r.name ~= nil and host_name("name", r.name) or id,
+    name = r.name ~= nil and container_name(r.name) or id,
   }
   if r.hostname ~= nil and not ns.uts then bad("hostname", "needs the uts namespace") end
   if out.init then

@@ -90,7 +90,7 @@ local function user_mounts(root, mounts)
         core.MS_BIND | core.MS_REC)
     else
       mount_at(root, m.destination, "dir", "tmpfs", "tmpfs", core.MS_NOSUID | core.MS_NODEV,
-        "mode=755" .. (m.size and (",size=" .. m.size) or ""))
+        string.format("mode=%o", m.mode) .. (m.size and (",size=" .. m.size) or ""))
     end
     if m.readonly then setattr_at(root, m.destination, core.MOUNT_ATTR_RDONLY, true) end
   end
