@@ -327,7 +327,6 @@ function M.configure_in(pid, info)
     end
   end
   core.close(home)
-  info.configured = ok and true or nil
   return ok, err, errno
 end
 
