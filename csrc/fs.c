@@ -27,18 +27,25 @@ static const char *type_name(mode_t m)
 }
 
 /***
- * lstat(2) (or stat(2) with follow = true).
+ * lstat(2) (or stat(2) with follow = true); fstat(2) of an fd (an O_PATH one
+ * of a symlink says "link").
  * @function stat
- * @tparam string path
+ * @tparam string|integer path a path, or an fd
  * @tparam[opt] boolean follow
  * @treturn table { type =, mode =, uid =, gid =, ino =, dev =, rdev_major =, rdev_minor =, size = }
  */
 static int l_stat(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
 	struct stat st;
-	if ((lua_toboolean(L, 2) ? stat(path, &st) : lstat(path, &st)) < 0)
-		return nsbox_fail(L, errno, "stat(%s)", path);
+	if (lua_type(L, 1) == LUA_TNUMBER) {
+		int fd = nsbox_check_fd(L, 1);
+		if (fstat(fd, &st) < 0)
+			return nsbox_fail(L, errno, "stat(fd %d)", fd);
+	} else {
+		const char *path = luaL_checkstring(L, 1);
+		if ((lua_toboolean(L, 2) ? stat(path, &st) : lstat(path, &st)) < 0)
+			return nsbox_fail(L, errno, "stat(%s)", path);
+	}
 	lua_createtable(L, 0, 9);
 	lua_pushstring(L, type_name(st.st_mode));
 	lua_setfield(L, -2, "type");
@@ -71,17 +78,21 @@ static int l_mkdir(lua_State *L)
 }
 
 /***
- * symlink(2).
+ * symlink(2), or symlinkat(2) relative to a directory fd.
  * @function symlink
  * @tparam string target
  * @tparam string path
+ * @tparam[opt] integer dirfd path is relative to it
+ * @tparam[opt] string label the path's name in an error message (default path)
  */
 static int l_symlink(lua_State *L)
 {
 	const char *target = luaL_checkstring(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	if (symlink(target, path) < 0)
-		return nsbox_fail(L, errno, "symlink(%s)", path);
+	int dirfd = lua_isnoneornil(L, 3) ? AT_FDCWD : nsbox_check_fd(L, 3);
+	const char *label = luaL_optstring(L, 4, path);
+	if (symlinkat(target, dirfd, path) < 0)
+		return nsbox_fail(L, errno, "symlink(%s)", label);
 	lua_pushboolean(L, 1);
 	return 1;
 }

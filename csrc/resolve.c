@@ -62,12 +62,14 @@ static int create_last(int rootfd, char *prefix, int file, unsigned long long re
  * Open a path inside a root, as an O_PATH fd, creating what is missing if asked.
  * Symlinks resolve inside the root ("in_root", RESOLVE_IN_ROOT) or must not leave
  * it at all ("beneath", RESOLVE_BENEATH); magic links (/proc/self/fd/N) are
- * refused either way. Mount on the fd through "/proc/self/fd/N".
+ * refused either way. "nofollow" is "in_root" with a symlink as the last part
+ * opened itself (O_NOFOLLOW: fstat says "link"), not followed. Mount on the fd
+ * with move_mount.
  * @function open_in_root
  * @tparam string root
  * @tparam string path inside root ("/dev/pts")
  * @tparam[opt] string create "dir" (mkdir -p) or "file" (the last part a file)
- * @tparam[opt="in_root"] string mode "in_root" or "beneath"
+ * @tparam[opt="in_root"] string mode "in_root", "beneath" or "nofollow"
  * @tparam[opt] integer rootfd an fd of root already open (kept open), to spare
  *   opening it again; root then only names it in messages
  * @treturn integer fd
@@ -79,9 +81,12 @@ static int l_open_in_root(lua_State *L)
 	const char *create = luaL_optstring(L, 3, "");
 	const char *mode = luaL_optstring(L, 4, "in_root");
 	luaL_argcheck(L, !*create || !strcmp(create, "dir") || !strcmp(create, "file"), 3, "\"dir\" or \"file\" expected");
-	luaL_argcheck(L, !strcmp(mode, "in_root") || !strcmp(mode, "beneath"), 4, "\"in_root\" or \"beneath\" expected");
+	int nofollow = !strcmp(mode, "nofollow");
+	luaL_argcheck(L, nofollow || !strcmp(mode, "in_root") || !strcmp(mode, "beneath"), 4,
+		      "\"in_root\", \"beneath\" or \"nofollow\" expected");
 	unsigned long long resolve = RESOLVE_NO_MAGICLINKS |
 		(!strcmp(mode, "beneath") ? RESOLVE_BENEATH : RESOLVE_IN_ROOT);
+	int oflags = O_PATH | (nofollow ? O_NOFOLLOW : 0);
 	while (*path == '/')
 		path++;
 	char rel[4096];
@@ -94,7 +99,7 @@ static int l_open_in_root(lua_State *L)
 	int rootfd = given ? nsbox_check_fd(L, 5) : open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return nsbox_fail(L, errno, "open(%s)", root);
-	int fd = open2(rootfd, rel, O_PATH, resolve);
+	int fd = open2(rootfd, rel, oflags, resolve);
 	const char *op = "open";
 	/* Missing: create it part by part, each part resolved in the root again. */
 	for (char *p = rel; fd < 0 && errno == ENOENT && *create; p++) {
@@ -123,7 +128,7 @@ static int l_open_in_root(lua_State *L)
 			break;
 		*p = c;
 		if (last) {
-			fd = open2(rootfd, rel, O_PATH, resolve);
+			fd = open2(rootfd, rel, oflags, resolve);
 			break;
 		}
 	}

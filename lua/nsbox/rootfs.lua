@@ -1,9 +1,15 @@
 --- The container's filesystem, built in the re-executed child before it
 -- execs: private propagation, the rootfs bound on itself, /proc, a minimal
 -- /dev, /sys, the recipe's mounts, masked and read-only paths, then
--- pivot_root with the old root detached. Every mount point is resolved inside
--- the rootfs (openat2 RESOLVE_IN_ROOT) and mounted through its fd, so a
--- symlink in a rootfs we did not build cannot point a mount or a mkdir outside.
+-- pivot_root with the old root detached.
+-- The rootfs's path is looked up once: everything after is reached from that
+-- fd, its mount points resolved inside it (openat2 RESOLVE_IN_ROOT) and every
+-- mount made fd to fd (open_tree, fsmount, move_mount). The image's owner may
+-- rename and swap its directories at any time (a symlink for /proc just after
+-- procfs went on it): no path we touch is named again, so nothing lands outside
+-- the root, and the masks are resolved inside the proc and sysfs we mounted.
+-- The root and every mount from the image are nodev: a device node shipped in
+-- it is dead; /dev is a nodev tmpfs with only the host's nodes nsbox binds.
 -- Functions raise { error = message, errno = } on failure.
 -- @module nsbox.rootfs
 local core = require "nsbox.core"
@@ -12,7 +18,9 @@ local failure = require "nsbox.failure"
 
 local M = {}
 
-local NODEV = core.MS_NOSUID | core.MS_NODEV | core.MS_NOEXEC
+local A = { nosuid = core.MOUNT_ATTR_NOSUID, nodev = core.MOUNT_ATTR_NODEV, noexec = core.MOUNT_ATTR_NOEXEC,
+            rdonly = core.MOUNT_ATTR_RDONLY }
+local SAFE = A.nosuid | A.nodev | A.noexec
 local DEVICES = { "null", "zero", "full", "random", "urandom", "tty" }
 local LINKS = { fd = "/proc/self/fd", stdin = "/proc/self/fd/0", stdout = "/proc/self/fd/1",
                 stderr = "/proc/self/fd/2", ptmx = "pts/ptmx" }
@@ -25,103 +33,141 @@ M.READONLY = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-t
 
 local try = failure.try
 
--- The rootfs's own /proc, /sys and /dev must be directories (or missing): a
--- symlink there would turn our mounts of them against the host.
-local function refuse_symlinks(root)
-  for _, d in ipairs { "/proc", "/sys", "/dev" } do
-    local st = core.stat(root .. d)
-    if st and st.type ~= "directory" then
-      failure.raise(string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), core.ENOTDIR)
-    end
+-- Attach the detached mount mnt (open_tree, fsmount) onto the fd place; both fds
+-- are closed (none may live on in a forked init), but mnt is returned if keep says
+-- so. what and label name the mount and its place in messages.
+local function attach(mnt, place, what, label, keep)
+  local ok, err, errno = core.move_mount(mnt, place, what, label)
+  core.close(place)
+  if not (ok and keep) then core.close(mnt) end
+  try(ok, err, errno)
+  return keep and mnt or nil
+end
+
+-- The fd of rel below the fd dir (made as create says: "dir" or "file"); mode as
+-- open_in_root takes it; label names dir in messages.
+local function below(label, dir, rel, create, mode)
+  return try(core.open_in_root(label, rel, create, mode, dir))
+end
+
+-- The image's own /proc, /sys or /dev (made if missing), opened once and checked
+-- on that fd: a directory, not a link, which would turn our mounts of them elsewhere.
+local function top_dir(root, rootfd, d)
+  local fd = below(root, rootfd, d, "dir", "nofollow")
+  local st, err, errno = core.stat(fd)
+  if not st then core.close(fd) try(nil, err, errno) end
+  if st.type ~= "directory" then
+    core.close(fd)
+    failure.raise(string.format("rootfs: %s is a %s, not a directory: refused", d, st.type), core.ENOTDIR)
   end
+  return fd
 end
 
--- An fd of the rootfs, opened once for all the mounts below (each mount point is
--- still resolved inside it); root names it in messages.
-local rootfd
-
--- Mount onto rel inside root (created as create says), through an fd of it;
--- messages name the path, not the fd.
-local function mount_at(root, rel, create, src, fstype, flags, data)
-  local fd = try(core.open_in_root(root, rel, create, nil, rootfd))
-  local target = "/proc/self/fd/" .. fd
-  local ok, err, errno = core.mount(src, target, fstype, flags, data, root .. rel)
-  core.close(fd)
-  try(ok, err, errno)
+-- The rootfs bound on itself, nodev throughout, from one lookup of its path: the fd
+-- of the new mount, the root all else is resolved in.
+local function bind_root(root)
+  local dir = try(core.open_in_root(root, "/"))
+  local tree = try(core.open_tree(dir, true, root))
+  try(core.mount_setattr(tree, A.nodev, 0, true, root))
+  return attach(tree, dir, root, root, true)
 end
 
--- mount_setattr through an fd of rel inside root.
-local function setattr_at(root, rel, set, recursive)
-  local fd = try(core.open_in_root(root, rel, nil, nil, rootfd))
-  local target = "/proc/self/fd/" .. fd
-  local ok, err, errno = core.mount_setattr(target, set, 0, recursive, root .. rel)
-  core.close(fd)
-  try(ok, err, errno)
+-- A new filesystem attached on the fd place (closed); its mount fd if keep.
+local function new_mount(fstype, source, data, attrs, place, label, keep)
+  return attach(try(core.fsmount(fstype, source, data, attrs, label)), place, source, label, keep)
 end
 
-local function mount_dev(root)
-  mount_at(root, "/dev", "dir", "tmpfs", "tmpfs", core.MS_NOSUID | core.MS_STRICTATIME, "mode=755,size=65536k")
-  local dev = root .. "/dev" -- our own tmpfs from here on: nothing in it is the rootfs's
+-- Our own tmpfs on /dev (nothing in it is the image's), filled through its fd:
+-- the host's nodes bound on files, devpts, shm and the links.
+local function mount_dev(root, rootfd)
+  local label = root .. "/dev"
+  local dev = new_mount("tmpfs", "tmpfs", "mode=755,size=65536k", A.nosuid | A.nodev | core.MOUNT_ATTR_STRICTATIME,
+    top_dir(root, rootfd, "/dev"), label, true)
   for _, name in ipairs(DEVICES) do
-    try(core.touch(dev .. "/" .. name, 438))
-    try(core.mount("/dev/" .. name, dev .. "/" .. name, nil, core.MS_BIND))
+    local host = "/dev/" .. name -- a bind keeps its own flags: the node works on a nodev tmpfs
+    attach(try(core.open_tree(host)), below(label, dev, name, "file", "beneath"), host, label .. "/" .. name)
   end
-  try(core.mkdir(dev .. "/pts", 493))
-  try(core.mount("devpts", dev .. "/pts", "devpts", core.MS_NOSUID | core.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"))
-  try(core.mkdir(dev .. "/shm", 1023))
-  try(core.mount("shm", dev .. "/shm", "tmpfs", NODEV, "mode=1777,size=65536k"))
-  for name, target in pairs(LINKS) do try(core.symlink(target, dev .. "/" .. name)) end
+  new_mount("devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620", A.nosuid | A.noexec,
+    below(label, dev, "pts", "dir", "beneath"), label .. "/pts")
+  new_mount("tmpfs", "shm", "mode=1777,size=65536k", SAFE, below(label, dev, "shm", "dir", "beneath"), label .. "/shm")
+  for name, target in pairs(LINKS) do try(core.symlink(target, name, dev, label .. "/" .. name)) end
+  core.close(dev)
 end
 
-local function mount_sys(root, private_net)
+-- sysfs of our own, or the host's bound read-only throughout; returns its mount fd.
+local function mount_sys(root, rootfd, private_net)
+  local label = root .. "/sys"
   if private_net then
-    mount_at(root, "/sys", "dir", "sysfs", "sysfs", NODEV | core.MS_RDONLY)
-  else
-    -- sysfs belongs to the host's net namespace: bind it, read-only throughout.
-    mount_at(root, "/sys", "dir", "/sys", nil, core.MS_BIND | core.MS_REC)
-    setattr_at(root, "/sys", core.MOUNT_ATTR_RDONLY, true)
+    return new_mount("sysfs", "sysfs", nil, SAFE | A.rdonly, top_dir(root, rootfd, "/sys"), label, true)
   end
+  -- sysfs belongs to the host's net namespace: bind it
+  local tree = try(core.open_tree("/sys", true))
+  try(core.mount_setattr(tree, A.rdonly, 0, true, label))
+  return attach(tree, top_dir(root, rootfd, "/sys"), "/sys", label, true)
 end
 
-local function user_mounts(root, mounts)
+local function user_mounts(root, rootfd, mounts)
   for _, m in ipairs(mounts) do
+    local label = root .. m.destination
+    local ro = m.readonly and A.rdonly or 0
     if m.type == "bind" then
-      mount_at(root, m.destination, m.source_type == "directory" and "dir" or "file", m.source, nil,
-        core.MS_BIND | core.MS_REC)
+      -- from the host, as the recipe says: its nodes stay usable (the caller chose them)
+      local tree = try(core.open_tree(m.source, true))
+      if ro ~= 0 then try(core.mount_setattr(tree, ro, 0, true, label)) end
+      attach(tree, below(root, rootfd, m.destination, m.source_type == "directory" and "dir" or "file"), m.source,
+        label)
     else
-      mount_at(root, m.destination, "dir", "tmpfs", "tmpfs", core.MS_NOSUID | core.MS_NODEV,
-        string.format("mode=%o", m.mode) .. (m.size and (",size=" .. m.size) or ""))
+      local mnt = try(core.fsmount("tmpfs", "tmpfs", string.format("mode=%o", m.mode) ..
+        (m.size and (",size=" .. m.size) or ""), A.nosuid | A.nodev | ro, label))
+      attach(mnt, below(root, rootfd, m.destination, "dir"), "tmpfs", label)
     end
-    if m.readonly then setattr_at(root, m.destination, core.MOUNT_ATTR_RDONLY, true) end
   end
 end
 
--- /dev/null of the host, checked to be the real one (character device 1:3).
+-- An O_PATH fd of the host's /dev/null, checked on that fd to be the character
+-- device 1:3 (the very inode every mask then binds).
 local function null_device()
-  local st = core.stat("/dev/null", true)
+  local fd = try(core.open_in_root("/", "/dev/null"))
+  local st = core.stat(fd)
   if not (st and st.type == "char" and st.rdev_major == 1 and st.rdev_minor == 3) then
+    core.close(fd)
     failure.raise("mask: /dev/null is not the character device 1:3: refused", core.EPERM)
   end
-  return "/dev/null"
+  return fd
+end
+
+-- The fd of rel inside the proc or sysfs we mounted (mnt), or nil if this kernel lacks it.
+local function kernel_path(label, mnt, rel)
+  local fd, err, errno = core.open_in_root(label, rel, nil, "beneath", mnt)
+  if not fd and errno == core.ENOENT then return nil end
+  return try(fd, err, errno)
 end
 
 -- Hide the masked paths (files under /dev/null, directories under an empty
--- read-only tmpfs) and make the read-only ones so; paths this kernel lacks are skipped.
-local function mask(root)
+-- read-only tmpfs) and make the read-only ones so: each resolved inside the
+-- mount fd of our proc (or sys), never through the image's directory entry.
+local function mask(root, mnts)
   local null = null_device()
   for _, p in ipairs(M.MASKED) do
-    local st = core.stat(root .. p)
-    if st and st.type == "directory" then
-      mount_at(root, p, nil, "tmpfs", "tmpfs", NODEV | core.MS_RDONLY, "size=0,mode=555")
-    elseif st then
-      mount_at(root, p, nil, null, nil, core.MS_BIND)
+    local top, rel = p:match("^/(%a+)/(.*)$")
+    local fd = kernel_path(root .. "/" .. top, mnts[top], rel)
+    if fd then
+      local st = try(core.stat(fd))
+      if st.type == "directory" then
+        new_mount("tmpfs", "tmpfs", "size=0,mode=555", SAFE | A.rdonly, fd, root .. p)
+      else
+        attach(try(core.open_tree(null, false, "/dev/null")), fd, "/dev/null", root .. p)
+      end
     end
   end
+  core.close(null)
   for _, p in ipairs(M.READONLY) do
-    if core.stat(root .. p) then
-      mount_at(root, p, nil, root .. p, nil, core.MS_BIND | core.MS_REC)
-      setattr_at(root, p, core.MOUNT_ATTR_RDONLY | core.MOUNT_ATTR_NOSUID | core.MOUNT_ATTR_NODEV |
-        core.MOUNT_ATTR_NOEXEC, true)
+    local rel = p:match("^/proc/(.*)$")
+    local fd = kernel_path(root .. "/proc", mnts.proc, rel)
+    if fd then
+      local tree = try(core.open_tree(fd, true, root .. p))
+      try(core.mount_setattr(tree, SAFE | A.rdonly, 0, true, root .. p))
+      attach(tree, fd, root .. p, root .. p)
     end
   end
 end
@@ -129,25 +175,25 @@ end
 --- Build the filesystem of recipe r and pivot into it.
 function M.enter(r)
   local root = r.rootfs
-  refuse_symlinks(root)
   fault.point("mount-private")
   try(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))
   fault.point("bind-rootfs")
-  try(core.mount(root, root, nil, core.MS_BIND | core.MS_REC))
-  rootfd = try(core.open_in_root(root, "/"))
+  local rootfd = bind_root(root)
   fault.point("proc")
-  mount_at(root, "/proc", "dir", "proc", "proc", NODEV)
+  local mnts = {}
+  mnts.proc = new_mount("proc", "proc", nil, SAFE, top_dir(root, rootfd, "/proc"), root .. "/proc", true)
   fault.point("dev")
-  mount_dev(root)
+  mount_dev(root, rootfd)
   fault.point("sys")
-  mount_sys(root, r.namespaces.net)
+  mnts.sys = mount_sys(root, rootfd, r.namespaces.net)
   fault.point("mounts")
-  user_mounts(root, r.mounts) -- none covers "/" (the recipe refuses it): rootfd stays the top tree
+  user_mounts(root, rootfd, r.mounts) -- none covers "/" (the recipe refuses it): rootfd stays the top tree
   fault.point("mask")
-  mask(root)
+  mask(root, mnts)
+  core.close(mnts.proc)
+  core.close(mnts.sys)
+  try(core.fchdir(rootfd))
   core.close(rootfd)
-  rootfd = nil
-  try(core.chdir(root))
   fault.point("pivot_root")
   try(core.pivot_root(".", "."))
   try(core.umount(".", core.MNT_DETACH))
