@@ -33,6 +33,7 @@ struct spawn_plan {
 	int own;   /* spawn made the channel: a go byte, an exec errno, nothing else on it */
 	int hold;  /* wait for the parent's go before exec (or return) */
 	int pdeathsig;
+	int root;  /* become uid and gid 0 of the new user namespace after the go */
 	int setsid;
 	int stdio[3]; /* fds to become 0, 1, 2; -1 to inherit */
 };
@@ -89,6 +90,27 @@ static int spawn_child(const struct spawn_plan *p)
 		while (r < 0 && errno == EINTR);
 		if (r != 1)
 			_exit(127);
+	}
+	if (p->root) {
+		/* The maps are written: be root of the new user namespace, so that what
+		 * the child makes is root's inside and an exec keeps its capabilities
+		 * (a host id the maps lack would lose them both), and drop the
+		 * caller's supplementary groups (host groups: adm, sudo...) where
+		 * setgroups is allowed; where it is denied the kernel keeps them. An
+		 * id 0 the maps do not hold stays as it was. A change of ids clears
+		 * the parent-death signal and resets dumpable (to fs.suid_dumpable):
+		 * set the one again, and never leave the child more dumpable than it was. */
+		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+		/* Raw system calls: glibc's would signal every thread it believes
+		 * this process has, the caller's, and wait for them forever. */
+		int failed = syscall(SYS_setresgid, 0, 0, 0) < 0;
+		failed |= syscall(SYS_setgroups, 0, NULL) < 0;
+		failed |= syscall(SYS_setresuid, 0, 0, 0) < 0;
+		(void)failed; /* EINVAL (an id 0 the maps lack), EPERM (setgroups denied): that one stays */
+		if (p->pdeathsig)
+			prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
+		if (dumpable == 0)
+			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	if (!p->path) {
 		if (p->own)
@@ -213,7 +235,10 @@ static void abandon(pid_t pid, int pidfd)
  *   process's environment), `flags` (CLONE_NEW* bits), `pdeathsig`,
  *   `keep_fds` (fds passed across exec), `stdin`/`stdout`/`stderr` (fds to
  *   become 0, 1, 2), `setsid`, `setup` (function(pid) returning true or nil,
- *   message), `fork`, `channel`, `peer`, `hold`
+ *   message), `fork`, `channel`, `peer`, `hold`, `root` (after the go, become
+ *   uid and gid 0 of the new user namespace, those the maps hold, without
+ *   supplementary groups where setgroups is allowed; the parent-death signal
+ *   is set again)
  * @treturn integer pid (0 in a forked child)
  * @treturn integer pidfd (close-on-exec; none in a forked child)
  */
@@ -234,6 +259,7 @@ static int l_spawn(lua_State *L)
 	p.keep = int_array(L, 1, "keep_fds", &p.nkeep);
 	p.pdeathsig = (int)nsbox_opt_int_field(L, 1, "pdeathsig", 0);
 	p.setsid = nsbox_opt_bool_field(L, 1, "setsid", 0);
+	p.root = nsbox_opt_bool_field(L, 1, "root", 0);
 	static const char *const stdio[3] = { "stdin", "stdout", "stderr" };
 	for (int i = 0; i < 3; i++) {
 		lua_Integer fd = nsbox_opt_int_field(L, 1, stdio[i], -1);

@@ -38,6 +38,8 @@ local box = assert(nsbox.container {
   env = { PATH = "/bin:/sbin:/usr/bin:/usr/sbin", PS1 = "-[ns-process]- # " },
   network = with_net and { bridge = "brg0", gateway = "10.10.10.1", address = "10.10.10.2/24",
                            host_interface = "veth0", interface = "veth1" },
+  -- busybox's ping opens raw ICMP sockets only, and NET_RAW is not in the default set
+  capabilities = with_net and { add = { "net_raw" } } or nil,
 })
 io.stderr:write("nsbox: starting ", table.concat(command, " "), " in ", rootfs, " as container ", box.id, "\n")
 local status, err = box:run()

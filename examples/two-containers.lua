@@ -30,6 +30,8 @@ local function start(name)
     rootfs = rootfs, command = { "sleep", "60" }, hostname = name, name = name,
     env = { PS1 = "-[" .. name .. "]- # " },
     network = { bridge = "brg0", gateway = "10.10.10.1" },
+    -- busybox's ping opens raw ICMP sockets only, and NET_RAW is not in the default set
+    capabilities = { add = { "net_raw" } },
   })
   assert(box:start())
   print(string.format("%s: pid %d, address %s", name, box.pid, box.net.address))

@@ -93,7 +93,7 @@ describe("nsbox run", function()
   it("puts the container on a bridge with --bridge, --gateway and --ip (in a netns of its own)", function()
     H.needs_root("unshare -n: a network namespace without a user namespace")
     local out = H.sh("unshare -n sh -c " .. H.sh_quote("ip link set lo up; " .. NSBOX ..
-      " run --bridge brg0 --gateway 10.10.10.1 --ip 10.10.10.5/24 sh -c 'ip -4 -o addr show eth0 | awk \"{print \\$4}\"; " ..
+      " run --bridge brg0 --gateway 10.10.10.1 --ip 10.10.10.5/24 --cap-add net_raw sh -c 'ip -4 -o addr show eth0 | awk \"{print \\$4}\"; " ..
       "ping -c 1 -W 2 10.10.10.1 | grep -o \"1 packets received\"'; echo rc=$?") .. " 2>&1")
     assert.equal("10.10.10.5/24\n1 packets received\nrc=0\n", out)
     local _, err, code = nsbox("run --net none --bridge brg0 true")

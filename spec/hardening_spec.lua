@@ -218,10 +218,10 @@ describe("defaults inside the container", function()
     assert.equal("0", field(off, "NoNewPrivs"))
   end)
 
-  it("bounds capabilities to Docker's 14: no mount, no sethostname inside", function()
+  it("bounds capabilities to podman's 11: no mount, no sethostname inside", function()
     local st, out = H.run_sh(STATUS)
     assert.equal(0, st)
-    for _, f in ipairs { "CapBnd", "CapPrm", "CapEff" } do assert.equal("00000000a80425fb", field(out, f), f) end
+    for _, f in ipairs { "CapBnd", "CapPrm", "CapEff" } do assert.equal("00000000800405fb", field(out, f), f) end
     assert.equal("0000000000000000", field(out, "CapInh"))
     assert.equal("0000000000000000", field(out, "CapAmb"))
     local _, denied = H.run_sh("mount -t tmpfs none /tmp 2>&1 || echo mount refused; " ..
@@ -232,8 +232,8 @@ describe("defaults inside the container", function()
 
   it("adds and drops capabilities as the recipe says, by either name form", function()
     local _, out = H.run_sh(STATUS, { capabilities = { add = { "net_admin" }, drop = { "CAP_CHOWN" } } })
-    assert.equal("00000000a80435fa", field(out, "CapBnd"))
-    assert.equal("00000000a80435fa", field(out, "CapEff"))
+    assert.equal("00000000800415fa", field(out, "CapBnd"))
+    assert.equal("00000000800415fa", field(out, "CapEff"))
     local _, admin = H.run_sh("ip link set lo down 2>&1 && echo done",
       { capabilities = { add = { "CAP_NET_ADMIN" } } })
     assert.equal("done\n", admin)
@@ -272,7 +272,7 @@ describe("defaults inside the container", function()
     for which, text in pairs { ["user namespace"] = userns, ["no user namespace"] = nouserns } do
       assert.equal("0000000000000000", field(text, "CapInh"), which .. ":\n" .. text)
       assert.equal("0000000000000000", field(text, "CapAmb"), which .. ":\n" .. text)
-      assert.equal("00000000a80425fb", field(text, "CapEff"), which .. ":\n" .. text)
+      assert.equal("00000000800405fb", field(text, "CapEff"), which .. ":\n" .. text)
     end
   end)
 
@@ -401,8 +401,8 @@ describe("a process joining a running container (exec)", function()
     core.close(w)
     local out = core.read(r, 4096)
     core.close(r)
-    assert.equal("00000000a80425db", field(out, "CapBnd"))
-    assert.equal("00000000a80425db", field(out, "CapEff"))
+    assert.equal("00000000800405db", field(out, "CapBnd"))
+    assert.equal("00000000800405db", field(out, "CapEff"))
     assert.equal("1", field(out, "NoNewPrivs"))
   end)
 
@@ -569,12 +569,12 @@ describe("as an unprivileged user", function()
     assert.equal(65534, res.uid)
   end)
 
-  it("sets no_new_privs and Docker's bounding set; the recipe changes them", function()
+  it("sets no_new_privs and podman's bounding set; the recipe changes them", function()
     assert.equal("1", field(res.status, "NoNewPrivs"))
-    assert.equal("00000000a80425fb", field(res.status, "CapBnd"))
-    assert.equal("00000000a80425fb", field(res.status, "CapEff"))
+    assert.equal("00000000800405fb", field(res.status, "CapBnd"))
+    assert.equal("00000000800405fb", field(res.status, "CapEff"))
     assert.equal("0", field(res.status_nnp_off, "NoNewPrivs"))
-    assert.equal("00000000a80435fa", field(res.status_add_drop, "CapBnd"))
+    assert.equal("00000000800415fa", field(res.status_add_drop, "CapBnd"))
     assert.matches("mount refused\n.*hostname refused\n$", res.denied)
   end)
 

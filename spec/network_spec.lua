@@ -33,6 +33,9 @@ end
 
 local function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end
 
+-- busybox's ping opens raw ICMP sockets only: the containers that run it get NET_RAW back
+local RAW = { add = { "net_raw" } }
+
 -- A running container (sleep) on the bridge; the caller kills it.
 local function sleeper(network, extra)
   local r = extra or {}
@@ -89,7 +92,8 @@ describe("container networking", function()
     assert.same({ "10.10.10.1", "veth1" }, { default.gateway, default.dev })
     local lo = json.decode(in_box(box, "ip -j link show lo"))[1]
     assert.equal("UNKNOWN", lo.operstate)
-    local st, out = H.run_sh("ping -c 1 -W 2 10.10.10.1", { network = { bridge = "brg0", gateway = "10.10.10.1" } })
+    local st, out = H.run_sh("ping -c 1 -W 2 10.10.10.1", { network = { bridge = "brg0", gateway = "10.10.10.1" },
+      capabilities = RAW })
     assert.equal(0, st, out)
     assert.matches("1 packets received", out)
   end)
@@ -149,7 +153,7 @@ describe("container networking", function()
   end)
 
   it("lets two containers on one bridge ping each other", function()
-    local a = sleeper({ bridge = "brg0", gateway = "10.10.10.1" })
+    local a = sleeper({ bridge = "brg0", gateway = "10.10.10.1" }, { capabilities = RAW })
     local b = sleeper({ bridge = "brg0", gateway = "10.10.10.1" })
     finally(function() for _, x in ipairs { a, b } do x:kill(core.SIGKILL) x:wait() end end)
     assert.are_not.equal(a.net.address, b.net.address)
@@ -168,7 +172,7 @@ describe("container networking", function()
       local boxes, lines = {}, {}
       for i = 1, 5 do
         boxes[i] = assert(nsbox.container { rootfs = ROOTFS, command = { "sleep", "60" },
-          network = { bridge = "brg0", gateway = "10.10.10.1" } })
+          network = { bridge = "brg0", gateway = "10.10.10.1" }, capabilities = { add = { "net_raw" } } })
         assert(boxes[i]:start())
       end
       for i = 1, 5 do

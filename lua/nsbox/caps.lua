@@ -1,5 +1,7 @@
---- Capability names and the default bounding set of a container: the 14 that
--- Docker and crun grant. Names are accepted as "CAP_NET_ADMIN" or "net_admin".
+--- Capability names and the default bounding set of a container: podman's 11,
+-- Docker's 14 without NET_RAW (raw sockets: ARP and IP spoofing on the bridge;
+-- ping goes through ICMP datagram sockets instead, see nsbox.idmap), MKNOD and
+-- AUDIT_WRITE. Names are accepted as "CAP_NET_ADMIN" or "net_admin".
 -- @module nsbox.caps
 local M = {}
 
@@ -14,8 +16,8 @@ M.NAMES = {
 M.NUMBER = {}
 for i, n in ipairs(M.NAMES) do M.NUMBER[n] = i - 1 end
 
-M.DEFAULT = { "chown", "dac_override", "fsetid", "fowner", "mknod", "net_raw", "setgid", "setuid",
-              "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill", "audit_write" }
+M.DEFAULT = { "chown", "dac_override", "fowner", "fsetid", "kill", "net_bind_service", "setfcap",
+              "setgid", "setpcap", "setuid", "sys_chroot" }
 
 --- The canonical name of a capability, or nil.
 function M.name(s)

@@ -51,6 +51,9 @@ local COMMANDS = {
       { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
       { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
       { name = "readonly", help = "Mount the root filesystem read-only." },
+      { name = "cap-add", arg = "CAP", many = true,
+        help = "Add CAP to the default capabilities (podman's 11), e.g. net_raw for busybox's ping." },
+      { name = "cap-drop", arg = "CAP", many = true, help = "Drop CAP from the default capabilities." },
     },
   },
   exec = {
@@ -229,6 +232,7 @@ function M.recipe(a)
       if not shared[n] then r.namespaces[#r.namespaces + 1] = n end
     end
   end
+  if #a.cap_add > 0 or #a.cap_drop > 0 then r.capabilities = { add = a.cap_add, drop = a.cap_drop } end
   r.uid_map, err = id_maps(a.uid_map, "uid")
   if err then return nil, err end
   r.gid_map, err = id_maps(a.gid_map, "gid")

@@ -60,7 +60,7 @@ end
 -- Built once per process, from its second container on: a process that starts
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
-local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate",
+local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.idmap",
                         "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
@@ -197,7 +197,7 @@ function Box:launch()
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
   local cr = child_recipe(r)
   local pid, pidfd, psock, path = spawn_side(r, "main", cr, {
-    flags = r.flags, pdeathsig = core.SIGKILL,
+    flags = r.flags, pdeathsig = core.SIGKILL, root = r.namespaces.user,
     setup = function(p)
       if fault.armed == "idmap" then return nil, "idmap: injected fault" end
       return idmap.write(p, r.uid_map, r.gid_map)

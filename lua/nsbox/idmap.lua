@@ -1,5 +1,8 @@
---- Writing a child's uid/gid maps from the parent: directly when the caller may
--- (root, or a single mapping of its own id), else through newuidmap/newgidmap.
+--- The ids of a container. From the parent: its uid/gid maps, directly when the
+-- caller may (root, or a single mapping of its own id), else through
+-- newuidmap/newgidmap; once they are written core.spawn (`root`) makes the
+-- child uid and gid 0 inside. In the child: letting its gids open ICMP
+-- datagram sockets (ping without CAP_NET_RAW).
 -- @module nsbox.idmap
 local core = require "nsbox.core"
 
@@ -39,12 +42,19 @@ local function run_helper(kind, pid, maps)
 end
 
 --- Write setgroups, uid_map and gid_map of pid.
+-- setgroups: "deny" only where the kernel demands it, a caller without privilege
+-- mapping its own gid. Root (CAP_SETGID over the parent namespace) leaves it as
+-- it is, "allow" unless the caller's own namespace denies it: setgroups(2) inside
+-- can only name gids the map holds, none the caller could not give itself (with
+-- the default 0 -> 0 map, only gid 0). newgidmap decides for itself ("deny"
+-- unless a range comes from /etc/subgid), so nothing is written before it.
 function M.write(pid, uid_map, gid_map)
   if not uid_map then return true end
   local root = core.geteuid() == 0
-  local direct_gid = root or own_only(gid_map, core.getgid())
   local ok, err, errno
-  if direct_gid then
+  if root then
+    ok, err, errno = core.id_map(pid, "gid", gid_map)
+  elseif own_only(gid_map, core.getgid()) then
     ok, err, errno = core.setgroups(pid, "deny")
     if ok then ok, err, errno = core.id_map(pid, "gid", gid_map) end
   else
@@ -55,6 +65,48 @@ function M.write(pid, uid_map, gid_map)
     return core.id_map(pid, "uid", uid_map)
   end
   return run_helper("uid", pid, uid_map)
+end
+
+-- ping_group_range holds gids up to GID_T_MAX.
+local GID_MAX = 2147483647
+
+--- The gids of this process's gid_map, "low high" for ping_group_range: from
+-- the lowest inside to the highest, unless the outside ids run the other way
+-- (the kernel then refuses the range): the lowest entry alone.
+function M.ping_range()
+  local f, err, errno = io.open("/proc/self/gid_map")
+  if not f then return nil, err, errno end
+  local lo, hi
+  for line in f:lines() do
+    local inside, outside, count = line:match("(%d+)%s+(%d+)%s+(%d+)")
+    local e = { inside = tonumber(inside), outside = tonumber(outside), count = tonumber(count) }
+    if e.inside and (not lo or e.inside < lo.inside) then lo = e end
+    if e.inside and (not hi or e.inside > hi.inside) then hi = e end
+  end
+  f:close()
+  if not lo then return nil, "/proc/self/gid_map: no entry" end
+  if hi.outside < lo.outside then hi = lo end
+  return string.format("%d %d", lo.inside, math.min(hi.inside + hi.count - 1, GID_MAX))
+end
+
+--- In the child, in its new network namespace (net.ipv4.ping_group_range is per
+-- namespace, "1 0" when new: no one): let its gids open ICMP datagram sockets,
+-- ping without CAP_NET_RAW. Through the host's /proc, before the container's
+-- /proc/sys is read-only; skipped where /proc/sys is read-only already.
+function M.open_ping()
+  local range, err, errno = M.ping_range()
+  if not range then return nil, err, errno end
+  local f
+  f, err, errno = io.open("/proc/sys/net/ipv4/ping_group_range", "w")
+  if not f then
+    if errno == core.EROFS then return true end
+    return nil, err, errno
+  end
+  local ok, werr, werrno = f:write(range)
+  local closed, cerr, cerrno = f:close()
+  if not ok then return nil, werr, werrno end
+  if not closed then return nil, "ping_group_range " .. range .. ": " .. tostring(cerr), cerrno end
+  return true
 end
 
 return M

@@ -115,6 +115,8 @@ local function exec(r, fd)
 end
 
 local function setup(r, fd)
+  -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
+  if r.namespaces.net then try(require("nsbox.idmap").open_ping()) end
   local net = r.net and require "nsbox.net"
   if r.net == "child" then try(net.announce()) end
   rootfs.enter(r)
