@@ -17,11 +17,11 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 # Debian packages. The demo's: to build nsbox and run a container on the busybox rootfs.
 # The tests' on top: busted and the real clients the specs drive, luarocks (the install
-# spec), strace (a spec traces a set-up's syscalls), and the docs' tools (Debian's ldoc runs
-# under lua5.1 only; `man -l` needs man-db).
+# spec), strace (a spec traces a set-up's syscalls), uidmap (newuidmap for id ranges), and
+# the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db).
 DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev busybox-static
 TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua-ldoc \
-             lua-markdown groff-base man-db strace
+             lua-markdown groff-base man-db strace uidmap
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
@@ -102,7 +102,7 @@ VM_DEBS  := qemu-system-x86
 VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spec.lua \
             spec/network_spec.lua spec/rtnl_spec.lua spec/hardening_spec.lua spec/recipe_spec.lua \
             spec/failure_spec.lua spec/netns_helper_spec.lua spec/channel_spec.lua \
-            spec/rootfs_race_spec.lua
+            spec/rootfs_race_spec.lua spec/ids_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)
