@@ -15,11 +15,12 @@ LMOD     ?= $(PREFIX)/share/lua/5.4
 CMOD     ?= $(PREFIX)/lib/lua/5.4
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
-# Debian packages. The demo's: to build nsbox and run a container on the busybox rootfs.
+# Debian packages. The demo's: to build nsbox and run a container on the busybox rootfs
+# (lua-cjson: the JSON of the state entries and `nsbox ps --json`, and the specs').
 # The tests' on top: busted and the real clients the specs drive, luarocks (the install
 # spec), strace (a spec traces a set-up's syscalls), uidmap (newuidmap for id ranges), and
 # the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db).
-DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev busybox-static
+DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev busybox-static lua-cjson
 TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua-ldoc \
              lua-markdown groff-base man-db strace uidmap
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)

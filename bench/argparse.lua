@@ -33,7 +33,7 @@ if mode == "argparse" or mode == "argparse-bc" then
   assert(a.rootfs == "/tmp" and a.command[1] == "sh")
 else
   -- cli.lua alone: the modules it requires are stubbed (they load either way)
-  for _, m in ipairs { "nsbox", "nsbox.json", "nsbox.container", "nsbox.state" } do package.loaded[m] = {} end
+  for _, m in ipairs { "nsbox", "nsbox.container", "nsbox.state" } do package.loaded[m] = {} end
   package.loaded["nsbox.recipe"] = { ALL = { "user", "mount", "uts", "ipc", "pid", "net", "cgroup" } }
   local cli = assert(loadfile(mode == "hand" and "lua/nsbox/cli.lua" or "/tmp/cli.luac"))()
   t1 = clock()

@@ -33,6 +33,7 @@ void nsbox_open_errno(lua_State *L);
 void nsbox_open_namespace(lua_State *L);
 void nsbox_open_mount(lua_State *L);
 void nsbox_open_fs(lua_State *L);
+void nsbox_open_dirat(lua_State *L);
 void nsbox_open_resolve(lua_State *L);
 void nsbox_open_lease(lua_State *L);
 void nsbox_open_netdev(lua_State *L);

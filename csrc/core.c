@@ -34,6 +34,7 @@ int luaopen_nsbox_core(lua_State *L)
 	nsbox_open_namespace(L);
 	nsbox_open_mount(L);
 	nsbox_open_fs(L);
+	nsbox_open_dirat(L);
 	nsbox_open_resolve(L);
 	nsbox_open_lease(L);
 	nsbox_open_netdev(L);

@@ -1,8 +1,12 @@
--- Install (offline; run from the repository root, add --tree DIR for a private tree):
---   luarocks --lua-version 5.4 make rockspec/nsbox-scm-1.rockspec
+-- Install (offline, with Debian's lua-cjson: make deps; run from the repository root,
+-- add --tree DIR for a private tree):
+--   LUAROCKS_CONFIG=rockspec/debian-provided.lua luarocks --lua-version 5.4 make rockspec/nsbox-scm-1.rockspec
 -- The build is the Makefile's (`make`, then `make install` into the rock's directories);
--- it adds -std=c11 and the warnings to luarocks' CFLAGS. The only dependency is lua, which
--- the VM provides, so luarocks never contacts a server. Objects go to build/ in the source tree.
+-- it adds -std=c11 and the warnings to luarocks' CFLAGS. The dependencies are lua and
+-- lua-cjson (the JSON of the state entries and `nsbox ps --json`); luarocks does not see
+-- Debian's packages, and debian-provided.lua tells it that Debian's lua-cjson is there,
+-- so it never contacts a server (without it, luarocks fetches the lua-cjson rock).
+-- Objects go to build/ in the source tree.
 rockspec_format = "3.0"
 package = "nsbox"
 version = "scm-1"
@@ -26,6 +30,7 @@ supported_platforms = { "linux" }
 
 dependencies = {
    "lua >= 5.4, < 5.5",
+   "lua-cjson",
 }
 
 external_dependencies = {

@@ -19,8 +19,9 @@ describe("installing with luarocks", function()
   end)
 
   it("builds and installs the rockspec offline, then loads nsbox from that tree only", function()
-    local ok, out = sh(("cd %s && luarocks --lua-version 5.4 --tree %s make rockspec/nsbox-scm-1.rockspec")
-      :format(q(src), q(tree)))
+    -- Debian's lua-cjson, which luarocks does not see, named as provided
+    local ok, out = sh(("cd %s && LUAROCKS_CONFIG=rockspec/debian-provided.lua " ..
+      "luarocks --lua-version 5.4 --tree %s make rockspec/nsbox-scm-1.rockspec"):format(q(src), q(tree)))
     assert(ok, out)
 
     local lpath = tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua"

@@ -3,7 +3,7 @@
 local H = require "spec.support.helpers"
 local nsbox, core = H.nsbox, H.core
 
-local json = require "dkjson"
+local json = { decode = H.json_decode }
 local ip_json = H.ipj
 
 local function links()

@@ -2,8 +2,8 @@
 -- The command-line face of nsbox: `nsbox run|exec|ps`.
 -- Every option maps onto a recipe field.
 -- @module nsbox.cli
--- nsbox.container itself, not the nsbox facade (it loads nsbox.reexec too), and
--- nsbox.json only for `ps --json`: each module is 30 us of every `nsbox run`
+-- nsbox.container itself, not the nsbox facade (it loads nsbox.reexec too): each
+-- module is 30 us of every `nsbox run`
 local container = require "nsbox.container"
 local state = require "nsbox.state"
 local recipe = require "nsbox.recipe"
@@ -251,11 +251,14 @@ local function run(a)
   local box
   box, err = container.new(r)
   if not box then return fail(err) end
-  local name = box.name
-  if state.find(name) then return fail("a container named " .. name .. " is running") end
+  local name, id = box.name, box.id
+  -- the name is taken before the container starts: of two runs of one name, one starts
   local ok, eno
+  ok, err = state.save { name = name, id = id }
+  if not ok then return fail(err) end
   ok, err, eno = box:start()
   if not ok then
+    state.remove(name, id)
     if box.status then
       io.stderr:write("nsbox: ", err, "\n")
       return box.status
@@ -263,12 +266,12 @@ local function run(a)
     return fail(err, eno)
   end
   local rr = box.recipe
-  ok, err = state.save { name = name, id = box.id, pid = box.pid, command = rr.command,
+  ok, err = state.save { name = name, id = id, pid = box.pid, command = rr.command,
     ip = box.net and box.net.address or nil, interpreter = rr.interpreter, env = rr.env, cwd = rr.cwd,
     flags = rr.flags, hostname = rr.hostname, capabilities = rr.capabilities, no_new_privs = rr.no_new_privs }
   if not ok then io.stderr:write("nsbox: state not saved (nsbox ps/exec will not see it): ", err, "\n") end
   local status = box:wait()
-  state.remove(name)
+  state.remove(name, id)
   return status
 end
 
@@ -305,7 +308,11 @@ local function ps(a)
       rows[#rows + 1] = { name = e.name, id = e.id, pid = e.pid, ip = e.ip, command = e.command,
                           started = e.started, age = now - e.started }
     end
-    io.write(require("nsbox.json").encode(rows), "\n")
+    -- cjson writes an empty table as {}: no container is the empty array
+    local ok, text = true, "[]"
+    if #rows > 0 then ok, text = pcall(state.json.encode, rows) end
+    if not ok then return fail("ps --json: " .. text) end
+    io.write(text, "\n")
     return 0
   end
   io.write(string.format("%-16s %-8s %-18s %-6s %s\n", "NAME", "PID", "IP", "AGE", "COMMAND"))

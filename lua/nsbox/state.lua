@@ -1,31 +1,121 @@
---- The state directory of `nsbox run`/`ps`/`exec`: one file per running
--- container, named after it, holding what `ps` shows and `exec` needs.
--- /run/nsbox as root, $XDG_RUNTIME_DIR/nsbox (or /tmp/nsbox-UID) otherwise.
+--- The state directory of `nsbox run`/`ps`/`exec`: one JSON file per container
+-- (lua-cjson), named after it, holding what `ps` shows and `exec` needs.
+-- BASE/containers/NAME, BASE: $NSBOX_STATE_DIR, else /run/nsbox as root,
+-- $XDG_RUNTIME_DIR/nsbox (or /tmp/nsbox-UID) otherwise.
+--
+-- The entries hold `--env` values: BASE and BASE/containers must be the user's
+-- own, mode 0700 and not symlinks (as the XDG runtime directory rules ask),
+-- checked on an fd opened with O_NOFOLLOW, and every entry is then reached
+-- through that fd (`*at` calls), never by a path that could be swapped between
+-- the check and the use; entries are made 0600 whatever the umask.
+--
+-- A name is claimed before the container starts, by link(2) of a fully written
+-- file to it (taken: "in use"), under an flock of the directory that every
+-- claim, update and removal takes: an entry held by no live process (its nsbox
+-- and its container both gone, or a file cut short) is removed by the next one
+-- that finds it, and two claimants can never both remove it and both win.
 -- @module nsbox.state
 local core = require "nsbox.core"
-local channel = require "nsbox.channel"
 
 local M = {}
 
---- The directory, created (0700) if missing.
-function M.dir()
-  local base = os.getenv("NSBOX_STATE_DIR")
-  if not base then
-    if core.geteuid() == 0 then base = "/run/nsbox"
-    elseif os.getenv("XDG_RUNTIME_DIR") then base = os.getenv("XDG_RUNTIME_DIR") .. "/nsbox"
-    else base = "/tmp/nsbox-" .. core.geteuid() end
+-- lua-cjson, an instance of our own (settings are per instance), set deliberately:
+-- inf and nan are refused (never written as invalid JSON, nor read); a table with
+-- both string and integer keys is an object, its integer keys as decimal strings;
+-- an excessively sparse array is refused. Numbers keep 14 significant digits:
+-- every number nsbox stores (pids, start times in ticks, seconds, clone flags) is
+-- an integer below 10^14. cjson reads every number as a float: see INTEGERS.
+local json = require("cjson").new()
+json.encode_invalid_numbers(false)
+json.decode_invalid_numbers(false)
+json.encode_sparse_array(false, 2, 10)
+--- The JSON codec of nsbox (a lua-cjson instance: encode, decode), for entries and `ps --json`.
+M.json = json
+
+local INTEGERS = { "pid", "starttime", "owner", "owner_start", "started", "flags" }
+local PRIVATE, ENTRY = 448, 384 -- 0700, 0600
+
+-- BASE; and whether group and others may read it: root's /run/nsbox, which the
+-- network leases share (/run/nsbox/net, made 0755), holds only root's directories.
+local function base_path()
+  local given = os.getenv("NSBOX_STATE_DIR")
+  if given then return given, false end
+  if core.geteuid() == 0 then return "/run/nsbox", true end
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if xdg and xdg ~= "" then return xdg .. "/nsbox", false end
+  return "/tmp/nsbox-" .. core.geteuid(), false
+end
+
+-- The directory name under dirfd (nil: the current one), made 0700 if missing,
+-- open and checked: ours, private, not a symlink; path names it in messages.
+local function open_private(dirfd, name, path, readable)
+  local function refuse(why) return nil, "state directory " .. path .. ": " .. why end
+  local fd, err, errno = core.openat(dirfd, name, "dir")
+  local made = false
+  if not fd and errno == core.ENOENT then
+    local ok, merr, meno = core.mkdirat(dirfd, name, PRIVATE)
+    if not ok and meno ~= core.EEXIST then return refuse(merr) end
+    made = ok
+    fd, err, errno = core.openat(dirfd, name, "dir")
   end
+  if not fd then
+    local st = (errno == core.ENOTDIR or errno == core.ELOOP) and core.stat(path)
+    if st and st.type == "link" then return refuse("a symbolic link, not a directory") end
+    if errno == core.ENOTDIR then return refuse("not a directory") end
+    return refuse(err)
+  end
+  if made then core.fchmod(fd, PRIVATE) end -- just made, ours: its mode is not the umask's
+  local st, euid = assert(core.fstat(fd)), core.geteuid()
+  local why
+  if st.uid ~= euid then
+    why = string.format("owned by uid %d, not by you (uid %d)", st.uid, euid)
+  elseif readable and st.mode & 18 ~= 0 then
+    why = string.format("mode %04o lets group or others write (must not)", st.mode)
+  elseif not readable and st.mode & 63 ~= 0 then
+    why = string.format("mode %04o lets group or others in (must be 0700)", st.mode)
+  end
+  if why then
+    core.close(fd)
+    return refuse(why)
+  end
+  return fd
+end
+
+-- BASE/containers, open and checked (BASE too): fd, path; or nil, message.
+local function open_dir()
+  local base, readable = base_path()
+  local bfd, err = open_private(nil, base, base, readable)
+  if not bfd then return nil, err end
   local dir = base .. "/containers"
-  for _, d in ipairs { base, dir } do
-    if not core.stat(d) then
-      local ok, err = core.mkdir(d, 448)
-      if not ok and not core.stat(d) then return nil, err end
-    end
+  local fd
+  fd, err = open_private(bfd, "containers", dir, false)
+  core.close(bfd)
+  if not fd then return nil, err end
+  return fd, dir
+end
+
+-- fn(fd, path) with the containers directory open and locked (flock, let go
+-- when it is closed or this process ends, however it ends).
+local function locked(fn)
+  local fd, dir = open_dir()
+  if not fd then return nil, dir end
+  local ok, err = core.flock(fd, "ex")
+  if not ok then
+    core.close(fd)
+    return nil, "state directory " .. dir .. ": " .. err
   end
-  local st = core.stat(dir)
-  if st.type ~= "directory" or st.uid ~= core.geteuid() then
-    return nil, "state directory " .. dir .. " is not a directory of yours"
-  end
+  local res = table.pack(pcall(fn, fd, dir))
+  core.close(fd)
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+--- The directory of the entries (BASE/containers), made if missing and checked.
+-- @treturn string|nil the path, or nil and why it is refused
+function M.dir()
+  local fd, dir = open_dir()
+  if not fd then return nil, dir end
+  core.close(fd)
   return dir
 end
 
@@ -36,50 +126,107 @@ function M.starttime(pid)
   return (core.starttime(pid))
 end
 
---- Record a started container (entry: name, pid, id, ip, command, recipe fields exec needs).
-function M.save(entry)
-  local dir, err = M.dir()
-  if not dir then return nil, err end
-  entry.starttime, entry.started = M.starttime(entry.pid), os.time()
-  local tmp = dir .. "/." .. entry.name .. ".tmp"
-  local f, ferr = io.open(tmp, "w")
-  if not f then return nil, ferr end
-  f:write(channel.encode(entry))
-  f:close()
-  return os.rename(tmp, dir .. "/" .. entry.name)
+-- The entry name under fd, or nil if it is missing or not a whole entry.
+local function read_entry(fd, name)
+  local efd = core.openat(fd, name, "read")
+  if not efd then return nil end
+  local s = core.read_all(efd)
+  core.close(efd)
+  local ok, e = pcall(json.decode, s or "")
+  if not ok or type(e) ~= "table" then return nil end
+  for _, k in ipairs(INTEGERS) do e[k] = math.tointeger(e[k]) end
+  return e
 end
 
---- Forget a container (when it has ended).
-function M.remove(name)
-  local dir = M.dir()
-  if dir then os.remove(dir .. "/" .. name) end
+local function alive(pid, start)
+  return pid ~= nil and start ~= nil and M.starttime(pid) == start
 end
 
-local function load_entry(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  local chunk = load("return " .. s, "=state", "t", {})
-  local ok, e = pcall(chunk or error)
-  return ok and type(e) == "table" and e or nil
-end
+-- Its container runs (a pid saved after it ended has no start time: never running).
+local function running(e) return alive(e.pid, e.starttime) end
 
---- Running containers, sorted by name; entries of dead ones are removed.
-function M.list()
-  local dir, err = M.dir()
-  if not dir then return nil, err end
-  local out = {}
-  for _, name in ipairs(core.readdir(dir) or {}) do
-    local e = name:sub(1, 1) ~= "." and load_entry(dir .. "/" .. name)
-    if e and e.pid and M.starttime(e.pid) == e.starttime then
-      out[#out + 1] = e
-    elseif name:sub(1, 1) ~= "." then
-      os.remove(dir .. "/" .. name)
-    end
+-- Someone holds the name: its container, or the nsbox that claimed it.
+local function held(e) return running(e) or alive(e.owner, e.owner_start) end
+
+-- Write e to NAME: "claim" links a new file to the name (EEXIST if taken),
+-- "update" renames one over it. Under the lock, so ".NAME.tmp" is ours.
+local function write_entry(fd, e, how)
+  local ok, text = pcall(json.encode, e)
+  if not ok then return nil, "state entry " .. e.name .. ": " .. text end
+  local tmp = "." .. e.name .. ".tmp"
+  core.unlinkat(fd, tmp) -- left by an nsbox killed while it wrote
+  local tfd, err, errno = core.openat(fd, tmp, "new", ENTRY)
+  if not tfd then return nil, err, errno end
+  ok, err, errno = core.fchmod(tfd, ENTRY)
+  if ok then ok, err, errno = core.write(tfd, text) end
+  core.close(tfd)
+  if ok and how == "claim" then
+    ok, err, errno = core.linkat(fd, tmp, e.name)
+  elseif ok then
+    ok, err, errno = core.renameat(fd, tmp, e.name)
+    if ok then return true end
   end
-  table.sort(out, function(a, b) return a.name < b.name end)
-  return out
+  core.unlinkat(fd, tmp)
+  return ok, err, errno
+end
+
+--- Record a container. The first save of a name claims it, before the container
+-- starts (name and id are enough); later saves with the same id update it (pid,
+-- command, ...: what `ps` and `exec` need). A name another entry holds (its nsbox
+-- or its container still runs) is refused: "name NAME is in use".
+-- @tparam table entry name, id, and pid, command, ip, env, ... once started
+-- @treturn boolean|nil true, or nil and a message
+function M.save(entry)
+  assert(type(entry.name) == "string" and type(entry.id) == "string", "state.save: name and id expected")
+  local e = {}
+  for k, v in pairs(entry) do e[k] = v end
+  e.owner = core.getpid()
+  e.owner_start = M.starttime(e.owner)
+  e.starttime = e.pid and M.starttime(e.pid) or nil
+  e.started = os.time()
+  return locked(function(fd, dir)
+    local old = read_entry(fd, e.name)
+    if old and old.id == e.id then return write_entry(fd, e, "update") end
+    local in_use = "name " .. e.name .. " is in use"
+    if old and held(old) then return nil, in_use end
+    core.unlinkat(fd, e.name) -- held by nobody, or cut short: stale
+    local ok, err, errno = write_entry(fd, e, "claim")
+    if not ok and errno == core.EEXIST then return nil, in_use end
+    if not ok then return nil, "state directory " .. dir .. ": " .. err end
+    return true
+  end)
+end
+
+--- Forget a container (when it has ended): its entry, only if it is still the one with this id.
+function M.remove(name, id)
+  locked(function(fd)
+    local e = read_entry(fd, name)
+    if e and e.id == id then core.unlinkat(fd, name) end
+  end)
+end
+
+--- Running containers, sorted by name; entries nobody holds are removed.
+-- @treturn table|nil the entries, or nil and a message
+function M.list()
+  return locked(function(fd, dir)
+    local names, err = core.readdir("/proc/self/fd/" .. fd) -- the directory we checked, not a path
+    if not names then return nil, "state directory " .. dir .. ": " .. err end
+    local out = {}
+    for _, name in ipairs(names) do
+      if name:sub(1, 1) == "." then
+        core.unlinkat(fd, name) -- a claim an nsbox killed while it wrote left half-made
+      else
+        local e = read_entry(fd, name)
+        if e and running(e) then
+          out[#out + 1] = e
+        elseif not (e and held(e)) then
+          core.unlinkat(fd, name)
+        end
+      end
+    end
+    table.sort(out, function(a, b) return a.name < b.name end)
+    return out
+  end)
 end
 
 --- The running container named name, or with that pid.

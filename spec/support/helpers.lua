@@ -3,7 +3,7 @@
 -- directories, read /proc and `ip -j`, mark what needs root as pending.
 local nsbox = require "nsbox"
 local core = nsbox.core
-local json = require "dkjson"
+local json = require "cjson"
 
 local H = {}
 
@@ -118,6 +118,29 @@ function H.run(cmd)
   return ok, out, code
 end
 
+--- The contents of a file, nil if it cannot be read.
+function H.read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- A runner of bin/nsbox with NSBOX_STATE_DIR=state: function(args) returning
+-- its stdout, its stderr and its exit status.
+function H.cli(state)
+  return function(args)
+    local errf = H.tmpname("cli-err")
+    local p = io.popen("NSBOX_STATE_DIR=" .. sh_quote(state) .. " " .. H.root .. "/bin/nsbox " .. args .. " 2>" .. errf)
+    local out = p:read("a")
+    local _, _, code = p:close()
+    local err = H.read_file(errf)
+    os.remove(errf)
+    return out, err, code
+  end
+end
+
 --- Output of a host shell command.
 function H.sh(cmd)
   local p = assert(io.popen(cmd, "r"))
@@ -224,11 +247,26 @@ function H.proc_state(pid)
   return t and t[3]
 end
 
+-- lua-cjson reads every number as a float: whole ones back to integers, so that
+-- "/" .. prefixlen is "/24", not "/24.0".
+local function integers(v)
+  if type(v) == "table" then
+    for k, x in pairs(v) do v[k] = integers(x) end
+    return v
+  end
+  return math.type(v) == "float" and math.tointeger(v) or v
+end
+
+--- JSON text decoded (lua-cjson, as nsbox itself), whole numbers as integers.
+function H.json_decode(s)
+  return integers(json.decode(s))
+end
+
 --- `ip -j ARGS`, decoded ({} when ip prints nothing); in the network namespace of pid if given.
 function H.ipj(args, pid)
   local pre = pid and ("nsenter -t " .. pid .. " -n ") or ""
   local out = H.sh(pre .. "ip -j " .. args .. " 2>/dev/null")
-  return out ~= "" and json.decode(out) or {}
+  return out ~= "" and H.json_decode(out) or {}
 end
 
 --- A world-readable copy of the Lua tree, the rootfs and the given support

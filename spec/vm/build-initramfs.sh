@@ -7,10 +7,10 @@ set -euo pipefail
 moddir=$1 out=$2; shift 2
 tree=$PWD
 stage=$(dirname "$out")/root
-# What the specs call: lua and busted, a shell and coreutils, ps/pgrep, ip, setpriv,
-# unshare, script(1), ipcmk, cc and make (specs build probes and the setuid helper);
-# busybox for the rest.
-PKGS=(lua5.4 lua-busted busybox-static dash bash coreutils findutils grep sed mawk
+# What the specs call: lua, busted and lua-cjson (their JSON, as nsbox's), a shell and
+# coreutils, ps/pgrep, ip, setpriv, unshare, script(1), ipcmk, cc and make (specs build
+# probes and the setuid helper); busybox for the rest.
+PKGS=(lua5.4 lua-busted lua-cjson busybox-static dash bash coreutils findutils grep sed mawk
       util-linux mount bsdutils procps iproute2 hostname libmnl0 libmnl-dev make
       gcc libc6-dev)
 # Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables, tun.
