@@ -152,7 +152,7 @@ local function join(r, fd, pidfd)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
   harden(r)
   local pid, cfd, errno = core.spawn { path = path, argv = r.command, env = r.env, pdeathsig = core.SIGKILL,
-    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3] }
+    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session }
   if not pid then exec_failed(r, cfd, errno) end
   channel.send(fd, "exec")
   core.close(fd)
