@@ -115,6 +115,7 @@ local function exec(r, fd)
 end
 
 local function setup(r, fd)
+  try(core.join_session_keyring()) -- the caller's keys stay out of reach
   local net = r.net and require "nsbox.net"
   if r.net == "child" then try(net.announce()) end
   rootfs.enter(r)
@@ -147,6 +148,7 @@ local function join(r, fd, pidfd)
     try(core.prctl(core.PR_SET_DUMPABLE, 0))
     try(core.prctl(core.PR_SET_PDEATHSIG, core.SIGKILL))
   end
+  try(core.join_session_keyring()) -- in the container's user namespace: see core
   enter_cwd(r.cwd)
   local path = find_program(r)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
