@@ -19,7 +19,7 @@ static long keyctl(int op, unsigned long a, unsigned long b, unsigned long c)
 #define PERM_OWN 0x3f010000UL
 #define PERM_FINDABLE 0x3f090000UL
 
-static int quota_fail(lua_State *L, int err)
+static int join_fail(lua_State *L, int err)
 {
 	if (err != EDQUOT)
 		return nsbox_fail(L, err, "session keyring: keyctl(KEYCTL_JOIN_SESSION_KEYRING)");
@@ -60,7 +60,9 @@ static int l_join_session_keyring(lua_State *L)
 	long n = keyctl(KEYCTL_DESCRIBE, (unsigned long)id, (unsigned long)desc, sizeof desc);
 	if (n < 0)
 		return nsbox_fail(L, errno, "session keyring: keyctl(KEYCTL_DESCRIBE)");
-	desc[sizeof desc - 1] = '\0'; /* n counts the NUL; a longer one is cut */
+	if ((size_t)n > sizeof desc) /* not copied at all */
+		return nsbox_fail_msg(L, ENAMETOOLONG, "session keyring: keyctl(KEYCTL_DESCRIBE): %ld bytes", n);
+	desc[sizeof desc - 1] = '\0'; /* n counts the NUL */
 	const char *name = strrchr(desc, ';'); /* "type;uid;gid;perm;description" */
 	if (!name)
 		return nsbox_fail_msg(L, EINVAL, "session keyring: odd key description '%s'", desc);
@@ -68,15 +70,14 @@ static int l_join_session_keyring(lua_State *L)
 	if (keyctl(KEYCTL_SETPERM, (unsigned long)id, PERM_FINDABLE, 0) < 0)
 		return nsbox_fail(L, errno, "session keyring: keyctl(KEYCTL_SETPERM)");
 	long joined = keyctl(KEYCTL_JOIN_SESSION_KEYRING, (unsigned long)name, 0, 0);
-	int err = errno;
 	if (keyctl(KEYCTL_SETPERM, (unsigned long)id, PERM_OWN, 0) < 0)
 		return nsbox_fail(L, errno, "session keyring: keyctl(KEYCTL_SETPERM)");
-	if (joined < 0)
-		return nsbox_fail(L, err, "session keyring: keyctl(KEYCTL_JOIN_SESSION_KEYRING, %s)", name);
+	/* another's keyring, 0 (the session keyring had that name already) or an
+	 * error (a kernel whose process keyrings have a name no one may join) */
 	if (joined != id) {
 		joined = keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0);
 		if (joined < 0)
-			return quota_fail(L, errno);
+			return join_fail(L, errno);
 	}
 	lua_pushinteger(L, joined);
 	return 1;

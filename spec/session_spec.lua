@@ -46,14 +46,12 @@ local function legacy_tiocsti()
   return v == "1"
 end
 
+-- the static probes for the root runs (under H.TMP: removed with it)
+local PROBES = tmpdir("probes")
+assert(os.execute("chmod 755 " .. q(PROBES)))
+
 describe("the caller's terminal (CVE-2017-5226)", function()
-  local dir, probe
-  setup(function()
-    dir = tmpdir("tty")
-    assert(os.execute("chmod 755 " .. q(dir)))
-    probe = static("tiocsti", dir)
-  end)
-  teardown(function() rm(dir) end)
+  local probe = static("tiocsti", PROBES)
 
   -- A Lua process whose controlling terminal is a pty starts a container and runs
   -- the TIOCSTI probe in it with box:exec: by default, new_session = true, false.
@@ -119,16 +117,11 @@ describe("the caller's terminal (CVE-2017-5226)", function()
 end)
 
 describe("the caller's session keyring", function()
-  local dir, probe
-  setup(function()
-    dir = tmpdir("keys")
-    assert(os.execute("chmod 755 " .. q(dir)))
-    probe = static("keyring", dir)
-  end)
-  teardown(function() rm(dir) end)
+  local probe = static("keyring", PROBES)
 
   -- The caller's session keyring holds a user key "secret"; the caller runs a
-  -- container that shows its own session keyring, then box:exec's the same.
+  -- container that shows its own session keyring (forked, then re-executed), then
+  -- box:exec's the same.
   local function run_and_exec(uid, tree, rootfs, bin)
     local script = string.format([[
       local nsbox = require "nsbox"
@@ -139,12 +132,15 @@ describe("the caller's session keyring", function()
       local box = assert(nsbox.container { rootfs = %q, command = show, mounts = mounts })
       io.write("run ") io.flush()
       assert(box:run())
+      box = assert(nsbox.container { rootfs = %q, command = show, mounts = mounts, reexec = true })
+      io.write("reexec ") io.flush()
+      assert(box:run())
       box = assert(nsbox.container { rootfs = %q, command = { "/bin/sleep", "30" }, mounts = mounts })
       assert(box:start())
       io.write("exec ") io.flush()
       assert(box:exec { command = show })
       box:kill(core.SIGKILL) box:wait()
-    ]], probe_mounts(bin, "keyring", uid), rootfs, rootfs)
+    ]], probe_mounts(bin, "keyring", uid), rootfs, rootfs, rootfs)
     return H.sh(lua_line(script, uid, tree, q(bin) .. " add secret s3cr3t") .. " 2>&1")
   end
 
@@ -152,8 +148,8 @@ describe("the caller's session keyring", function()
     local caller = out:match("caller=(%d+)\n")
     assert.truthy(caller, out)
     local seen = {}
-    for step in ("run exec"):gmatch("%S+") do
-      local ses, rest = out:match(step .. " session=(%-?%d+) (.-)\n")
+    for step in ("run reexec exec"):gmatch("%S+") do
+      local ses, rest = out:match("\n" .. step .. " session=(%-?%d+) (.-)\n")
       assert.truthy(ses, step .. ":\n" .. out)
       assert.not_equal(caller, ses, step .. ":\n" .. out)
       assert.is_nil(seen[ses], out)
