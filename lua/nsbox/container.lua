@@ -290,7 +290,8 @@ end
 --- Run a command in the running container: a new process joins all of its
 -- namespaces (setns through its pidfd), made non-dumpable first, with the
 -- container's root, cwd and environment unless given.
--- @tparam table spec `command` (required), `env`, `cwd`, `stdin`/`stdout`/`stderr` fds
+-- @tparam table spec `command` (required), `env`, `cwd`, `stdin`/`stdout`/`stderr` fds,
+-- `new_session` (default true: the command leads a session of its own, away from the caller's terminal)
 -- @treturn integer the command's exit status (127/126 and a message if it could not be run)
 function Box:exec(spec)
   local running, why = need(self, "running")

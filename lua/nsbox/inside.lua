@@ -115,6 +115,7 @@ local function exec(r, fd)
 end
 
 local function setup(r, fd)
+  try(core.join_session_keyring()) -- the caller's keys stay out of reach
   -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
   if r.namespaces.net then try(require("nsbox.idmap").open_ping()) end
   local net = r.net and require "nsbox.net"
@@ -149,12 +150,13 @@ local function join(r, fd, pidfd)
     try(core.prctl(core.PR_SET_DUMPABLE, 0))
     try(core.prctl(core.PR_SET_PDEATHSIG, core.SIGKILL))
   end
+  try(core.join_session_keyring()) -- in the container's user namespace: see core
   enter_cwd(r.cwd)
   local path = find_program(r)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
   harden(r)
   local pid, cfd, errno = core.spawn { path = path, argv = r.command, env = r.env, pdeathsig = core.SIGKILL,
-    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3] }
+    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session }
   if not pid then exec_failed(r, cfd, errno) end
   channel.send(fd, "exec")
   core.close(fd)

@@ -34,7 +34,8 @@ local FIELDS = {
   capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
 }
 
-local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true }
+local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true,
+  new_session = true }
 
 local bad = validate.bad
 
@@ -314,6 +315,7 @@ local function check_exec(spec, base)
   return { command = command(spec.command), env = list, path = e.PATH,
            cwd = spec.cwd ~= nil and abs_path("cwd", spec.cwd) or base.cwd, flags = base.flags,
            capabilities = base.capabilities, no_new_privs = base.no_new_privs,
+           new_session = flag("new_session", spec.new_session, true),
            stdio = { stdio("stdin", spec.stdin), stdio("stdout", spec.stdout), stdio("stderr", spec.stderr) } }
 end
 
