@@ -14,7 +14,8 @@
  *                               of nsbox.status.FORWARD to the command, and
  *                               exits with its status (128+N for signal N).
  *                               EOF on FD is the parent's death: everything
- *                               in the namespace is killed, init included.
+ *                               in the namespace is killed, init included
+ *                               (only the command when init is not PID 1).
  *
  * FD is the channel to the parent; the caller blocks FORWARD and SIGCHLD
  * before the exec, so that no signal is lost before init watches them. */
@@ -186,7 +187,9 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 			if (w == pid)
 				leave(status_of(st)); /* the kernel kills the rest of the namespace */
 	}
-	sys2(__NR_kill, -1, SIGKILL);
+	/* in a pid namespace of our own, -1 is everything in it (and exiting
+	 * kills the rest); anywhere else only the command is ours to kill */
+	sys2(__NR_kill, sys0(__NR_getpid) == 1 ? -1 : pid, SIGKILL);
 	leave(137);
 }
 
