@@ -54,6 +54,21 @@ build/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
 $(SO): $(OBJS)
 	$(CC) -shared -o $@ $(OBJS)
 
+# nsbox-init (csrc/init/): the container side's exec stub and PID 1, static and
+# without a libc, embedded in nsbox.core (csrc/stub.c, .incbin) and exec'd from a
+# sealed memfd. Its own flags: none of luarocks' CFLAGS (-fPIC, the Lua headers).
+INIT_BIN    := build/init/nsbox-init
+INIT_CFLAGS ?= -Os
+$(INIT_BIN): csrc/init/nsbox-init.c csrc/init/sys.h
+	@mkdir -p $(@D)
+	$(CC) $(INIT_CFLAGS) -std=c11 -Wall -Wextra -Werror -static -nostdlib -ffreestanding -fno-builtin \
+	  -fno-stack-protector -fno-pie -no-pie -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	  -Wl,--gc-sections -Wl,--build-id=none -Wl,-z,noexecstack -s -o $@ $<
+
+build/obj/stub.o: csrc/stub.c $(INIT_BIN) $(wildcard csrc/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DNSBOX_INIT_BIN='"$(CURDIR)/$(INIT_BIN)"' -c -o $@ $<
+
 $(SO_RTNL): $(RTNL_OBJS)
 	$(CC) -shared -o $@ $(RTNL_OBJS) $(LIBS)
 

@@ -1,15 +1,20 @@
 /* Starting processes: clone3 into new namespaces (exec'd, or a fork that goes
  * on in this Lua state), held on the caller's channel until it says go;
- * execve, setsid and _exit. Waiting for them is wait.c. */
+ * execve, exec of an fd (the sealed nsbox-init, stub.c), setsid and _exit.
+ * Waiting for them is wait.c. */
 #include "common.h"
+#include "stub.h"
 
 /*** @module nsbox.core */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -23,7 +28,11 @@ extern char **environ;
 
 /* What the cloned child needs, prepared before clone: the child may not allocate. */
 struct spawn_plan {
-	const char *path;
+	const char *path; /* what is exec'd, or only its name when exec_fd is set */
+	int exec_fd;      /* >= 0: exec this fd (execveat AT_EMPTY_PATH) instead of path */
+	int *open;        /* the fds the child keeps, sorted: all others close at once */
+	int nopen;
+	int parent;       /* a pidfd of the caller, -1: the child's check that it is alive */
 	char **argv;
 	char **envp;
 	int *keep;
@@ -66,6 +75,31 @@ static void report_exec_failed(int fd, int e)
  * for a fork, a return to the caller once the parent said go). */
 static int spawn_child(const struct spawn_plan *p)
 {
+	if (p->pdeathsig) {
+		prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
+		/* A parent that died before the prctl sends no signal, and under
+		 * CLONE_NEWPID getppid() cannot tell: its pidfd can. */
+		struct pollfd pf = { .fd = p->parent, .events = POLLIN };
+		if (p->parent >= 0 && poll(&pf, 1, 0) == 1)
+			_exit(127);
+	}
+	if (p->parent >= 0)
+		close(p->parent);
+	if (p->open) {
+		/* close_fds: nothing of the parent's but what this child needs stays
+		 * open while it waits; a copy of another box's channel end held here
+		 * would hide that box's parent's death from it (no EOF). */
+		int from = 0;
+		for (int i = 0; i < p->nopen; i++) {
+			if (p->open[i] > from)
+				syscall(SYS_close_range, (unsigned)from, (unsigned)p->open[i] - 1, 0);
+			if (p->open[i] >= from)
+				from = p->open[i] + 1;
+		}
+		syscall(SYS_close_range, (unsigned)from, ~0U, 0);
+	} else if (p->peer >= 0) {
+		close(p->peer);
+	}
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
@@ -74,10 +108,6 @@ static int spawn_child(const struct spawn_plan *p)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (p->pdeathsig)
-		prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
-	if (p->peer >= 0)
-		close(p->peer);
 	if (p->hold) {
 		/* The parent's go: the go byte on our own channel, taken; on the
 		 * caller's, its first message, only looked at (the caller's code reads
@@ -125,7 +155,10 @@ static int spawn_child(const struct spawn_plan *p)
 			goto fail;
 	if (p->setsid && setsid() < 0)
 		goto fail;
-	execve(p->path, p->argv, p->envp);
+	if (p->exec_fd >= 0)
+		syscall(SYS_execveat, p->exec_fd, "", p->argv, p->envp, AT_EMPTY_PATH);
+	else
+		execve(p->path, p->argv, p->envp);
 fail:;
 	int e = errno;
 	if (!p->own)
@@ -208,6 +241,32 @@ static void abandon(pid_t pid, int pidfd)
 	close(pidfd);
 }
 
+static int cmp_fd(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* close_fds: the sorted fds the child keeps (0-2, its channel, stdio sources,
+ * keep_fds, the exec fd), prepared here since the child may not allocate. */
+static void open_set(lua_State *L, struct spawn_plan *p)
+{
+	int n = 0, *v = lua_newuserdatauv(L, (size_t)(p->nkeep + 8) * sizeof *v, 0);
+	for (int i = 0; i < 3; i++) {
+		v[n++] = i;
+		if (p->stdio[i] >= 0)
+			v[n++] = p->stdio[i];
+	}
+	if (p->chan >= 0)
+		v[n++] = p->chan;
+	if (p->exec_fd >= 0)
+		v[n++] = p->exec_fd;
+	for (int i = 0; i < p->nkeep; i++)
+		v[n++] = p->keep[i];
+	qsort(v, (size_t)n, sizeof *v, cmp_fd);
+	p->open = v;
+	p->nopen = n;
+}
+
 /***
  * Start a process with clone3, optionally in new namespaces, and exec it.
  * The child resets signals and sets its parent-death signal; then, before it
@@ -230,12 +289,18 @@ static void abandon(pid_t pid, int pidfd)
  * after fork(2). That is only safe in a single-threaded process, so spawn
  * refuses (EBUSY, nothing started) when this process has other threads; the
  * caller then re-executes instead. The child must leave with `_exit` or an exec.
+ *
+ * With `fd`, that fd is exec'd (execveat AT_EMPTY_PATH: the sealed nsbox-init of
+ * `init_stub`), `path` only names it in messages. With `close_fds = true` the
+ * child closes every fd but 0-2, its channel, the stdio fds, `keep_fds` and
+ * `fd` at once, before it waits for the go (forked or not). With `pdeathsig`,
+ * a child whose parent died before it set the signal leaves at once (127).
  * @function spawn
  * @tparam table spec `path`, `argv`, `env` (array of "K=V"; default: this
  *   process's environment), `flags` (CLONE_NEW* bits), `pdeathsig`,
  *   `keep_fds` (fds passed across exec), `stdin`/`stdout`/`stderr` (fds to
  *   become 0, 1, 2), `setsid`, `setup` (function(pid) returning true or nil,
- *   message), `fork`, `channel`, `peer`, `hold`, `root` (after the go, become
+ *   message), `fork`, `channel`, `peer`, `hold`, `fd`, `close_fds`, `root` (after the go, become
  *   uid and gid 0 of the new user namespace, those the maps hold, without
  *   supplementary groups where setgroups is allowed; the parent-death signal
  *   is set again)
@@ -257,6 +322,11 @@ static int l_spawn(lua_State *L)
 	if (!p.envp)
 		p.envp = environ;
 	p.keep = int_array(L, 1, "keep_fds", &p.nkeep);
+	lua_Integer exec_fd = nsbox_opt_int_field(L, 1, "fd", -1);
+	luaL_argcheck(L, exec_fd >= -1 && exec_fd <= 0x7fffffff && (exec_fd < 0 || !forked), 1,
+		      "fd: file descriptor expected, not with fork");
+	p.exec_fd = (int)exec_fd;
+	p.parent = -1;
 	p.pdeathsig = (int)nsbox_opt_int_field(L, 1, "pdeathsig", 0);
 	p.setsid = nsbox_opt_bool_field(L, 1, "setsid", 0);
 	p.root = nsbox_opt_bool_field(L, 1, "root", 0);
@@ -273,6 +343,7 @@ static int l_spawn(lua_State *L)
 		      "peer: file descriptor expected, with a channel");
 	p.own = chan < 0;
 	p.hold = p.own || nsbox_opt_bool_field(L, 1, "hold", 0);
+	int close_fds = nsbox_opt_bool_field(L, 1, "close_fds", 0);
 	uint64_t flags = (uint64_t)nsbox_opt_int_field(L, 1, "flags", 0);
 	lua_getfield(L, 1, "setup");
 	int setup = lua_gettop(L);
@@ -295,6 +366,10 @@ static int l_spawn(lua_State *L)
 		p.chan = (int)chan;
 		p.peer = (int)peer;
 	}
+	if (close_fds)
+		open_set(L, &p);
+	if (p.pdeathsig)
+		p.parent = (int)syscall(SYS_pidfd_open, getpid(), 0); /* -1: the check is skipped */
 
 	int pidfd = -1;
 	struct clone_args ca;
@@ -311,6 +386,8 @@ static int l_spawn(lua_State *L)
 		lua_pushinteger(L, 0);
 		return 1;
 	}
+	if (p.parent >= 0)
+		close_keep_errno(p.parent);
 	if (p.own)
 		close_keep_errno(p.chan);
 	if (pid < 0) {
@@ -357,6 +434,23 @@ static int l_spawn(lua_State *L)
 	return 2;
 }
 
+/* argv (arg 2) and env (arg 3, default: this process's environment) of an exec. */
+static char **exec_arrays(lua_State *L, char ***envp)
+{
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 3);
+	lua_newtable(L);
+	lua_pushvalue(L, 2);
+	lua_setfield(L, 4, "argv");
+	lua_pushvalue(L, 3);
+	lua_setfield(L, 4, "env");
+	char **argv = str_array(L, 4, "argv", 1);
+	*envp = str_array(L, 4, "env", 0);
+	if (!*envp)
+		*envp = environ;
+	return argv;
+}
+
 /***
  * execve(2): replace this process. Returns only on failure.
  * @function execve
@@ -367,17 +461,41 @@ static int l_spawn(lua_State *L)
 static int l_execve(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_settop(L, 3);
-	lua_newtable(L);
-	lua_pushvalue(L, 2);
-	lua_setfield(L, 4, "argv");
-	lua_pushvalue(L, 3);
-	lua_setfield(L, 4, "env");
-	char **argv = str_array(L, 4, "argv", 1);
-	char **envp = str_array(L, 4, "env", 0);
-	execve(path, argv, envp ? envp : environ);
+	char **envp, **argv = exec_arrays(L, &envp);
+	execve(path, argv, envp);
 	return nsbox_fail(L, errno, "execve(%s)", path);
+}
+
+/***
+ * execveat(2) of an fd (AT_EMPTY_PATH): replace this process with the program
+ * the fd holds (the sealed nsbox-init of `init_stub`). Returns only on failure.
+ * @function fexecve
+ * @tparam integer fd
+ * @tparam table argv
+ * @tparam[opt] table env array of "K=V"; default: this process's environment
+ */
+static int l_fexecve(lua_State *L)
+{
+	int fd = nsbox_check_fd(L, 1);
+	char **envp, **argv = exec_arrays(L, &envp);
+	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+	return nsbox_fail(L, errno, "execveat(fd %d)", fd);
+}
+
+/***
+ * The sealed memfd holding nsbox-init, the container side's exec stub and
+ * PID 1 (csrc/init/nsbox-init.c): made once per process, close-on-exec, never
+ * writable. Exec it with `fexecve` or spawn's `fd`.
+ * @function init_stub
+ * @treturn integer fd
+ */
+static int l_init_stub(lua_State *L)
+{
+	int fd = nsbox_stub_fd();
+	if (fd < 0)
+		return nsbox_fail(L, errno, "memfd_create(nsbox-init)");
+	lua_pushinteger(L, fd);
+	return 1;
 }
 
 /***
@@ -405,7 +523,8 @@ static int l__exit(lua_State *L)
 void nsbox_open_spawn(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "spawn", l_spawn }, { "execve", l_execve }, { "setsid", l_setsid }, { "_exit", l__exit },
+		{ "spawn", l_spawn }, { "execve", l_execve }, { "fexecve", l_fexecve }, { "init_stub", l_init_stub },
+		{ "setsid", l_setsid }, { "_exit", l__exit },
 		{ NULL, NULL }
 	};
 	luaL_setfuncs(L, fns, 0);

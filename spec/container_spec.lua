@@ -88,12 +88,18 @@ describe(title, function()
     assert.is_nil(out:find(H.root, 1, true))
   end)
 
-  it("shows the command as PID 1 and nothing of the host in ps", function()
-    local _, out = H.capture { command = { "ps", "-o", "pid,args" } }
+  -- PID 1 is nsbox-init (a sealed memfd, spec/pid1_spec.lua), not the command:
+  -- only an init of nsbox's keeps the container tied to its parent whatever the
+  -- command does to its credentials (issue 11, security break 6)
+  it("shows nsbox's init as PID 1, the command its only child, and nothing of the host in ps", function()
+    local _, out = H.capture { command = { "ps", "-o", "pid,ppid,args" } }
     local pids = {}
-    for pid, args in out:gmatch("\n%s*(%d+)%s+([^\n]*)") do pids[#pids + 1] = { tonumber(pid), args } end
-    assert.equal(1, #pids)
-    assert.same({ 1, "ps -o pid,args" }, pids[1])
+    for pid, ppid, args in out:gmatch("\n%s*(%d+)%s+(%d+)%s+([^\n]*)") do
+      pids[#pids + 1] = { tonumber(pid), tonumber(ppid), args }
+    end
+    assert.equal(2, #pids)
+    assert.same({ 1, 0, "nsbox-init" }, { pids[1][1], pids[1][2], pids[1][3]:match("^%S+") })
+    assert.same({ 2, 1, "ps -o pid,ppid,args" }, pids[2])
   end)
 
   it("does not see the host's SysV shared memory", function()

@@ -432,7 +432,8 @@ describe("a process joining a running container (exec)", function()
     finally(function() box:kill(core.SIGKILL) box:wait() rm(shared) end)
     -- a root observer as privileged as the joiner but for CAP_SYS_PTRACE in effect:
     -- allowed to inspect the (dumpable) command, refused the joiner only if non-dumpable
-    assert.equal("allowed\n", H.sh(shared .. "/kcmp " .. box.pid))
+    -- (the command: PID 1 is nsbox-init, non-dumpable too)
+    assert.equal("allowed\n", H.sh(shared .. "/kcmp $(pgrep -P " .. box.pid .. ")"))
     local st, res = H.joiner_probe(box, shared, q(shared .. "/kcmp") .. " $j")
     assert.equal(0, st)
     assert.matches("^joiner=%d+\nOperation not permitted\nrc=1\n$", res)
@@ -459,8 +460,9 @@ describe("init = true", function()
       { init = true })
     assert.equal(0, st)
     assert.equal("1\nrefused\n", out)
-    -- non-dumpable: refused even with every capability of the container's root
-    assert.matches("^readlink: /proc/%d+/exe: Permission denied\nrc=1\n$", init_seen_from_userns("readlink -v /proc/$INIT/exe"))
+    -- init is nsbox-init exec'd in the container's user namespace: its root, with
+    -- every capability there, may look; what it finds is the sealed memfd, no host binary
+    assert.equal("/memfd:nsbox-init (deleted)\nrc=0\n", init_seen_from_userns("readlink -v /proc/$INIT/exe"))
   end)
 
   it("holds none of the parent's fds: a forked init closes them before it is seen", function()
@@ -474,21 +476,28 @@ describe("init = true", function()
     assert.matches("^0 ", held) -- the listing is there: stdin first
     assert.is_nil(held:find("/etc/hostname", 1, true), held)
     assert.is_nil(held:find(core.readlink("/proc/self/fd/" .. r), 1, true), held)
-    for fd in held:gmatch("(%d+) ") do
-      assert.truthy(tonumber(fd) <= 2 or held:match(fd .. " anon_inode:%[signalfd%]"), held)
+    -- init's own: its signalfd and its end of the channel to this process (EOF: our death)
+    local sockets = 0
+    for fd, what in held:gmatch("(%d+) (%S+)") do
+      if what:match("^socket:") then sockets = sockets + 1 end
+      assert.truthy(tonumber(fd) <= 2 or what == "anon_inode:[signalfd]" or what:match("^socket:"), held)
     end
+    assert.equal(1, sockets, held)
   end)
 
-  it("keeps init's memory, a copy of the parent's, out of the command's reach", function()
-    -- init is a fork of this process: /proc/1/mem, environ and maps would show the
-    -- parent's memory; non-dumpable, they are refused to the container's root
+  it("keeps init's memory out of the command's reach, and holds none of the parent's", function()
+    -- init is non-dumpable: /proc/1/mem, environ and maps are refused to the command
     local st, out = H.run_sh("for f in mem environ maps; do head -c 64 /proc/1/$f >/dev/null 2>&1 && echo $f || echo refused; done",
       { init = true })
     assert.equal(0, st)
     assert.equal("refused\nrefused\nrefused\n", out)
-    -- the command lacks CAP_SYS_PTRACE; the container's root with all its capabilities is refused too
-    assert.equal("refused\nrefused\nrefused\nrc=0\n", init_seen_from_userns(
-      "for f in mem environ maps; do head -c 64 /proc/$INIT/$f >/dev/null 2>&1 && echo $f || echo refused; done"))
+    -- init is no longer a fork of this process but nsbox-init, exec'd in the container's
+    -- user namespace: its root, with all its capabilities there, may read its maps,
+    -- which show the sealed stub and nothing of this process (no interpreter, no library)
+    local maps = init_seen_from_userns("cat /proc/$INIT/maps")
+    assert.matches("/memfd:nsbox%-init", maps)
+    assert.is_nil(maps:find("lua", 1, true), maps)
+    assert.is_nil(maps:find("%.so"), maps)
   end)
 
   it("keeps init's host binary out of reach even of a command given CAP_SYS_PTRACE", function()
@@ -501,12 +510,13 @@ describe("init = true", function()
   end)
 
   it("reaps orphaned zombies, which a PID 1 not written to be init leaves", function()
-    -- sh forks a background sleep and replaces itself with a long one, which never waits:
-    -- the short sleep, orphaned, becomes a zombie unless PID 1 reaps it.
-    local function zombie_after_orphan(init)
+    -- A subshell forks a background sleep and exits: the short sleep, orphaned,
+    -- becomes a zombie unless PID 1 reaps it. The control: sh forks it itself and
+    -- replaces itself with a long sleep, which never waits (a zombie whatever init does).
+    local function zombie_after_orphan(orphan)
       local r0, w0 = assert(core.pipe())
-      local box = assert(nsbox.container { rootfs = H.rootfs, init = init, stdout = w0,
-        command = { "/bin/sh", "-c", "(sleep 0.05 &); echo forked; exec sleep 30" } })
+      local box = assert(nsbox.container { rootfs = H.rootfs, init = true, stdout = w0,
+        command = { "/bin/sh", "-c", (orphan and "(sleep 0.05 &); " or "sleep 0.05 & ") .. "echo forked; exec sleep 30" } })
       assert(box:start())
       core.close(w0)
       assert.equal("forked\n", core.read(r0, 7))

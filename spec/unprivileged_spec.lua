@@ -42,8 +42,8 @@ describe("as an unprivileged user", function()
     end
   end)
 
-  it("shows the command as PID 1 alone", function()
-    assert.matches("^%s*PID%s+COMMAND\n%s*1 ps %-o pid,args\n$", res.ps)
+  it("shows nsbox's init as PID 1, the command its only child", function()
+    assert.matches("^%s*PID%s+COMMAND\n%s*1 nsbox%-init%s*\n%s*2 ps %-o pid,args\n$", res.ps)
   end)
 
   it("passes stdin and returns exit codes 0, 3, 42 and 137", function()

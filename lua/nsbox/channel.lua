@@ -18,16 +18,17 @@ local M = {}
 
 --- The kinds of message, in the order of a start, and what each means.
 -- Parent to child: `maps`, `bundle`, `recipe`, `network`; child to parent:
--- `exec`, `error`, `exec_failed`.
+-- `exec`, `running`, `error`, `exec_failed`.
 M.KINDS = {
   maps = "the id maps are written: the child, held in core.spawn, goes on",
   bundle = "the child side's modules as bytecode (raw), for a re-executed child",
   recipe = "the child's recipe, for a re-executed child (a forked one has it already)",
   network = "the network is ready: the host side is made; when the child configures its interface "
     .. "(net = 'child') the payload says how: { interface =, address =, gateway = }",
-  exec = "the command is about to be exec'd: EOF next means its exec succeeded",
+  exec = "the command (its path the payload) is about to be exec'd: EOF next means its exec succeeded",
+  running = "from nsbox-init: the command is exec'd; init keeps the channel open, its EOF is the parent's death",
   error = "a setup step failed: { error = message, errno =, status = }",
-  exec_failed = "core.spawn's child could not exec (written by the C child): the errno",
+  exec_failed = "core.spawn's child or nsbox-init could not exec (written in C): the errno",
 }
 
 -- Kinds whose payload is raw bytes, not Lua source.

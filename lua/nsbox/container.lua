@@ -11,6 +11,11 @@ local status = require "nsbox.status"
 local Box = {}
 Box.__index = Box
 
+-- The sealed nsbox-init every start execs (core.init_stub), made once, when
+-- nsbox is loaded: a start that fails leaves nothing of its own behind. A
+-- failure here is met again, and reported, at the first start.
+core.init_stub()
+
 -- The life of a box: new, launched (cloned, setting up), running (its command
 -- exec'd), done (reaped, or its start failed). A failed start goes from
 -- launched to done; a box for a container started elsewhere begins running.
@@ -100,10 +105,13 @@ local function reap(pidfd)
   return how, code
 end
 
--- Read the child's reports until EOF: "exec" then EOF is success. path: what
--- core.spawn exec'd (an "exec_failed" report names it).
+-- Read the child's reports: "exec" then EOF is success, or "exec" then
+-- "running" (from nsbox-init, which keeps the channel open: its EOF is our
+-- death). path: what core.spawn exec'd (an "exec_failed" report names it,
+-- unless it comes from the stub after "exec", which names the command).
+-- Returns true, and whether the channel must stay open for the box's life.
 local function await_exec(sock, path)
-  local execd = false
+  local execd
   while true do
     local kind, msg, errno = channel.recv(sock)
     if kind == nil then
@@ -112,10 +120,14 @@ local function await_exec(sock, path)
       return nil
     elseif kind == "error" then
       return nil, msg.error, msg.errno, msg.status
+    elseif kind == "exec_failed" and execd then
+      return nil, string.format("exec(%s): %s", execd, core.strerror(msg)), msg, msg == core.ENOENT and 127 or 126
     elseif kind == "exec_failed" then
       return nil, string.format("execve(%s): %s", path, core.strerror(msg)), msg
     elseif kind == "exec" then
-      execd = true
+      execd = msg or true
+    elseif kind == "running" and execd then
+      return true, true
     else
       return nil, "channel: unexpected " .. kind .. " message from the child", errno
     end
@@ -132,20 +144,25 @@ end
 -- fds the child needs (its channel end is added). The channel is the child's
 -- only one. Returns pid, pidfd, the parent's channel end, what was exec'd.
 local function spawn_side(r, entry, cr, spec, keep, ...)
+  local stub, serr, errno = core.init_stub()
+  if not stub then return nil, serr, errno end
   local psock, csock, serrno = channel.pair()
   if not psock then return nil, csock, serrno end
   table.insert(keep, 1, csock)
-  spec.channel, spec.peer = csock, psock
+  keep[#keep + 1] = stub
+  cr.stub = stub
+  -- the child closes everything else at once: it never holds another box's channel
+  spec.channel, spec.peer, spec.keep_fds, spec.close_fds = csock, psock, keep, true
   local setup = spec.setup
   if setup then
     spec.hold = true
     spec.setup = function(p)
-      local ok, err, errno = setup(p)
-      if not ok then return nil, err, errno end
+      local ok, err, eno = setup(p)
+      if not ok then return nil, err, eno end
       return channel.send(psock, "maps")
     end
   end
-  local pid, pidfd, errno
+  local pid, pidfd
   if not r.reexec then
     local inside = require "nsbox.inside"
     if cr.net then require "nsbox.net" end -- the child may configure its interface after pivot_root
@@ -160,7 +177,7 @@ local function spawn_side(r, entry, cr, spec, keep, ...)
   local code
   if r.reexec or errno == core.EBUSY then
     code = bundle()
-    spec.path, spec.env, spec.keep_fds = r.interpreter, {}, keep
+    spec.path, spec.env = r.interpreter, {}
     spec.argv = { r.interpreter, "-e", bootstrap(setup ~= nil, code, entry, csock, ...) }
     pid, pidfd, errno = core.spawn(spec)
   end
@@ -237,7 +254,8 @@ function Box:start()
   local l = self.launching
   self.launching = nil
   local ok, err, eno, failed = await_exec(l.psock, l.path)
-  core.close(l.psock)
+  -- nsbox-init's channel stays open while the box runs: closed, it kills the container
+  if ok and err then self.psock = l.psock else core.close(l.psock) end
   if not ok then
     local how, code = reap(l.pidfd)
     if l.info then require("nsbox.net").detach(l.info) end
@@ -273,6 +291,7 @@ function Box:wait()
   if not how then return nil, code end
   core.close(self.pidfd)
   self.pidfd = nil
+  if self.psock then core.close(self.psock) self.psock = nil end
   if self.net then require("nsbox.net").detach(self.net) end
   self.status = status.of(how, code)
   move(self, "done")
@@ -303,6 +322,7 @@ function Box:exec(spec)
   if not pid then return nil, pidfd, psock end
   local ok, eno, failed
   ok, err, eno, failed = await_exec(psock, path)
+  if ok then err = nil end
   core.close(psock)
   if not ok then
     local how, code = reap(pidfd)

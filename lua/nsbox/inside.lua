@@ -81,24 +81,34 @@ local function harden(r)
   if r.no_new_privs then try(core.prctl(core.PR_SET_NO_NEW_PRIVS, 1)) end
 end
 
--- init = true: stay as a tiny PID 1 (non-dumpable, so nothing inside can reach
--- this interpreter through /proc) that reaps zombies and forwards signals.
-local function init(r, fd, path)
-  try(core.prctl(core.PR_SET_DUMPABLE, 0))
-  -- a signal sent once start() has returned must wait for reap, not hit PID 1 unhandled
-  try(core.sigblock(status.FORWARD))
-  local pid, pidfd, errno = core.spawn { path = path, argv = r.command, env = r.env,
-    pdeathsig = core.SIGKILL, setsid = r.new_session }
-  if not pid then exec_failed(r, pidfd, errno) end
-  core.close(pidfd) -- init reaps with waitpid, orphans included
-  channel.send(fd, "exec")
-  core.close(fd)
-  local how, code = core.reap(pid, status.FORWARD)
-  core._exit(status.of(how, code))
+-- The argv of nsbox-init (csrc/init/nsbox-init.c), the sealed stub exec'd in
+-- place of the command so that /proc/self/exe at the command's exec is never
+-- this host interpreter (CVE-2019-5736): as "nsbox-init" it stays as PID 1 and
+-- forks the command, as "nsbox-exec" it only execs it. fd: the channel, on
+-- which it reports a failed exec.
+local function stub_argv(mode, fd, path, command)
+  local argv = { mode, tostring(fd), path }
+  for i, a in ipairs(command) do argv[3 + i] = a end
+  return argv
 end
 
+-- A program that is not there at all is named here, with the rootfs hint: the
+-- stub can only report an errno.
+local function check_program(r, path)
+  if not core.stat(path, true) then exec_failed(r, "exec(" .. path .. "): No such file or directory", core.ENOENT) end
+end
+
+-- The signals init watches: blocked before its exec, so that none sent once
+-- start() returned is lost (a PID 1 ignores what it does not handle).
+local INIT_SIGNALS = { core.SIGCHLD, table.unpack(status.FORWARD) }
+
+-- init: nsbox-init as PID 1 of a new pid namespace (always: whatever the command
+-- does to its credentials, init keeps its parent-death signal and watches the
+-- channel, whose EOF is the parent's death), or as asked with init = true. It
+-- reports "running" once the command is exec'd and keeps the channel open.
 local function exec(r, fd)
   local path = find_program(r)
+  check_program(r, path)
   for i = 1, 3 do
     if r.stdio[i] then try(core.dup2(r.stdio[i], i - 1)) end
   end
@@ -106,11 +116,14 @@ local function exec(r, fd)
   for _, k in ipairs(r.keep_fds) do try(core.cloexec(k, false)) end
   fault.point("harden")
   harden(r)
-  if r.init then init(r, fd, path) end
   if r.new_session then try(core.setsid()) end
+  local init = r.namespaces.pid or r.init
+  if init then try(core.sigblock(INIT_SIGNALS)) end
   fault.point("exec")
-  channel.send(fd, "exec")
-  local _, err, errno = core.execve(path, r.command, r.env)
+  channel.send(fd, "exec", path)
+  try(core.cloexec(fd, false)) -- the stub's report channel; it makes it close-on-exec again
+  local _, err, errno = core.fexecve(r.stub, stub_argv(init and "nsbox-init" or "nsbox-exec", fd, path, r.command),
+                                     r.env)
   exec_failed(r, err, errno)
 end
 
@@ -138,7 +151,8 @@ end
 -- A process joining a running container: non-dumpable before it can be seen,
 -- setns into every namespace of the container through its pidfd, root of the
 -- user namespace, then spawn the command (a child: it enters the pid
--- namespace), report its exec and wait for it, forwarding signals.
+-- namespace) through the sealed stub (nsbox-exec: never this interpreter at
+-- the command's exec), report its exec and wait for it, forwarding signals.
 local function join(r, fd, pidfd)
   try(core.prctl(core.PR_SET_DUMPABLE, 0))
   try(core.setns(pidfd, r.flags))
@@ -153,12 +167,15 @@ local function join(r, fd, pidfd)
   try(core.join_session_keyring()) -- in the container's user namespace: see core
   enter_cwd(r.cwd)
   local path = find_program(r)
+  check_program(r, path)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
   harden(r)
-  local pid, cfd, errno = core.spawn { path = path, argv = r.command, env = r.env, pdeathsig = core.SIGKILL,
+  -- "exec" first: the stub reports a failed exec of the command on fd after it
+  channel.send(fd, "exec", path)
+  local pid, cfd, errno = core.spawn { fd = r.stub, path = path, argv = stub_argv("nsbox-exec", fd, path, r.command),
+    env = r.env, pdeathsig = core.SIGKILL, keep_fds = { fd }, close_fds = true,
     stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session }
   if not pid then exec_failed(r, cfd, errno) end
-  channel.send(fd, "exec")
   core.close(fd)
   local how, code = core.wait(cfd, status.FORWARD)
   core._exit(status.of(how, code))
