@@ -57,8 +57,8 @@ describe("my service container", function()
     assert.same({ 0, "my-service\n" }, { run { hostname = "my-service", command = { "hostname" } } })
   end)
 
-  it("runs as root, PID 1", function()
-    assert.same({ 0, "0 1\n" }, { run { command = { "sh", "-c", "echo $(id -u) $$" } } })
+  it("runs as root, the child of nsbox's init (PID 1)", function()
+    assert.same({ 0, "0 2 1\n" }, { run { command = { "sh", "-c", "echo $(id -u) $$ $PPID" } } })
   end)
 
   it("reads its bind-mounted configuration, read-only", function()

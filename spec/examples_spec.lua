@@ -10,9 +10,10 @@ local function example(name, args, prefix)
 end
 
 describe("examples", function()
-  it("ns-process.lua: a shell with its own hostname, root, PID 1 and /proc", function()
-    local out = example("ns-process.lua", "build/rootfs", "echo 'hostname; id -u; ps -o pid,args | sed -n 2p; ls /sys/class/net' |")
-    assert.matches("\nns%-process\n0\n%s*1 /bin/sh\nlo\nrc=0\n$", out)
+  it("ns-process.lua: a shell with its own hostname, root, /proc, under nsbox's init as PID 1", function()
+    local out = example("ns-process.lua", "build/rootfs",
+      "echo 'hostname; id -u; ps -o pid,args | sed -n 2,3p; ls /sys/class/net' |")
+    assert.matches("\nns%-process\n0\n%s*1 nsbox%-init\n%s*2 /bin/sh\nlo\nrc=0\n$", out)
   end)
 
   it("ns-process.lua: the command's exit status is the script's", function()
@@ -91,7 +92,7 @@ describe("examples", function()
 
   it("exec-join.lua: a command joins the running container, which is then killed", function()
     local out = example("exec-join.lua", "sh -c 'hostname; ps -o pid,args'")
-    assert.matches("^started joinme: pid %d+\njoinme\nPID   COMMAND\n    1 sleep 60\n    2 [^\n]*\n" ..
+    assert.matches("^started joinme: pid %d+\njoinme\nPID   COMMAND\n    1 nsbox%-init\n    2 sleep 60\n    3 [^\n]*\n" ..
       "exec: status 0\njoinme killed: status 137\nrc=0\n$", out)
   end)
 

@@ -302,7 +302,7 @@ describe("nsbox-init", function()
       return table.concat(out, "\n")
     end
     assert.equal(caps(child), caps(box.pid))
-    assert.matches("CapBnd:%s+00000000a80425fa", caps(box.pid)) -- the default set without chown
+    assert.matches("CapBnd:%s+00000000800405fa", caps(box.pid)) -- the default set without chown
   end)
 end)
 
