@@ -39,9 +39,9 @@ local function find_program(r)
   failure.raise(not_found(r, "exec(" .. name .. "): No such file or directory"), core.ENOENT, 127)
 end
 
--- An exec that failed: 127 if not found, 126 otherwise, as a shell says.
+-- An exec that failed: 127 if not found, 126 otherwise, as a shell says. err
+-- is the failed call's own message, kept as it is.
 local function exec_failed(r, err, errno)
-  err = err:gsub("^execve%(", "exec(")
   if errno == core.ENOENT then err = not_found(r, err) end
   failure.raise(err, errno, errno == core.ENOENT and 127 or 126)
 end
@@ -53,8 +53,8 @@ local function enter_cwd(cwd)
   if not fd then
     if errno == core.EXDEV or errno == core.ELOOP then
       err = string.format("cwd: '%s' leads outside the container: refused", cwd)
-    else
-      err = err:gsub("^open%(", "chdir(")
+    else -- the open is how a chdir is made safe: name the chdir (and the errno's text)
+      err = string.format("chdir(%s): %s", cwd, core.strerror(errno))
     end
     try(nil, err, errno)
   end
