@@ -1,5 +1,6 @@
 /* Privileges: prctl (no_new_privs, dumpable, the parent-death signal, the
- * capability bounding set) and the inheritable and ambient capability sets. */
+ * capability bounding set), the inheritable and ambient capability sets, and
+ * supplementary groups. */
 #include "common.h"
 
 /*** @module nsbox.core */
@@ -49,9 +50,25 @@ static int l_clear_inheritable(lua_State *L)
 	return 1;
 }
 
+/***
+ * Drop every supplementary group (setgroups(2) with none), as a raw syscall
+ * for this thread only: the callers are single-threaded set-up processes.
+ * EPERM where the user namespace denies setgroups (the kernel's rule for an
+ * unprivileged caller's own-id map).
+ * @function drop_groups
+ */
+static int l_drop_groups(lua_State *L)
+{
+	if (syscall(SYS_setgroups, 0, NULL) < 0)
+		return nsbox_fail(L, errno, "setgroups(none)");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 void nsbox_open_privs(lua_State *L)
 {
-	static const luaL_Reg fns[] = { { "prctl", l_prctl }, { "clear_inheritable", l_clear_inheritable }, { NULL, NULL } };
+	static const luaL_Reg fns[] = { { "prctl", l_prctl }, { "clear_inheritable", l_clear_inheritable },
+					{ "drop_groups", l_drop_groups }, { NULL, NULL } };
 	static const struct nsbox_const consts[] = {
 		{ "PR_SET_PDEATHSIG", PR_SET_PDEATHSIG }, { "PR_GET_PDEATHSIG", PR_GET_PDEATHSIG },
 		{ "PR_SET_DUMPABLE", PR_SET_DUMPABLE }, { "PR_GET_DUMPABLE", PR_GET_DUMPABLE },

@@ -76,6 +76,25 @@ describe("a uid/gid range as root", function()
     assert.equal(("Groups:\t \n"):rep(4), out)
   end)
 
+  it("drops them for a command joining with box:exec too", function()
+    local script = string.format([[
+      local nsbox = require "nsbox"
+      local core = nsbox.core
+      local m = { { inside = 0, outside = 100000, count = 65536 } }
+      for _, reexec in ipairs { false, true } do
+        local box = assert(nsbox.container { rootfs = %q, uid_map = m, gid_map = m, reexec = reexec,
+          command = { "sleep", "30" } })
+        assert(box:start())
+        local r, w = core.pipe()
+        assert(box:exec { command = { "grep", "^Groups", "/proc/self/status" }, stdout = w })
+        core.close(w)
+        io.write(core.read_all(r)) box:kill(core.SIGKILL) box:wait()
+      end
+    ]], H.rootfs)
+    local out = H.sh("setpriv --groups 4,27 env " .. H.LUA_ENV .. " lua5.4 -e " .. q(script) .. " 2>&1")
+    assert.equal(("Groups:\t \n"):rep(2), out)
+  end)
+
   it("keeps the parent-death signal through the change of ids: the container dies with its parent", function()
     for _, reexec in ipairs { false, true } do
       local dir = H.tmpdir("pdeath")

@@ -159,6 +159,10 @@ local function join(r, fd, pidfd)
   core.close(pidfd)
   if r.flags & core.CLONE_NEWUSER ~= 0 then
     try(core.setresgid(0, 0, 0))
+    -- the caller's host groups stay out (as core.spawn's root does for the container);
+    -- EPERM: setgroups is denied in this user namespace (an unprivileged own-id map)
+    local ok, err, errno = core.drop_groups()
+    if not ok and errno ~= core.EPERM then try(ok, err, errno) end
     try(core.setresuid(0, 0, 0))
     -- a credential change resets both: set them again
     try(core.prctl(core.PR_SET_DUMPABLE, 0))
