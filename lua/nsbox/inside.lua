@@ -49,14 +49,13 @@ end
 -- Go to the working directory, which must resolve inside the container: no
 -- magic link (/proc/self/fd/N) and no symlink out of the root.
 local function enter_cwd(cwd)
-  local fd, err, errno = core.open_in_root("/", cwd, nil, "beneath")
+  local fd, _, errno = core.open_in_root("/", cwd, nil, "beneath")
   if not fd then
     if errno == core.EXDEV or errno == core.ELOOP then
-      err = string.format("cwd: '%s' leads outside the container: refused", cwd)
-    else -- the open is how a chdir is made safe: name the chdir (and the errno's text)
-      err = string.format("chdir(%s): %s", cwd, core.strerror(errno))
+      failure.raise(string.format("cwd: '%s' leads outside the container: refused", cwd), errno)
     end
-    try(nil, err, errno)
+    -- the open is how a chdir is made safe: name the chdir (and the errno's text)
+    failure.raise(string.format("chdir(%s): %s", cwd, core.strerror(errno)), errno)
   end
   local ok, ferr, ferrno = core.fchdir(fd)
   core.close(fd)
