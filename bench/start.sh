@@ -36,7 +36,7 @@ if [ -n "${BENCH_BASE:-}" ]; then
   rm -rf "$base" && mkdir -p "$base/src"
   git -C "$top" archive "$BENCH_BASE" | tar -x -C "$base/src"
   make -s -C "$base/src" install PREFIX="$base/prefix" >/dev/null
-  benv="LUA_PATH='$base/prefix/share/lua/5.4/?.lua;;' LUA_CPATH='$base/prefix/lib/lua/5.4/?.so;;'"
+  benv="LUA_PATH='$base/prefix/share/lua/5.4/?.lua;$base/prefix/share/lua/5.4/?/init.lua;;' LUA_CPATH='$base/prefix/lib/lua/5.4/?.so;;'"
   rev=$(git -C "$top" rev-parse --short "$BENCH_BASE")
   base_rows=(-n "nsbox run (CLI) at $rev" "env $benv $base/prefix/bin/nsbox run --rootfs $top/build/rootfs /bin/true"
              -n "nsbox Lua API script at $rev" "env $benv lua5.4 $base/src/bench/one.lua $top/build/rootfs")
@@ -60,7 +60,7 @@ runs=${RUNS:-200}
 q() { [ $# -eq 0 ] || printf '%q ' "$@"; }
 unshare -m bash -c "
   mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
-  hyperfine -N --warmup 20 --runs $runs --export-json '$out/start.json' \
+  hyperfine -N ${HYPERFINE_OPTS:-} --warmup 20 --runs $runs --export-json '$out/start.json' \
     -n floor '$out/floor $top/build/rootfs' \
     -n 'floor --full (+ nsbox defaults: /dev, /sys, masks, lo, caps)' '$out/floor --full $top/build/rootfs' \
     -n 'nsbox run (CLI)' '$prefix/bin/nsbox run --rootfs $top/build/rootfs /bin/true' \
@@ -71,4 +71,4 @@ unshare -m bash -c "
     $(q "${base_rows[@]}") \
     -n 'crun run (cgroups off)' 'crun --cgroup-manager=disabled run -b $bundle nsbox-bench-crun' \
     -n 'runc run' 'runc run -b $bundle nsbox-bench-runc'
-" >/dev/null
+" >${HYPERFINE_OUT:-/dev/null}
