@@ -38,13 +38,31 @@ static int join_fail(lua_State *L, int err)
  * process's keyring of that name came first (possible only in a namespace shared
  * with others), a new anonymous one is joined instead (in quota: a clear error
  * when it is full), so the result is never a keyring someone else holds.
+ * In a user namespace shared with others (shared = true: the host's), the short
+ * time the process keyring is findable would let another process of the uid
+ * join it too: there the keyring is always a new anonymous one (root's quota
+ * is a million keys; a clear error when it is full).
  * A kernel without keyrings (ENOSYS), or a process that may not use keyctl at
  * all (a seccomp filter's EPERM, which the container inherits), has nothing to hide.
  * @function join_session_keyring
+ * @tparam[opt=false] boolean shared the user namespace is not this container's own
  * @treturn integer the serial of the keyring joined (0: no keyrings to leave)
  */
+/* A new anonymous session keyring, only its possessor may use it. */
+static int join_anonymous(lua_State *L)
+{
+	long joined = keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0);
+	if (joined < 0)
+		return join_fail(L, errno);
+	if (keyctl(KEYCTL_SETPERM, (unsigned long)joined, PERM_OWN, 0) < 0)
+		return nsbox_fail(L, errno, "session keyring: keyctl(KEYCTL_SETPERM)");
+	lua_pushinteger(L, joined);
+	return 1;
+}
+
 static int l_join_session_keyring(lua_State *L)
 {
+	int shared = lua_toboolean(L, 1);
 	long id = keyctl(KEYCTL_GET_KEYRING_ID, (unsigned long)KEY_SPEC_PROCESS_KEYRING, 1, 0);
 	if (id < 0) {
 		int err = errno;
@@ -56,6 +74,8 @@ static int l_join_session_keyring(lua_State *L)
 		}
 		return nsbox_fail(L, err, "session keyring: keyctl(KEYCTL_GET_KEYRING_ID)");
 	}
+	if (shared)
+		return join_anonymous(L);
 	char desc[256];
 	long n = keyctl(KEYCTL_DESCRIBE, (unsigned long)id, (unsigned long)desc, sizeof desc);
 	if (n < 0)
@@ -74,11 +94,8 @@ static int l_join_session_keyring(lua_State *L)
 		return nsbox_fail(L, errno, "session keyring: keyctl(KEYCTL_SETPERM)");
 	/* another's keyring, 0 (the session keyring had that name already) or an
 	 * error (a kernel whose process keyrings have a name no one may join) */
-	if (joined != id) {
-		joined = keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0);
-		if (joined < 0)
-			return join_fail(L, errno);
-	}
+	if (joined != id)
+		return join_anonymous(L);
 	lua_pushinteger(L, joined);
 	return 1;
 }

@@ -163,6 +163,26 @@ describe("the caller's session keyring", function()
     check(run_and_exec(nil, nil, H.rootfs, probe))
   end)
 
+  -- In a user namespace shared with the host (and so with other containers of
+  -- the uid), a process keyring made findable by name for a moment could be
+  -- joined by another container looping on the name: there the keyring is anonymous.
+  it("in the host's user namespace, joins an anonymous keyring, never one findable by name", function()
+    H.needs_root("a container without a user namespace")
+    local ns = { "mount", "uts", "ipc", "pid", "net" }
+    local mounts = { { source = probe, destination = "/keyring" } }
+    local r, w = H.core.pipe()
+    local box = assert(H.nsbox.container { rootfs = H.rootfs, namespaces = ns, mounts = mounts, stdout = w,
+      command = { "/keyring", "desc" } })
+    assert.equal(0, box:run())
+    box = assert(H.nsbox.container { rootfs = H.rootfs, namespaces = ns, mounts = mounts,
+      command = { "/bin/sleep", "30" } })
+    assert(box:start())
+    finally(function() box:kill(H.core.SIGKILL) box:wait() end)
+    assert.equal(0, box:exec { command = { "/keyring", "desc" }, stdout = w })
+    H.core.close(w)
+    assert.equal(("keyring;0;0;3f010000;_ses\n"):rep(2), H.core.read_all(r))
+  end)
+
   describe("as an unprivileged user", function()
     if H.needs_root("becomes another uid through setpriv") then return end
     local tree, bin

@@ -127,7 +127,7 @@ local function exec(r, fd)
 end
 
 local function setup(r, fd)
-  try(core.join_session_keyring()) -- the caller's keys stay out of reach
+  try(core.join_session_keyring(not r.namespaces.user)) -- the caller's keys stay out of reach
   -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
   if r.namespaces.net then try(require("nsbox.idmap").open_ping()) end
   local net = r.net and require "nsbox.net"
@@ -167,7 +167,8 @@ local function join(r, fd, pidfd)
     try(core.prctl(core.PR_SET_DUMPABLE, 0))
     try(core.prctl(core.PR_SET_PDEATHSIG, core.SIGKILL))
   end
-  try(core.join_session_keyring()) -- in the container's user namespace: see core
+  -- in the container's user namespace (shared: the host's, see core)
+  try(core.join_session_keyring(r.flags & core.CLONE_NEWUSER == 0))
   enter_cwd(r.cwd)
   local path = find_program(r)
   check_program(r, path)

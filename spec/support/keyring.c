@@ -6,7 +6,8 @@
  *   keyring show DESC ID           inside: the session keyring's serial, how many
  *                                  keys it holds, DESC searched in it, key ID read
  *   keyring plant                  inside: a keyring named like a process keyring
- *                                  that its uid may find by name */
+ *                                  that its uid may find by name
+ *   keyring desc                   inside: the session keyring's description */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/keyctl.h>
@@ -91,6 +92,15 @@ int main(int argc, char **argv)
 		printf("planted %ld\n", id);
 		return 0;
 	}
-	fprintf(stderr, "usage: keyring add DESC VALUE CMD... | fill CMD... | show DESC ID | plant\n");
+	if (argc == 2 && strcmp(argv[1], "desc") == 0) {
+		if (kc(KEYCTL_DESCRIBE, (unsigned long)KEY_SPEC_SESSION_KEYRING, (unsigned long)buf, sizeof buf) < 0) {
+			perror("keyring desc");
+			return 1;
+		}
+		buf[sizeof buf - 1] = '\0';
+		printf("%s\n", buf);
+		return 0;
+	}
+	fprintf(stderr, "usage: keyring add DESC VALUE CMD... | fill CMD... | show DESC ID | plant | desc\n");
 	return 2;
 }
