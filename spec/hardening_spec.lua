@@ -506,7 +506,8 @@ describe("init = true", function()
       { init = true, capabilities = { add = { "sys_ptrace" } } })
     assert.is_nil(st)
     assert.matches("sys_ptrace", out)
-    assert.equal("capabilities: sys_ptrace with init = true would let the command reach init: refused", out)
+    assert.equal("capabilities: sys_ptrace would let the command take over nsbox's init (PID 1 of a new pid " ..
+      "namespace, or init = true): refused", out)
   end)
 
   it("reaps orphaned zombies, which a PID 1 not written to be init leaves", function()

@@ -286,6 +286,17 @@ describe("killing the parent", function()
 end)
 
 describe("nsbox-init", function()
+  it("is out of the command's reach: sys_ptrace is refused with a new pid namespace, kept without one", function()
+    local box, err = nsbox.container { rootfs = H.rootfs, capabilities = { add = { "sys_ptrace" } } }
+    assert.is_nil(box)
+    assert.equal("capabilities: sys_ptrace would let the command take over nsbox's init (PID 1 of a new pid " ..
+      "namespace, or init = true): refused", err)
+    assert.is_nil((nsbox.container { rootfs = H.rootfs, capabilities = { add = { "sys_ptrace" } }, init = true,
+      namespaces = { "user", "mount", "uts", "ipc", "net" } }))
+    assert.truthy(nsbox.container { rootfs = H.rootfs, capabilities = { add = { "sys_ptrace" } },
+      namespaces = { "user", "mount", "uts", "ipc", "net" } })
+  end)
+
   it("holds no capability the command does not", function()
     H.needs_root("reads the init's /proc/PID/status from the host")
     local box = assert(nsbox.container { rootfs = H.rootfs, command = { "sleep", "30" },

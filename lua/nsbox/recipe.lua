@@ -287,10 +287,14 @@ local function check(r)
     name = r.name ~= nil and container_name(r.name) or id,
   }
   if r.hostname ~= nil and not ns.uts then bad("hostname", "needs the uts namespace") end
-  if out.init then
+  -- nsbox-init is exec'd in the container's user namespace: there, CAP_SYS_PTRACE
+  -- passes its non-dumpable flag, and a command holding it could stop init or
+  -- clear its parent-death signal and outlive the parent
+  if out.init or ns.pid then
     for _, n in ipairs(out.capabilities) do
       if n == caps.NUMBER.sys_ptrace then
-        bad("capabilities", "sys_ptrace with init = true would let the command reach init: refused")
+        bad("capabilities", "sys_ptrace would let the command take over nsbox's init (PID 1 of a new pid " ..
+          "namespace, or init = true): refused")
       end
     end
   end
