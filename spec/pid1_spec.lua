@@ -285,6 +285,45 @@ describe("killing the parent", function()
   end
 end)
 
+describe("killing the parent of init = true without a pid namespace", function()
+  if H.needs_root("drops to uid 1000 from host root") then return end
+  local dir
+  setup(function() dir = shared_dir() end)
+  teardown(function() H.rm(dir) end)
+
+  -- init is no PID 1 there: its parent-death signal kills it, the command's own
+  -- (set by init before the exec) kills the command, which dropped to uid 1000
+  it("kills the command, which init forked and which dropped to uid 1000", function()
+    local script = string.format([[
+      local nsbox = require "nsbox"
+      local core = require "nsbox.core"
+      local r, w = assert(core.pipe())
+      local box = assert(nsbox.container { rootfs = %q, command = { "/shared/probe", "drop", "60" }, init = true,
+        namespaces = { "mount", "uts", "ipc", "net" }, -- no pid namespace: no user namespace either (/proc)
+        mounts = { { source = %q, destination = "/shared" } }, stdout = w, stderr = w })
+      assert(box:start())
+      core.close(w)
+      assert(core.read(r, 8) == "dropped\n")
+      local f = assert(io.open("/proc/" .. box.pid .. "/task/" .. box.pid .. "/children"))
+      local child = f:read("n") f:close()
+      print(child, core.starttime(child))
+      io.stdout:flush()
+      core.kill(assert(core.pidfd_open(core.getpid())), core.SIGKILL)
+    ]], H.rootfs, dir)
+    local out = H.sh(string.format("%s lua5.4 -e %s 2>&1", H.lua_env(), q(script)))
+    local pid, start = out:match("^(%d+)%s+(%d+)\n")
+    assert.truthy(pid, out)
+    local alive
+    for _ = 1, 50 do
+      alive = core.starttime(tonumber(pid)) == tonumber(start)
+      if not alive then break end
+      os.execute("sleep 0.1")
+    end
+    if alive then core.kill(assert(core.pidfd_open(tonumber(pid))), core.SIGKILL) end
+    assert.is_false(alive, "the command outlived its parent")
+  end)
+end)
+
 describe("nsbox-init", function()
   it("is out of the command's reach: sys_ptrace is refused with a new pid namespace, kept without one", function()
     local box, err = nsbox.container { rootfs = H.rootfs, capabilities = { add = { "sys_ptrace" } } }
@@ -295,6 +334,37 @@ describe("nsbox-init", function()
       namespaces = { "user", "mount", "uts", "ipc", "net" } }))
     assert.truthy(nsbox.container { rootfs = H.rootfs, capabilities = { add = { "sys_ptrace" } },
       namespaces = { "user", "mount", "uts", "ipc", "net" } })
+  end)
+
+  it("passes every signal it can take on to the command, not only the six the parent forwards", function()
+    local dir = H.tmpdir("signals")
+    local out = dir .. "/out"
+    local box = assert(nsbox.container { rootfs = H.rootfs, mounts = { { source = dir, destination = "/shared" } },
+      command = { "/bin/sh", "-c", "for s in ALRM WINCH USR1; do trap \"echo $s >> /shared/out\" $s; done; " ..
+        "trap 'exit 3' TERM; echo ready > /shared/out; while :; do sleep 0.05; done" } })
+    assert(box:start())
+    finally(function() box:kill(core.SIGKILL) box:wait() H.rm(dir) end)
+    -- what the command wrote so far, once it holds want (5 s at most: a lost signal fails, not hangs)
+    local function seen(want)
+      local s = ""
+      for _ = 1, 100 do
+        local f = io.open(out)
+        s = f and f:read("a") or ""
+        if f then f:close() end
+        if s == want then break end
+        os.execute("sleep 0.05")
+      end
+      return s
+    end
+    local want = "ready\n"
+    assert.equal(want, seen(want))
+    for _, sig in ipairs { { 14, "ALRM" }, { 28, "WINCH" }, { core.SIGUSR1, "USR1" } } do
+      assert(box:kill(sig[1]))
+      want = want .. sig[2] .. "\n"
+      assert.equal(want, seen(want))
+    end
+    assert(box:kill(core.SIGTERM))
+    assert.equal(3, box:wait())
   end)
 
   it("holds no capability the command does not", function()

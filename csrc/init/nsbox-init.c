@@ -10,14 +10,15 @@
  *   nsbox-init FD PATH ARGV...  PID 1 of a new pid namespace: non-dumpable,
  *                               keeps its parent-death signal, forks the
  *                               command, says "running" (or "exec_failed") on
- *                               FD, then reaps every child, passes the signals
- *                               of nsbox.status.FORWARD to the command, and
- *                               exits with its status (128+N for signal N).
+ *                               FD, then reaps every child, passes every
+ *                               signal it can take (SIGCHLD aside) to the
+ *                               command, and exits with its status (128+N
+ *                               for signal N).
  *                               EOF on FD is the parent's death: everything
  *                               in the namespace is killed, init included
  *                               (only the command when init is not PID 1).
  *
- * FD is the channel to the parent; the caller blocks FORWARD and SIGCHLD
+ * FD is the channel to the parent; the caller blocks the signals init takes
  * before the exec, so that no signal is lost before init watches them. */
 #include "sys.h"
 
@@ -31,8 +32,12 @@
 
 #define MSG_NOSIGNAL 0x4000
 
-/* nsbox.status.FORWARD */
-static const int FORWARD[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+/* Every signal init takes (and passes on to the command, SIGCHLD aside): all
+ * but SIGKILL and SIGSTOP, which nobody can take, and the synchronous ones a
+ * fault of init's own raises. nsbox.inside blocks the same set before the exec. */
+#define SYNC_SIGNALS ((1UL << (SIGILL - 1)) | (1UL << (SIGTRAP - 1)) | (1UL << (SIGABRT - 1)) | \
+		      (1UL << (SIGBUS - 1)) | (1UL << (SIGFPE - 1)) | (1UL << (SIGSEGV - 1)) | (1UL << (31 - 1)))
+#define TAKEN (~0UL & ~((1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)) | SYNC_SIGNALS))
 
 /* The compiler may emit calls to these for plain loops and initialisers. */
 void *memset(void *d, int c, unsigned long n)
@@ -117,20 +122,25 @@ static int status_of(int st)
 	return 128 + (st & 0x7f);
 }
 
-static unsigned long sigbit(int sig)
-{
-	return 1UL << (sig - 1);
-}
-
 __attribute__((noreturn)) static void init(int fd, const char *path, char **argv, char **envp)
 {
 	/* nothing inside may ptrace or read us; the kernel kills the namespace with us */
 	sys5(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sys5(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	sys5(__NR_prctl, PR_SET_NAME, (long)"nsbox-init", 0, 0, 0);
-	unsigned long set = sigbit(SIGCHLD);
-	for (unsigned i = 0; i < sizeof FORWARD / sizeof FORWARD[0]; i++)
-		set |= sigbit(FORWARD[i]);
+	/* Not PID 1 (init = true without a pid namespace): our death kills no
+	 * namespace, so the command gets a death signal of its own (set before
+	 * its exec, so no change of its ids can have cleared it yet) and what it
+	 * orphans comes to us to reap. */
+	long me = sys0(__NR_getpid);
+	if (me != 1) {
+		/* and the parent's death must reach us as the channel's EOF, not
+		 * as a SIGKILL that would leave the command (its own death signal
+		 * gone if it changed its ids) behind */
+		sys5(__NR_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
+		sys5(__NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	}
+	unsigned long set = TAKEN;
 	sys4(__NR_rt_sigprocmask, SIG_BLOCK, &set, 0, sizeof set);
 	long sfd = sys4(__NR_signalfd4, -1, &set, sizeof set, SFD_CLOEXEC | SFD_NONBLOCK);
 	int pipefd[2];
@@ -141,6 +151,11 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 	}
 	long pid = sys5(__NR_clone, SIGCHLD, 0, 0, 0, 0);
 	if (pid == 0) {
+		if (me != 1) {
+			sys5(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+			if (sys0(__NR_getppid) != me)
+				leave(137); /* init is gone already */
+		}
 		unsigned long none = 0;
 		sys4(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
 		int e = (int)-sys3(__NR_execve, path, argv, envp);
@@ -189,7 +204,12 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 	}
 	/* in a pid namespace of our own, -1 is everything in it (and exiting
 	 * kills the rest); anywhere else only the command is ours to kill */
-	sys2(__NR_kill, sys0(__NR_getpid) == 1 ? -1 : pid, SIGKILL);
+	if (me == 1) {
+		sys2(__NR_kill, -1, SIGKILL);
+	} else { /* our process group (setsid made it ours), then the command itself */
+		sys2(__NR_kill, -me, SIGKILL);
+		sys2(__NR_kill, pid, SIGKILL);
+	}
 	leave(137);
 }
 

@@ -97,9 +97,16 @@ local function check_program(r, path)
   if not core.stat(path, true) then exec_failed(r, "exec(" .. path .. "): No such file or directory", core.ENOENT) end
 end
 
--- The signals init watches: blocked before its exec, so that none sent once
--- start() returned is lost (a PID 1 ignores what it does not handle).
-local INIT_SIGNALS = { core.SIGCHLD, table.unpack(status.FORWARD) }
+-- The signals init takes and passes on (csrc/init/nsbox-init.c: all but
+-- SIGKILL, SIGSTOP and the synchronous ones), blocked before its exec so that
+-- none sent once start() returned is lost. 32 and 33 are the C library's own.
+local INIT_SIGNALS = {}
+for sig = 1, 64 do
+  if not ({ [4] = 1, [5] = 1, [6] = 1, [7] = 1, [8] = 1, [9] = 1, [11] = 1, [19] = 1, [31] = 1, [32] = 1,
+            [33] = 1 })[sig] then
+    INIT_SIGNALS[#INIT_SIGNALS + 1] = sig
+  end
+end
 
 -- init: nsbox-init as PID 1 of a new pid namespace (always: whatever the command
 -- does to its credentials, init keeps its parent-death signal and watches the
