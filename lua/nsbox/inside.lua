@@ -133,7 +133,16 @@ local function exec(r, fd)
   exec_failed(r, err, errno)
 end
 
+-- The caller's host groups stay out of the container (as core.spawn's root
+-- does with a user namespace); EPERM: setgroups is denied in this user
+-- namespace (an unprivileged own-id map), the kernel's rule.
+local function drop_groups()
+  local ok, err, errno = core.drop_groups()
+  if not ok and errno ~= core.EPERM then try(ok, err, errno) end
+end
+
 local function setup(r, fd)
+  if not r.namespaces.user then drop_groups() end -- with one, core.spawn's root did
   try(core.join_session_keyring(not r.namespaces.user)) -- the caller's keys stay out of reach
   -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
   if r.namespaces.net then try(require("nsbox.idmap").open_ping()) end
@@ -165,16 +174,14 @@ local function join(r, fd, pidfd)
   core.close(pidfd)
   if r.flags & core.CLONE_NEWUSER ~= 0 then
     try(core.setresgid(0, 0, 0))
-    -- the caller's host groups stay out (as core.spawn's root does for the container);
-    -- EPERM: setgroups is denied in this user namespace (an unprivileged own-id map)
-    local ok, err, errno = core.drop_groups()
-    if not ok and errno ~= core.EPERM then try(ok, err, errno) end
+    drop_groups()
     try(core.setresuid(0, 0, 0))
     -- a credential change resets both: set them again
     try(core.prctl(core.PR_SET_DUMPABLE, 0))
     try(core.prctl(core.PR_SET_PDEATHSIG, core.SIGKILL))
   end
   -- in the container's user namespace (shared: the host's, see core)
+  if r.flags & core.CLONE_NEWUSER == 0 then drop_groups() end
   try(core.join_session_keyring(r.flags & core.CLONE_NEWUSER == 0))
   enter_cwd(r.cwd)
   local path = find_program(r)
