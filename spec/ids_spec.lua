@@ -100,14 +100,16 @@ describe("a uid/gid range as root", function()
       local nsbox = require "nsbox"
       local core = nsbox.core
       local r, w = core.pipe()
-      local box = assert(nsbox.container { rootfs = %q, namespaces = { "mount", "uts", "ipc", "pid", "net" },
-        stdout = w, command = { "sh", "-c", "grep ^Groups /proc/self/status; exec sleep 30" } })
+      local ns = { "mount", "uts", "ipc", "pid", "net" }
+      assert(nsbox.container { rootfs = %q, namespaces = ns, stdout = w,
+        command = { "grep", "^Groups", "/proc/self/status" } }):run()
+      local box = assert(nsbox.container { rootfs = %q, namespaces = ns, command = { "sleep", "30" } })
       assert(box:start())
       assert(box:exec { command = { "grep", "^Groups", "/proc/self/status" }, stdout = w })
       core.close(w)
       box:kill(core.SIGKILL) box:wait()
       io.write(core.read_all(r))
-    ]], H.rootfs)
+    ]], H.rootfs, H.rootfs)
     local out = H.sh("setpriv --groups 4,27 env " .. H.LUA_ENV .. " lua5.4 -e " .. q(script) .. " 2>&1")
     assert.equal(("Groups:\t \n"):rep(2), out)
   end)
