@@ -23,13 +23,7 @@ local function write(path, text, mode)
   if mode then must("chmod " .. mode .. " " .. q(path)) end
 end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = H.read_file
 
 local function tempdir()
   local d = H.tmpdir("netns-spec")
