@@ -82,7 +82,11 @@ static int lease_read(int dfd, const char *name, pid_t *pid, unsigned long long 
 	return 1;
 }
 
-/* Open <dir>/<netns inode>-<bridge> (creating the path if create) and lock it. */
+/* Open <dir>/<netns inode>-<bridge> (creating the path if create) and lock it.
+ * That directory is 0700 and its lock 0600: flock needs only an open fd, so a
+ * user who could open the lock could hold it and stall every attach on the
+ * bridge, root's and the setuid helper's (which its caller cannot kill). One
+ * an earlier version made 0755 is closed when next opened. */
 static int open_locked(const char *dir, const char *bridge, int create, int *lockfd,
 		       char *path, size_t pathlen)
 {
@@ -97,7 +101,7 @@ static int open_locked(const char *dir, const char *bridge, int create, int *loc
 				continue;
 			char c = *p;
 			*p = '\0';
-			int r = mkdir(path, 0755);
+			int r = mkdir(path, c ? 0755 : 0700);
 			*p = c;
 			if (r < 0 && errno != EEXIST)
 				return -1;
@@ -107,7 +111,9 @@ static int open_locked(const char *dir, const char *bridge, int create, int *loc
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return -1;
-	*lockfd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fstat(dfd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077))
+		(void)!fchmod(dfd, 0700);
+	*lockfd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (*lockfd < 0 || flock(*lockfd, LOCK_EX) < 0) {
 		int e = errno;
 		if (*lockfd >= 0)

@@ -8,10 +8,18 @@
  * address (NSBOX_NETNS_STATE), create a veth pair whose host end ("nsb" + 8 random hex
  * digits) is enslaved to the bridge and up and whose peer "eth0" is born inside the
  * target's network namespace (with a MAC chosen here, which the host's neighbour entry
- * for the address is set to at once). Prints
+ * for the address is set to at once). A bridge that exists already must have the
+ * config's gateway address, or no IPv4 address at all (it then gets it): one with
+ * another is refused, as it may not be nsbox's. A bridge made here is marked with
+ * the alias "nsbox", as nsbox.net marks its own. Prints
  *   host=<hostif> interface=eth0 address=<a.b.c.d>/<prefix> gateway=<gw>
- * and exits 0; otherwise one "nsbox-netns: <reason>" line on stderr, exit 1 (2 for a
- * usage error), and nothing left behind. Every argument is treated as hostile. */
+ * in one write that never waits (stdout must be a pipe or a socket) and exits 0;
+ * otherwise one "nsbox-netns: <reason>" line on stderr, exit 1 (2 for a usage
+ * error), and nothing left behind. The caller cannot signal this process, so it
+ * never waits on its output while it holds anything: the reply is written without
+ * waiting before what was made is kept, and the message only once all is undone,
+ * every fd closed and the caller's uid taken back. Every argument is treated as
+ * hostile. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +40,7 @@
 #include <sys/pidfd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -48,6 +57,7 @@
 #define NSBOX_NETNS_STATE "/run/nsbox/net"
 #endif
 #define PEER "eth0"
+#define MARK "nsbox" /* the alias of the bridges nsbox made (nsbox.net's MARK) */
 
 struct ctx {
 	pid_t pid;
@@ -63,16 +73,43 @@ struct ctx {
 	unsigned char mac[6];                   /* the peer's, chosen here (set_neigh) */
 };
 
+/* The one message of a failed run, kept until main has undone everything (tell). */
+static char message[600];
+
 static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int say(int code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	if (message[0])
+		return code; /* the first failure is the cause */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	dprintf(2, "nsbox-netns: %s\n", msg);
+	snprintf(message, sizeof message, "nsbox-netns: %s\n", msg);
 	return code;
+}
+
+/* One write of len bytes to fd that never waits: the count written, or -1 with
+ * errno (EAGAIN: a full pipe or socket; EOPNOTSUPP: a file type that may wait,
+ * such as a terminal or a file on a FUSE mount). */
+static ssize_t write_nowait(int fd, const char *buf, size_t len)
+{
+	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+	return pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+}
+
+/* The message on stderr, once nothing is held: without waiting if stderr takes
+ * that, else (a terminal) as the caller's uid, who can kill us if it waits. A
+ * full pipe loses the message; the exit code still says it. */
+static void tell(uid_t uid)
+{
+	size_t len = strlen(message);
+	if (!len || write_nowait(2, message, len) >= 0 || errno != EOPNOTSUPP)
+		return;
+	if (geteuid() != uid && setresuid(uid, uid, uid) < 0)
+		return;
+	(void)!write(2, message, len);
 }
 
 /* A lease error, worded as nsbox run words it: the argument it concerns is the
@@ -145,10 +182,85 @@ static int get_link(struct ctx *c, const char *name)
 	return c->link.index ? 0 : (errno = ENODEV, -1);
 }
 
-static int ensure_bridge(struct ctx *c)
+/* The bridge's IPv4 addresses: whether it has the gateway (address and prefix),
+ * and its first one, for the message. */
+struct bridge_addrs {
+	int index, prefix, has_gw, count, first_prefix;
+	uint32_t gw, first;
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct bridge_addrs *b = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a, *local = NULL, *address = NULL;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof *ifa || ifa->ifa_family != AF_INET ||
+	    (int)ifa->ifa_index != b->index)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof *ifa) {
+		int t = mnl_attr_get_type(a);
+		if ((t == IFA_LOCAL || t == IFA_ADDRESS) && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			*(t == IFA_LOCAL ? &local : &address) = a;
+	}
+	if (!local) /* IFA_LOCAL is the link's own address; IFA_ADDRESS, a point-to-point peer's */
+		local = address;
+	if (!local)
+		return MNL_CB_OK;
+	uint32_t v = ntohl(mnl_attr_get_u32(local));
+	if (b->count++ == 0)
+		b->first = v, b->first_prefix = ifa->ifa_prefixlen;
+	if (v == b->gw && ifa->ifa_prefixlen == b->prefix)
+		b->has_gw = 1;
+	return MNL_CB_OK;
+}
+
+static void addr_reset(void *data)
+{
+	struct bridge_addrs *b = data;
+	b->has_gw = b->count = 0;
+}
+
+/* The bridge has the config's gateway, or no IPv4 address (1: add it); else it
+ * is refused (-1): someone else's subnet, on a bridge that may not be nsbox's. */
+static int check_bridge_addrs(struct ctx *c)
+{
+	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	struct bridge_addrs b = { .index = c->brindex, .gw = c->gw, .prefix = c->prefix };
+	struct nlmsghdr *nlh = nl_msg(&c->nl, RTM_GETADDR, 0, sizeof(struct ifaddrmsg));
+	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET;
+	int e = nl_dump(&c->nl, nlh, addr_cb, addr_reset, &b);
+	if (e)
+		return say(-1, "reading the addresses of %s: %s%s%s%s", c->bridge, strerror(e),
+			   c->nl.ext[0] ? " (" : "", c->nl.ext, c->nl.ext[0] ? ")" : "");
+	if (b.has_gw)
+		return 0;
+	if (b.count == 0)
+		return 1;
+	return say(-1, "gateway %s/%d (%s) differs from bridge %s's address %s/%d: refused",
+		   nsbox_ip4_format(c->gw, g), c->prefix, NSBOX_NETNS_CONF, c->bridge,
+		   nsbox_ip4_format(b.first, a), b.first_prefix);
+}
+
+static int add_gateway(struct ctx *c)
 {
 	char a[INET_ADDRSTRLEN];
+	struct nlmsghdr *nlh = nl_msg(&c->nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifaddrmsg));
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)c->prefix;
+	ifa->ifa_index = (unsigned)c->brindex;
+	mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(c->gw));
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(c->gw));
+	if (talk(c, nlh, NULL) < 0 && errno != EEXIST) /* EEXIST: a concurrent run added it */
+		return say(1, "adding %s/%d to %s: %s%s", nsbox_ip4_format(c->gw, a), c->prefix, c->bridge,
+			   strerror(errno), c->why);
+	return 0;
+}
+
+static int ensure_bridge(struct ctx *c)
+{
 	struct nlmsghdr *nlh;
+	int made = 0;
 	if (get_link(c, c->bridge) < 0) {
 		if (errno != ENODEV)
 			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->why);
@@ -157,7 +269,8 @@ static int ensure_bridge(struct ctx *c)
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 		mnl_attr_nest_end(nlh, info);
-		if (talk(c, nlh, NULL) < 0 && errno != EEXIST) /* EEXIST: a concurrent run made it */
+		made = talk(c, nlh, NULL) == 0;
+		if (!made && errno != EEXIST) /* EEXIST: a concurrent run made it */
 			return say(1, "creating bridge %s: %s%s", c->bridge, strerror(errno), c->why);
 		if (get_link(c, c->bridge) < 0)
 			return say(1, "looking up %s: %s%s", c->bridge, strerror(errno), c->why);
@@ -165,16 +278,17 @@ static int ensure_bridge(struct ctx *c)
 	if (strcmp(c->link.name, c->bridge) || strcmp(c->link.kind, "bridge"))
 		return say(1, "%s exists and is not a bridge", c->bridge);
 	c->brindex = c->link.index;
-	nlh = nl_msg(&c->nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifaddrmsg));
-	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	ifa->ifa_family = AF_INET;
-	ifa->ifa_prefixlen = (unsigned char)c->prefix;
-	ifa->ifa_index = (unsigned)c->brindex;
-	mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(c->gw));
-	mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(c->gw));
-	if (talk(c, nlh, NULL) < 0 && errno != EEXIST)
-		return say(1, "adding %s/%d to %s: %s%s", nsbox_ip4_format(c->gw, a), c->prefix, c->bridge,
-			   strerror(errno), c->why);
+	if (made) { /* the kernel takes no alias in the request that creates a link */
+		nlh = link_msg(c, RTM_NEWLINK, 0, c->brindex, 0);
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, MARK);
+		if (talk(c, nlh, NULL) < 0)
+			return say(1, "marking bridge %s: %s%s", c->bridge, strerror(errno), c->why);
+	}
+	int add = check_bridge_addrs(c);
+	if (add < 0)
+		return 1;
+	if (add && add_gateway(c))
+		return 1;
 	if (!(c->link.flags & IFF_UP) && talk(c, link_msg(c, RTM_NEWLINK, 0, c->brindex, IFF_UP), NULL) < 0)
 		return say(1, "setting %s up: %s%s", c->bridge, strerror(errno), c->why);
 	return 0;
@@ -409,9 +523,18 @@ static int run(struct ctx *c, int argc, char **argv)
 	c->leased = 1;
 	if (add_veth(c) || set_neigh(c))
 		return 1;
-	if (dprintf(1, "host=%s interface=%s address=%s/%d gateway=%s\n", c->host, PEER,
-		    nsbox_ip4_format(c->addr, a), c->prefix, nsbox_ip4_format(c->gw, g)) < 0)
+	/* the reply decides whether what we made is kept: it must not wait */
+	char out[128];
+	int olen = snprintf(out, sizeof out, "host=%s interface=%s address=%s/%d gateway=%s\n", c->host, PEER,
+			   nsbox_ip4_format(c->addr, a), c->prefix, nsbox_ip4_format(c->gw, g));
+	ssize_t n = write_nowait(1, out, (size_t)olen);
+	if (n < 0 && errno == EOPNOTSUPP)
+		return say(1, "writing the result: stdout must be a pipe or a socket (a write to it could wait): %s",
+			   strerror(errno));
+	if (n < 0)
 		return say(1, "writing the result: %s", strerror(errno));
+	if (n != olen)
+		return say(1, "writing the result: %zd of %d bytes written", n, olen);
 	c->host[0] = '\0'; /* done: keep what we made */
 	c->leased = 0;
 	return 0;
@@ -433,9 +556,8 @@ int main(int argc, char **argv)
 	struct ctx c = { .uid = getuid(), .pidfd = -1, .procfd = -1, .netfd = -1 };
 	/* The caller's uid is noted; from now on it can no longer signal (stop) us while
 	 * we hold the lease lock or have half-made links. */
-	if (geteuid() == 0 && setresuid(0, 0, 0) < 0)
-		return say(1, "setresuid: %s", strerror(errno));
-	int code = run(&c, argc, argv);
+	int code = geteuid() == 0 && setresuid(0, 0, 0) < 0 ? say(1, "setresuid: %s", strerror(errno))
+							     : run(&c, argc, argv);
 	if (c.host[0])
 		del_veth(&c);
 	if (c.leased)
@@ -445,5 +567,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	tell(c.uid);
 	return code;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -223,6 +224,7 @@ static void push_link(lua_State *L, const struct nlmsghdr *nlh)
 		[IFLA_IFNAME] = MNL_TYPE_NUL_STRING, [IFLA_MTU] = MNL_TYPE_U32,
 		[IFLA_MASTER] = MNL_TYPE_U32, [IFLA_LINK] = MNL_TYPE_U32,
 		[IFLA_OPERSTATE] = MNL_TYPE_U8, [IFLA_LINKINFO] = MNL_TYPE_NESTED,
+		[IFLA_IFALIAS] = MNL_TYPE_NUL_STRING,
 	};
 	static const uint8_t info_policy[IFLA_INFO_MAX + 1] = {
 		[IFLA_INFO_KIND] = MNL_TYPE_NUL_STRING,
@@ -275,6 +277,10 @@ static void push_link(lua_State *L, const struct nlmsghdr *nlh)
 			o += (size_t)snprintf(s + o, sizeof s - o, i ? ":%02x" : "%02x", p[i]);
 		lua_pushstring(L, s);
 		lua_setfield(L, -2, "address");
+	}
+	if (tb[IFLA_IFALIAS]) {
+		lua_pushstring(L, mnl_attr_get_str(tb[IFLA_IFALIAS]));
+		lua_setfield(L, -2, "alias");
 	}
 	if (tb[IFLA_LINKINFO]) {
 		rtnl_attrs(NULL, 0, tb[IFLA_LINKINFO], info, IFLA_INFO_MAX, info_policy);
@@ -496,14 +502,16 @@ static int l_link_add(lua_State *L)
 	return 1;
 }
 
-/*** Change a link (`ip link set`): state, master, namespace, name, mtu, address.
+/*** Change a link (`ip link set`): state, master, namespace, name, mtu, address, alias.
  * One request; a lookup of the ifindex before it for `newname` with the link
  * named by `name` (the new name takes the name's place in the request), and
  * one for a `master` named by name (the kernel takes only an ifindex there).
  * @function link_set
  * @tparam table t `name` or `index`, and any of: `up` (boolean), `master`
  *   (name or index of a bridge), `nomaster` (true: leave the bridge),
- *   `netns_pid` or `netns_fd` (move there), `newname`, `mtu`, `address`
+ *   `netns_pid` or `netns_fd` (move there), `newname`, `mtu`, `address`,
+ *   `alias` (IFLA_IFALIAS, up to 255 bytes; "" removes it: the kernel takes
+ *   none when it creates a link, so link_add has no such field)
  * @treturn[1] true
  * @return[2] nil, message, errno: `link_set(eth9): No such device`
  */
@@ -511,7 +519,7 @@ static int l_link_set(lua_State *L)
 {
 	struct rtnl_link l, m = { .name = NULL };
 	struct link_opts o;
-	const char *newname, *bad;
+	const char *newname, *alias, *bad;
 	int up, nomaster, has_master, ifindex, master = 0, err;
 	struct rtnl *r;
 	struct nlmsghdr *nlh;
@@ -520,6 +528,7 @@ static int l_link_set(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	err = rtnl_check_link(L, 1, &l, 1);
 	newname = nsbox_opt_str_field(L, 1, "newname", NULL);
+	alias = nsbox_opt_str_field(L, 1, "alias", NULL);
 	nomaster = nsbox_opt_bool_field(L, 1, "nomaster", 0);
 	switch (lua_getfield(L, 1, "up")) {
 	case LUA_TNIL: up = -1; break;
@@ -543,6 +552,8 @@ static int l_link_set(lua_State *L)
 		return nsbox_fail_msg(L, EINVAL, "link_set: invalid interface name '%s'", l.name);
 	if ((bad = read_link_opts(L, 1, &o)))
 		return nsbox_fail_msg(L, EINVAL, "link_set(%s): %s", l.label, bad);
+	if (alias && strlen(alias) >= IFALIASZ)
+		return nsbox_fail_msg(L, EINVAL, "link_set(%s): alias longer than %d bytes", l.label, IFALIASZ - 1);
 	if (!name_ok(newname) || !name_ok(m.name) || (has_master && !m.name && m.index <= 0))
 		return nsbox_fail_msg(L, EINVAL, "link_set(%s): invalid %s", l.label,
 				      name_ok(newname) ? "master" : "newname");
@@ -571,6 +582,8 @@ static int l_link_set(lua_State *L)
 	}
 	if (has_master || nomaster)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+	if (alias)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	put_link_opts(nlh, &o);
 	err = nl_talk(&r->nl, nlh, NULL, NULL);
 out:
@@ -617,7 +630,7 @@ static int l_link_del(lua_State *L)
  * @treturn[1] table `index`, `name`, `kind` (nil if none), `up`, `flags`,
  *   `master` (ifindex or nil), `mtu`, `address` ("xx:xx:..", nil if none),
  *   `operstate` ("UP", "DOWN", "UNKNOWN", ...), `link` (ifindex of the peer or
- *   lower link, nil if none)
+ *   lower link, nil if none), `alias` (IFLA_IFALIAS, nil if none)
  * @return[2] nil, message, errno: `link_get(foo): No such device`
  */
 static int l_link_get(lua_State *L)

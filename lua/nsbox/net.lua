@@ -14,7 +14,8 @@ local M = {}
 M.STATE_DIR = "/run/nsbox/net"
 M.HELPER = os.getenv("NSBOX_NETNS_HELPER") or "/usr/local/lib/nsbox/nsbox-netns"
 
-local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true }
+local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true,
+                 add_subnet = true }
 
 local function bad(field, fmt, ...) validate.bad("network" .. field, fmt, ...) end
 
@@ -80,29 +81,36 @@ local function check(v)
     end
     if gw == addr then bad(".address", "%s is the gateway's address", ip4(addr)) end
   end
+  if v.add_subnet ~= nil and type(v.add_subnet) ~= "boolean" then
+    bad(".add_subnet", "boolean expected, got %s", type(v.add_subnet))
+  end
+  if v.add_subnet and not gw then bad(".add_subnet", "needs network.gateway, the subnet to add") end
   n.address = addr and ip4(addr) or nil
   n.gateway = gw and ip4(gw) or nil
   n.prefix = (addr or gw) and prefix or nil
+  n.add_subnet = v.add_subnet or nil
   return n
 end
 
 --- Check a recipe's network: the normalized table, false for none, or nil and
 -- a message naming the field.
+--
+-- A recipe's `network` is a table (false or "none": lo only) of
+--
+-- - `bridge`: the bridge to attach to (default "brg0"), made if missing, with
+--   the gateway's address, marked as nsbox's (its alias is "nsbox"), up;
+-- - `gateway`: its address, "a.b.c.d" or "a.b.c.d/n" (default /24): needed to
+--   make the bridge or for one without an IPv4 address, otherwise the bridge's
+--   own address. A gateway that differs from the address of an existing bridge
+--   is refused, naming both: the bridge may not be nsbox's;
+-- - `add_subnet`: true adds the gateway as a second subnet to a bridge nsbox
+--   made (never to anyone else's);
+-- - `address`: the container's, "a.b.c.d" or with the prefix (default: leased
+--   from the bridge's subnet);
+-- - `interface`: the container's end (default "eth0"), `host_interface`: the
+--   host's (default "nsb" and 8 random hex digits), as root only.
 -- @function validate
 M.validate = validate.validator(check)
-
--- The bridge's IPv4 address matching want ("a.b.c.d"), or its first one: address, prefix;
--- nil, nil, message if the addresses cannot be read (never taken for "none").
-local function bridge_address(bridge, want)
-  local first
-  local list, err = rtnl.addrs { name = bridge, family = "inet" }
-  if not list then return nil, nil, err end
-  for _, a in ipairs(list) do
-    if a.address == want then return a.address, a.prefixlen end
-    first = first or a
-  end
-  if first and not want then return first.address, first.prefixlen end
-end
 
 -- The host end of a veth: "nsb" and 8 hex digits, as the setuid helper names it.
 local function random_name()
@@ -119,28 +127,74 @@ local function random_mac()
   return string.format("%02x", first) .. h:sub(3):gsub("%x%x", ":%0")
 end
 
+-- The alias (IFLA_IFALIAS) of the bridges nsbox made, which alone may get a
+-- second subnet. It is carried by the link itself: it goes with the bridge and
+-- cannot go stale as a state file would (an ifindex or a namespace inode is
+-- reused), `ip link` shows it, and only CAP_NET_ADMIN over the namespace sets
+-- it. The kernel takes none in the request that creates a link, so it is set
+-- in the next one: a bridge left unmarked is taken for someone else's, the
+-- safe side.
+local MARK = "nsbox"
+
+-- Make the bridge with the gateway address, marked, up: true, or nil, message, errno.
+local function make_bridge(n)
+  local ok, err, errno = rtnl.link_add { name = n.bridge, kind = "bridge", address = random_mac() }
+  if not ok then return nil, err, errno end
+  ok, err, errno = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix }
+  if ok then ok, err, errno = rtnl.link_set { name = n.bridge, alias = MARK, up = true } end
+  if not ok then rtnl.link_del { name = n.bridge } end
+  return ok, err, errno
+end
+
+-- The gateway of an existing bridge: the recipe's if the bridge has it (or has
+-- no IPv4 address: it is added), the bridge's first if the recipe names none. A gateway that
+-- differs from the bridge's address is refused: the bridge may not be ours, and
+-- its subnet is someone else's plan. Only a bridge nsbox made (MARK) takes a
+-- second subnet, and only when the recipe says network.add_subnet.
+local function existing_bridge(n, link)
+  local list, err = rtnl.addrs { name = n.bridge, family = "inet" }
+  if not list then return nil, "network.bridge: " .. err end
+  local first = list[1]
+  for _, a in ipairs(list) do
+    if a.address == n.gateway then return a.address, a.prefixlen end
+  end
+  if not n.gateway then
+    if first then return first.address, first.prefixlen end
+    return nil, string.format("network.gateway: bridge %s has no IPv4 address; give one", n.bridge)
+  end
+  if first then
+    local theirs = first.address .. "/" .. first.prefixlen
+    if not n.add_subnet then
+      return nil, string.format("network.gateway: %s/%d differs from bridge %s's address %s: refused%s",
+        n.gateway, n.prefix, n.bridge, theirs, link.alias == MARK and " (network.add_subnet = true adds it)" or "")
+    end
+    if link.alias ~= MARK then
+      return nil, string.format("network.add_subnet: bridge %s (address %s) was not made by nsbox: refused",
+        n.bridge, theirs)
+    end
+  end
+  local ok
+  ok, err = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix, exist_ok = true }
+  if not ok then return nil, "network.bridge: " .. err end
+  return n.gateway, n.prefix
+end
+
 -- Check or make the bridge the long way: its addresses, creation, up.
 local function ensure_bridge_slow(n, link)
-  if link then
-    local gw, prefix, err = bridge_address(n.bridge, n.gateway)
-    if err then return nil, "network.bridge: " .. err end
-    if gw and link.up then return gw, prefix end
-    if not n.gateway then
-      return nil, string.format("network.gateway: bridge %s has no IPv4 address; give one", n.bridge)
-    end
-  elseif not n.gateway then
-    return nil, string.format("network.gateway: needed to create bridge %s", n.bridge)
+  if not link then
+    if not n.gateway then return nil, string.format("network.gateway: needed to create bridge %s", n.bridge) end
+    local ok, err, errno = make_bridge(n)
+    if ok then return n.gateway, n.prefix, true end
+    -- another run made it meanwhile: take it as it is
+    link = errno == core.EEXIST and rtnl.link_get { name = n.bridge }
+    if not link or link.kind ~= "bridge" then return nil, "network.bridge: " .. err end
   end
-  local ok, err = rtnl.link_add { name = n.bridge, kind = "bridge", exist_ok = true,
-                                  address = not link and random_mac() or nil }
-  local created = ok and not link
-  if ok then ok, err = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix, exist_ok = true } end
-  if ok then ok, err = rtnl.link_set { name = n.bridge, up = true } end
-  if not ok then
-    if created then rtnl.link_del { name = n.bridge } end
-    return nil, "network.bridge: " .. err
+  local gw, prefix = existing_bridge(n, link)
+  if gw and not link.up then
+    local ok, err = rtnl.link_set { name = n.bridge, up = true }
+    if not ok then return nil, "network.bridge: " .. err end
   end
-  return n.gateway, n.prefix, created
+  return gw, prefix
 end
 
 -- Bridges this process has checked: "netns:name" -> { index =, gateway =, prefix = }.
