@@ -118,7 +118,8 @@ VM_DEBS  := qemu-system-x86
 VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spec.lua \
             spec/network_spec.lua spec/rtnl_spec.lua spec/hardening_spec.lua spec/recipe_spec.lua \
             spec/failure_spec.lua spec/netns_helper_spec.lua spec/channel_spec.lua \
-            spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua
+            spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
+            spec/net_guard_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)
