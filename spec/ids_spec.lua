@@ -24,8 +24,25 @@ local function probe()
 end
 
 -- A shell line in a container with the probe at /run/ids_probe: status, stdout and stderr together.
+-- The rootfs for a uid range, and nsbox's modules for a re-executed child: the
+-- range's root (host uid 100000) must reach them, so copies under H.TMP (0755),
+-- not the checkout, which may sit under a 0700 home (/root on a fresh machine).
+local range_dir
+local function range_tree()
+  if not range_dir then
+    range_dir = H.tmpdir("rangefs")
+    assert(os.execute(string.format("chmod 755 %s && cp -a %s %s/rootfs && cp -a %s/lua %s/lua", q(range_dir),
+      q(H.rootfs), q(range_dir), q(H.root), q(range_dir))))
+  end
+  return range_dir
+end
+local function range_rootfs() return range_tree() .. "/rootfs" end
+-- the shell environment that loads nsbox from that copy
+local function range_env() return H.lua_env(range_tree()) end
+
 local function run(line, extra)
   local r = extra or {}
+  if r.uid_map then r.rootfs = r.rootfs or range_rootfs() end
   r.mounts = r.mounts or {}
   table.insert(r.mounts, { source = probe(), destination = "/run", readonly = true })
   local st, out, err = H.run_sh(line .. " 2>&1", r)
@@ -71,8 +88,8 @@ describe("a uid/gid range as root", function()
           io.write(core.read_all(r)) box:wait()
         end
       end
-    ]], H.rootfs)
-    local out = H.sh("setpriv --groups 4,27 env " .. H.LUA_ENV .. " lua5.4 -e " .. q(script) .. " 2>&1")
+    ]], range_rootfs())
+    local out = H.sh("setpriv --groups 4,27 env " .. range_env() .. " lua5.4 -e " .. q(script) .. " 2>&1")
     assert.equal(("Groups:\t \n"):rep(4), out)
   end)
 
@@ -90,8 +107,8 @@ describe("a uid/gid range as root", function()
         core.close(w)
         io.write(core.read_all(r)) box:kill(core.SIGKILL) box:wait()
       end
-    ]], H.rootfs)
-    local out = H.sh("setpriv --groups 4,27 env " .. H.LUA_ENV .. " lua5.4 -e " .. q(script) .. " 2>&1")
+    ]], range_rootfs())
+    local out = H.sh("setpriv --groups 4,27 env " .. range_env() .. " lua5.4 -e " .. q(script) .. " 2>&1")
     assert.equal(("Groups:\t \n"):rep(2), out)
   end)
 
@@ -126,8 +143,8 @@ describe("a uid/gid range as root", function()
         assert(box:start())
         local f = io.open(%q, "w") f:write(box.pid, "\n") f:close()
         box:wait()
-      ]], H.rootfs, tostring(reexec), dir .. "/pid")
-      local parent = tonumber(H.sh(H.LUA_ENV .. " lua5.4 -e " .. q(script) .. " >/dev/null 2>&1 & echo $!"))
+      ]], range_rootfs(), tostring(reexec), dir .. "/pid")
+      local parent = tonumber(H.sh(range_env() .. " lua5.4 -e " .. q(script) .. " >/dev/null 2>&1 & echo $!"))
       for _ = 1, 100 do
         if core.stat(dir .. "/pid") then break end
         os.execute("sleep 0.05")
