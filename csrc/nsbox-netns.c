@@ -39,6 +39,7 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -92,11 +93,32 @@ static int say(int code, const char *fmt, ...)
 
 /* One write of len bytes to fd that never waits: the count written, or -1 with
  * errno (EAGAIN: a full pipe or socket; EOPNOTSUPP: a file type that may wait,
- * such as a terminal or a file on a FUSE mount). */
+ * such as a terminal or a file on a FUSE mount). Kernels before 6.3 refuse
+ * RWF_NOWAIT on pipes too (Debian 12's 6.1): a socket then takes MSG_DONTWAIT,
+ * a pipe O_NONBLOCK for the one write (its flags put back after). */
 static ssize_t write_nowait(int fd, const char *buf, size_t len)
 {
 	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
-	return pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+	ssize_t n = pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+	if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS))
+		return n;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISSOCK(st.st_mode))
+		return send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (!S_ISFIFO(st.st_mode)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	n = write(fd, buf, len);
+	int e = errno;
+	(void)fcntl(fd, F_SETFL, fl);
+	errno = e;
+	return n;
 }
 
 /* The message on stderr, once nothing is held: without waiting if stderr takes
