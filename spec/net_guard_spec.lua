@@ -288,7 +288,8 @@ describe("the network's host side", function()
 
     describe("never blocks on its output while it holds a veth and a lease", function()
       -- The helper run as uid 65534 from a shell line whose stdout is a pipe made
-      -- full first (dd's non-blocking writes through a new open of the pipe), which
+      -- full first (dd's non-blocking writes through a new open of the pipe, by
+      -- /proc/self/fd/1: the VM's /dev has no /dev/stdout link), which
       -- a reader that never reads holds open until the helper is done. redirect
       -- says where its stderr goes. A helper that blocks is killed after 30 s (a
       -- hang detector, not a timing: it gets exit code 137; the shell's "Killed",
@@ -296,7 +297,7 @@ describe("the network's host side", function()
       local function attach_full(pid, redirect)
         local rc, done = H.tmpname("net-guard-rc"), H.tmpname("net-guard-done")
         os.remove(done)
-        must(string.format("{ dd if=/dev/zero of=/dev/stdout oflag=nonblock bs=4096 count=100000 2>/dev/null; " ..
+        must(string.format("{ dd if=/dev/zero of=/proc/self/fd/1 oflag=nonblock bs=4096 count=100000 2>/dev/null; " ..
           "(timeout -s KILL 30 %s %s attach %d hbr4 %s); echo $? > %s; touch %s; } 2>/dev/null | " ..
           "{ while [ ! -e %s ]; do sleep 0.05; done; }",
           NOBODY, helper, pid, redirect, q(rc), q(done), q(done)))
