@@ -340,7 +340,8 @@ function H.await_exit(path)
     if f then f:close() end
     if pid then
       f = io.open("/proc/" .. pid .. "/stat")
-      local st = f and f:read("a"):match("^%d+ %b() (%a)")
+      local text = f and f:read("a") -- nil when the process went between the open and the read
+      local st = text and text:match("^%d+ %b() (%a)")
       if f then f:close() end
       if st == nil or st == "Z" then return pid, true end
     end
