@@ -12,13 +12,7 @@ local NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
 
 local function must(cmd) assert(os.execute(cmd), "failed: " .. cmd) end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = H.read_file
 
 -- The names of the links of this namespace, as a set.
 local function link_set()
@@ -227,13 +221,7 @@ describe("the network's host side", function()
     -- The helper as uid 65534 with these words (which may redirect its stdout):
     -- exit code, stdout, stderr.
     local function attach(words)
-      local errf = H.tmpname("net-guard-err")
-      local h = assert(io.popen(NOBODY .. helper .. " " .. words .. " 2>" .. q(errf)))
-      local out = h:read("a")
-      local _, _, code = h:close()
-      local err = read(errf)
-      os.remove(errf)
-      return code, out, err
+      return H.run3(NOBODY .. helper .. " " .. words)
     end
 
     it("refuses a bridge whose address differs from its config's, naming both", function()

@@ -31,16 +31,7 @@ local function tempdir()
   return d
 end
 
--- Exit code, stdout and stderr of a shell command line.
-local function run(cmd)
-  local errf = H.tmpname("netns-err")
-  local h = assert(io.popen(cmd .. " 2>" .. errf))
-  local out = h:read("a")
-  local _, _, code = h:close()
-  local err = read(errf)
-  os.remove(errf)
-  return code, out, err
-end
+local run = H.run3 -- exit code, stdout and stderr of a shell line
 
 -- Processes that print their pid and exec sleep; killed by stop_all().
 local sleepers = {}

@@ -127,6 +127,17 @@ function H.read_file(path)
   return s
 end
 
+--- Exit code, stdout and stderr of a shell command line.
+function H.run3(cmd)
+  local errf = H.tmpname("err")
+  local h = assert(io.popen(cmd .. " 2>" .. sh_quote(errf)))
+  local out = h:read("a")
+  local _, _, code = h:close()
+  local err = H.read_file(errf)
+  os.remove(errf)
+  return code, out, err
+end
+
 --- A runner of bin/nsbox with NSBOX_STATE_DIR=state: function(args) returning
 -- its stdout, its stderr and its exit status.
 function H.cli(state)
