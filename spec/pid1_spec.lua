@@ -336,6 +336,24 @@ describe("nsbox-init", function()
       namespaces = { "user", "mount", "uts", "ipc", "net" } })
   end)
 
+  -- init blanks its arguments before it forks the command, not after: strace holds
+  -- init's clone for 0.3 s, and the command's first read of /proc/1/cmdline must
+  -- already find only "nsbox-init" (it found "nsbox-init 5 /bin/cat cat ..." once
+  -- a fresh Debian under load ran ps before init got the CPU back)
+  it("shows only \"nsbox-init\" as PID 1's arguments from the command's first instruction on", function()
+    H.needs_root("traces init as root")
+    if not H.run("command -v strace") then return pending("needs strace (Debian package strace)") end
+    local script = string.format([[
+      local nsbox = require "nsbox"
+      local box = assert(nsbox.container { rootfs = %q, command = { "cat", "/proc/1/cmdline" } })
+      os.exit(box:run())
+    ]], H.rootfs)
+    local st, out, err = H.run3(string.format("%s strace -f -qq -o /dev/null -e trace=clone " ..
+      "-e inject=clone:delay_exit=300000 lua5.4 -e %s", H.LUA_ENV, q(script)))
+    assert.equal(0, st, err)
+    assert.equal("nsbox-init", (out:gsub("%z+$", "")))
+  end)
+
   it("passes every signal it can take on to the command, not only the six the parent forwards", function()
     local dir = H.tmpdir("signals")
     local out = dir .. "/out"

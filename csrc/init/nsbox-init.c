@@ -26,6 +26,7 @@
 #include <asm-generic/poll.h>
 #include <asm/signal.h>
 #include <linux/fcntl.h>
+#include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/signalfd.h>
 #include <linux/wait.h>
@@ -122,6 +123,34 @@ static int status_of(int st)
 	return 128 + (st & 0x7f);
 }
 
+/* A copy of path and argv (in one anonymous mapping) to exec the command from,
+ * so that ours are blanked before the fork: ps inside sees "nsbox-init" from
+ * the command's first instruction, not our arguments. NULL if there is no memory. */
+static char **copy_args(const char **path, char **argv)
+{
+	unsigned long n = 0, bytes = len(*path) + 1;
+	for (; argv[n]; n++)
+		bytes += len(argv[n]) + 1;
+	unsigned long size = (n + 1) * sizeof(char *) + bytes;
+	long m = sys6(__NR_mmap, 0, (long)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m < 0 && m > -4096)
+		return 0;
+	char **copy = (char **)m;
+	char *at = (char *)(copy + n + 1);
+	for (unsigned long i = 0; i <= n; i++) {
+		const char *from = i < n ? argv[i] : *path;
+		unsigned long k = len(from) + 1;
+		memcpy(at, from, k);
+		if (i < n)
+			copy[i] = at;
+		else
+			*path = at;
+		at += k;
+	}
+	copy[n] = 0;
+	return copy;
+}
+
 __attribute__((noreturn)) static void init(int fd, const char *path, char **argv, char **envp)
 {
 	/* nothing inside may ptrace or read us; the kernel kills the namespace with us */
@@ -145,10 +174,15 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 	long sfd = sys4(__NR_signalfd4, -1, &set, sizeof set, SFD_CLOEXEC | SFD_NONBLOCK);
 	int pipefd[2];
 	long r = sys2(__NR_pipe2, pipefd, O_CLOEXEC);
-	if (sfd < 0 || r < 0) {
-		say(fd, "exec_failed", (int)-(sfd < 0 ? sfd : r));
+	char **args = copy_args(&path, argv);
+	if (sfd < 0 || r < 0 || !args) {
+		say(fd, "exec_failed", sfd < 0 ? (int)-sfd : r < 0 ? (int)-r : ENOMEM);
 		leave(126);
 	}
+	/* ps and pgrep inside show "nsbox-init", not the command a second time */
+	for (char **a = argv - 2; *a; a++)
+		for (char *c = *a; *c; c++)
+			*c = 0;
 	long pid = sys5(__NR_clone, SIGCHLD, 0, 0, 0, 0);
 	if (pid == 0) {
 		if (me != 1) {
@@ -158,7 +192,7 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 		}
 		unsigned long none = 0;
 		sys4(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
-		int e = (int)-sys3(__NR_execve, path, argv, envp);
+		int e = (int)-sys3(__NR_execve, path, args, envp);
 		sys3(__NR_write, pipefd[1], &e, sizeof e);
 		leave(127);
 	}
@@ -167,10 +201,6 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 		leave(126);
 	}
 	sys1(__NR_close, pipefd[1]);
-	/* ps and pgrep inside show "nsbox-init", not the command a second time */
-	for (char **a = argv - 2; *a; a++)
-		for (char *c = *a; *c; c++)
-			*c = 0;
 	int e = 0;
 	do
 		r = sys3(__NR_read, pipefd[0], &e, sizeof e);
