@@ -25,37 +25,41 @@ static int open2(int dirfd, const char *path, int flags, unsigned long long reso
 	return fd;
 }
 
-/* Make the last component of prefix (missing) below root: a directory or an empty file.
- * 0, -1 with errno, or -2: the name is there but leads nowhere (a dangling symlink). */
+/* Make the last component of prefix (missing) below root: a directory, or an empty
+ * file, which openat2 makes and opens in one call (O_EXCL: never an existing name).
+ * An fd of the new file, 0 for a directory, -1 with errno, or -2: the name is there
+ * but leads nowhere (a dangling symlink). */
 static int create_last(int rootfd, char *prefix, int file, unsigned long long resolve)
 {
-	char *slash = strrchr(prefix, '/');
-	const char *name = slash ? slash + 1 : prefix;
-	int parent;
-	if (slash) {
-		*slash = '\0';
-		parent = open2(rootfd, prefix[0] ? prefix : ".", O_PATH | O_DIRECTORY, resolve);
-		*slash = '/';
-	} else {
-		parent = open2(rootfd, ".", O_PATH | O_DIRECTORY, resolve);
-	}
-	if (parent < 0)
-		return -1;
 	int r;
 	if (file) {
-		r = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (r >= 0)
-			close(r);
+		struct open_how how;
+		memset(&how, 0, sizeof how);
+		how.flags = O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+		how.mode = 0644;
+		how.resolve = resolve;
+		do
+			r = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof how);
+		while (r < 0 && errno == EAGAIN);
 	} else {
-		r = mkdirat(parent, name, 0755);
+		char *slash = strrchr(prefix, '/');
+		int parent = rootfd; /* a name without a slash is made in rootfd itself */
+		if (slash) {
+			*slash = '\0';
+			parent = open2(rootfd, prefix[0] ? prefix : ".", O_PATH | O_DIRECTORY, resolve);
+			*slash = '/';
+			if (parent < 0)
+				return -1;
+		}
+		r = mkdirat(parent, slash ? slash + 1 : prefix, 0755);
+		int e = errno;
+		if (parent != rootfd)
+			close(parent);
+		errno = e;
 	}
-	int e = errno;
-	close(parent);
-	if (r < 0 && e == EEXIST) /* the caller found nothing there: a link to nowhere */
+	if (r < 0 && errno == EEXIST) /* the caller found nothing there: a link to nowhere */
 		return -2;
-	if (r < 0)
-		return errno = e, -1;
-	return 0;
+	return r;
 }
 
 /***
@@ -108,7 +112,8 @@ static int l_open_in_root(lua_State *L)
 		char c = *p;
 		*p = '\0';
 		int last = !c, r = 0;
-		int probe = open2(rootfd, rel, O_PATH, resolve);
+		/* the whole path was just found missing: only the parts above it are probed */
+		int probe = last ? (errno = ENOENT, -1) : open2(rootfd, rel, O_PATH, resolve);
 		int as_file = last && !strcmp(create, "file");
 		if (probe >= 0) {
 			close(probe);
@@ -128,7 +133,7 @@ static int l_open_in_root(lua_State *L)
 			break;
 		*p = c;
 		if (last) {
-			fd = open2(rootfd, rel, oflags, resolve);
+			fd = as_file ? r : open2(rootfd, rel, oflags, resolve);
 			break;
 		}
 	}

@@ -144,23 +144,27 @@ local function kernel_path(label, mnt, rel)
 end
 
 -- Hide the masked paths (files under /dev/null, directories under an empty
--- read-only tmpfs) and make the read-only ones so: each resolved inside the
--- mount fd of our proc (or sys), never through the image's directory entry.
+-- read-only tmpfs: one, cloned onto each after the first) and make the read-only
+-- ones so: each resolved inside the mount fd of our proc (or sys), never through
+-- the image's directory entry.
 local function mask(root, mnts)
-  local null = null_device()
+  local null, empty = null_device(), nil
   for _, p in ipairs(M.MASKED) do
     local top, rel = p:match("^/(%a+)/(.*)$")
     local fd = kernel_path(root .. "/" .. top, mnts[top], rel)
     if fd then
       local st = try(core.stat(fd))
-      if st.type == "directory" then
-        new_mount("tmpfs", "tmpfs", "size=0,mode=555", SAFE | A.rdonly, fd, root .. p)
-      else
+      if st.type ~= "directory" then
         attach(try(core.open_tree(null, false, "/dev/null")), fd, "/dev/null", root .. p)
+      elseif empty then
+        attach(try(core.open_tree(empty, false, root .. p)), fd, "tmpfs", root .. p)
+      else
+        empty = new_mount("tmpfs", "tmpfs", "size=0,mode=555", SAFE | A.rdonly, fd, root .. p, true)
       end
     end
   end
   core.close(null)
+  if empty then core.close(empty) end
   for _, p in ipairs(M.READONLY) do
     local rel = p:match("^/proc/(.*)$")
     local fd = kernel_path(root .. "/proc", mnts.proc, rel)
