@@ -42,19 +42,8 @@ end
 -- masked files and directories this kernel has, the read-only mounts, and an
 -- open for writing (no write: `: >>`) of core_pattern, which the host's root could.
 local function proc_probe()
-  local lines, expect = {}, {}
-  for _, p in ipairs(require("nsbox.rootfs").MASKED) do
-    local name = p:match("^/proc/(.*)")
-    local st = name and core.stat(p)
-    if st and st.type == "directory" then
-      lines[#lines + 1] = string.format("echo %s $(ls -A %s | wc -l) $(touch %s/x 2>&- || echo refused)",
-        name, name, name)
-      expect[#expect + 1] = name .. " 0 refused"
-    elseif st then
-      lines[#lines + 1] = string.format("echo %s $(stat -c %%t:%%T %s) $(wc -c < %s)", name, name, name)
-      expect[#expect + 1] = name .. " 1:3 0"
-    end
-  end
+  -- (named from inside the proc found: the shell has cd'd into it)
+  local lines, expect = H.mask_checks(require("nsbox.rootfs").MASKED, function(p) return p:match("^/proc/(.*)") end)
   for _, p in ipairs(require("nsbox.rootfs").READONLY) do
     if core.stat(p) then
       local name = p:match("^/proc/(.*)")

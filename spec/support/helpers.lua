@@ -127,6 +127,27 @@ function H.read_file(path)
   return s
 end
 
+--- Shell lines that show how each of paths (nsbox.rootfs.MASKED's) is masked, and
+-- what they print when it is: a directory empty and not writable, a file the
+-- character device 1:3 and empty. at(p) is the path the shell names for p (p
+-- itself by default; nil skips it); paths this kernel lacks are left out. No
+-- /dev/null in them: a racer may have made /dev a symlink.
+function H.mask_checks(paths, at)
+  local lines, expect = {}, {}
+  for _, p in ipairs(paths) do
+    local st, a = core.stat(p), (at or function(x) return x end)(p)
+    if a and st and st.type == "directory" then
+      lines[#lines + 1] = string.format("echo %s $(ls -A %s | wc -l) $(touch %s/x 2>&- || echo refused)",
+        a, a, a)
+      expect[#expect + 1] = a .. " 0 refused"
+    elseif a and st then
+      lines[#lines + 1] = string.format("echo %s $(stat -c %%F,%%t:%%T %s) $(wc -c < %s)", a, a, a)
+      expect[#expect + 1] = a .. " character special file,1:3 0"
+    end
+  end
+  return lines, expect
+end
+
 --- Exit code, stdout and stderr of a shell command line.
 function H.run3(cmd)
   local errf = H.tmpname("err")
