@@ -32,20 +32,33 @@ say("Medians; timings on this shared machine are noisy, compare the ratios withi
 
 -- 1. Whole-process start, side by side (hyperfine).
 assert(os.execute("cd " .. top .. " && bash bench/start.sh"), "bench/start.sh failed")
-local f = assert(io.open(top .. "/build/bench/start.json"))
-local json_text = f:read("a")
-f:close()
-local results, floor_ms, full_ms = {}, nil, nil
-for block in json_text:gmatch('{%s*"command":.-"exit_codes"') do
-  local name = block:match('"command":%s*"([^"]*)"')
-  local median = tonumber(block:match('"median":%s*([%d%.e%-]+)'))
-  results[#results + 1] = { name, median * 1000 }
-  if name == "floor" then floor_ms = median * 1000 end
-  if name:match("^floor %-%-full") then full_ms = median * 1000 end
+-- every round's times of a command together, in the order of round 1
+local results, times, floor_ms, full_ms = {}, {}, nil, nil
+local cjson = require "cjson"
+for r = 1, math.huge do
+  local f = io.open(string.format("%s/build/bench/start-%d.json", top, r))
+  if not f then break end
+  for _, res in ipairs(cjson.decode(f:read("a")).results) do
+    if not times[res.command] then
+      times[res.command] = {}
+      results[#results + 1] = { res.command }
+    end
+    table.move(res.times, 1, #res.times, #times[res.command] + 1, times[res.command])
+  end
+  f:close()
+end
+for _, row in ipairs(results) do
+  local t = times[row[1]]
+  table.sort(t)
+  row[2] = (#t % 2 == 1 and t[(#t + 1) // 2] or (t[#t // 2] + t[#t // 2 + 1]) / 2) * 1000
+  if row[1] == "floor" then floor_ms = row[2] end
+  if row[1]:match("^floor %-%-full") then full_ms = row[2] end
 end
 for _, r in ipairs(results) do r[3], r[4] = floor_ms, full_ms end
 say("## Whole-process start: a /bin/true container, all namespaces, no bridge\n")
-say("hyperfine, 200 runs each after 20 warm-ups. crun refuses hybrid cgroups: every command runs in a")
+say("hyperfine, 200 runs each, in 10 rounds of 20 that take the commands in turn (every other round in")
+say("reverse order), so that the machine's slow spells fall on all rows alike; the median of all 200.")
+say("crun refuses hybrid cgroups: every command runs in a")
 say("private mount namespace with a cgroup2 mount on /sys/fs/cgroup, crun with `--cgroup-manager=disabled`.")
 say("nsbox runs as installed (`make install`: modules precompiled). `floor --full` adds, in C, what an nsbox")
 say("container does by default beyond the floor: /dev, a read-only /sys, the OCI masks, lo up, caps, setsid.\n")

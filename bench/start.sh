@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Whole-process start of a /bin/true container, side by side with hyperfine:
 # the C floor, nsbox (CLI and a Lua script), unshare, bwrap, crun and runc.
-# Run as root from the repository root; writes build/bench/start.json.
+# Run as root from the repository root; writes build/bench/start-ROUND.json.
 # BENCH_BASE=<git rev>: nsbox at that revision too, built and installed beside
 # (build/bench/base), so a change is measured before/after in one run.
 # crun refuses hybrid cgroups, so everything runs inside a private mount
@@ -57,18 +57,29 @@ for p in /proc/bus /proc/fs /proc/irq /proc/sys /proc/sysrq-trigger; do
   [ -e "$p" ] && bw="$bw --ro-bind $p $p"
 done
 runs=${RUNS:-200}
+# In rounds: each round runs every command runs/ROUNDS times, the order reversed
+# every other round, so a slow spell of this shared machine falls on all of them
+# alike (a before/after pair measured in two blocks minutes apart says little).
+rounds=${ROUNDS:-10}
+rows=(-n floor "$out/floor $top/build/rootfs"
+  -n 'floor --full (+ nsbox defaults: /dev, /sys, masks, lo, caps)' "$out/floor --full $top/build/rootfs"
+  -n 'nsbox run (CLI)' "$prefix/bin/nsbox run --rootfs $top/build/rootfs /bin/true"
+  -n 'nsbox Lua API script' "lua5.4 $top/bench/one.lua $top/build/rootfs"
+  -n 'unshare -Urmpiun --fork --mount-proc' 'unshare -Urmpiun --fork --mount-proc /bin/true'
+  -n 'bwrap --unshare-all' "bwrap --unshare-all --bind $top/build/rootfs / --proc /proc --dev /dev /bin/true"
+  -n 'bwrap, the same work as nsbox (masks, ro /sys, caps, session, die-with-parent)' "$bw /bin/true"
+  "${base_rows[@]}"
+  -n 'crun run (cgroups off)' "crun --cgroup-manager=disabled run -b $bundle nsbox-bench-crun"
+  -n 'runc run' "runc run -b $bundle nsbox-bench-runc")
+reversed=()
+for ((i = ${#rows[@]} - 3; i >= 0; i -= 3)); do reversed+=("${rows[@]:i:3}"); done
 q() { [ $# -eq 0 ] || printf '%q ' "$@"; }
-unshare -m bash -c "
-  mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
-  hyperfine -N ${HYPERFINE_OPTS:-} --warmup 20 --runs $runs --export-json '$out/start.json' \
-    -n floor '$out/floor $top/build/rootfs' \
-    -n 'floor --full (+ nsbox defaults: /dev, /sys, masks, lo, caps)' '$out/floor --full $top/build/rootfs' \
-    -n 'nsbox run (CLI)' '$prefix/bin/nsbox run --rootfs $top/build/rootfs /bin/true' \
-    -n 'nsbox Lua API script' 'lua5.4 $top/bench/one.lua $top/build/rootfs' \
-    -n 'unshare -Urmpiun --fork --mount-proc' 'unshare -Urmpiun --fork --mount-proc /bin/true' \
-    -n 'bwrap --unshare-all' 'bwrap --unshare-all --bind $top/build/rootfs / --proc /proc --dev /dev /bin/true' \
-    -n 'bwrap, the same work as nsbox (masks, ro /sys, caps, session, die-with-parent)' '$bw /bin/true' \
-    $(q "${base_rows[@]}") \
-    -n 'crun run (cgroups off)' 'crun --cgroup-manager=disabled run -b $bundle nsbox-bench-crun' \
-    -n 'runc run' 'runc run -b $bundle nsbox-bench-runc'
-" >${HYPERFINE_OUT:-/dev/null}
+rm -f "$out"/start-*.json
+for ((r = 1; r <= rounds; r++)); do
+  if ((r % 2)); then set -- "${rows[@]}"; else set -- "${reversed[@]}"; fi
+  unshare -m bash -c "
+    mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
+    hyperfine -N ${HYPERFINE_OPTS:-} --warmup $((r == 1 ? 20 : 3)) --runs $((runs / rounds)) \
+      --export-json '$out/start-$r.json' $(q "$@")
+  " >${HYPERFINE_OUT:-/dev/null}
+done
