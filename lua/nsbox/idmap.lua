@@ -70,20 +70,34 @@ end
 -- ping_group_range holds gids up to GID_T_MAX.
 local GID_MAX = 2147483647
 
---- The gids of this process's gid_map, "low high" for ping_group_range: from
--- the lowest inside to the highest, unless the outside ids run the other way
--- (the kernel then refuses the range): the lowest entry alone.
-function M.ping_range()
+-- The entries of this process's /proc/self/gid_map.
+local function own_gid_map()
   local f, err, errno = io.open("/proc/self/gid_map")
   if not f then return nil, err, errno end
-  local lo, hi
+  local map = {}
   for line in f:lines() do
     local inside, outside, count = line:match("(%d+)%s+(%d+)%s+(%d+)")
-    local e = { inside = tonumber(inside), outside = tonumber(outside), count = tonumber(count) }
-    if e.inside and (not lo or e.inside < lo.inside) then lo = e end
-    if e.inside and (not hi or e.inside > hi.inside) then hi = e end
+    if inside then map[#map + 1] = { inside = tonumber(inside), outside = tonumber(outside), count = tonumber(count) } end
   end
   f:close()
+  return map
+end
+
+--- The gids of a gid map (the recipe's, or by default this process's own
+-- /proc/self/gid_map), "low high" for ping_group_range: from the lowest inside
+-- to the highest, unless the outside ids run the other way (the kernel then
+-- refuses the range): the lowest entry alone.
+function M.ping_range(map)
+  local err, errno
+  if not map then
+    map, err, errno = own_gid_map()
+    if not map then return nil, err, errno end
+  end
+  local lo, hi
+  for _, e in ipairs(map) do
+    if not lo or e.inside < lo.inside then lo = e end
+    if not hi or e.inside > hi.inside then hi = e end
+  end
   if not lo then return nil, "/proc/self/gid_map: no entry" end
   if hi.outside < lo.outside then hi = lo end
   return string.format("%d %d", lo.inside, math.min(hi.inside + hi.count - 1, GID_MAX))
@@ -92,9 +106,11 @@ end
 --- In the child, in its new network namespace (net.ipv4.ping_group_range is per
 -- namespace, "1 0" when new: no one): let its gids open ICMP datagram sockets,
 -- ping without CAP_NET_RAW. Through the host's /proc, before the container's
--- /proc/sys is read-only; skipped where /proc/sys is read-only already.
-function M.open_ping()
-  local range, err, errno = M.ping_range()
+-- /proc/sys is read-only; skipped where /proc/sys is read-only already. map:
+-- the gid map the parent wrote (reading it back from /proc costs more than the
+-- write), nil in a user namespace shared with the caller.
+function M.open_ping(map)
+  local range, err, errno = M.ping_range(map)
   if not range then return nil, err, errno end
   local f
   f, err, errno = io.open("/proc/sys/net/ipv4/ping_group_range", "w")

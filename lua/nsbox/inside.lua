@@ -145,7 +145,7 @@ local function setup(r, fd)
   if not r.namespaces.user then drop_groups() end -- with one, core.spawn's root did
   try(core.join_session_keyring(not r.namespaces.user)) -- the caller's keys stay out of reach
   -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
-  if r.namespaces.net then try(require("nsbox.idmap").open_ping()) end
+  if r.namespaces.net then try(require("nsbox.idmap").open_ping(r.namespaces.user and r.gid_map or nil)) end
   local net = r.net and require "nsbox.net"
   if r.net == "child" then try(net.announce()) end
   rootfs.enter(r)
