@@ -300,6 +300,23 @@ describe("core namespace and mount calls", function()
       lua [[print(core.sethostname(string.rep("x", 65)))]])
   end)
 
+  it("mask checks every path of both lists before it mounts anything, and names the one it refuses", function()
+    H.needs_root("a mount namespace of its own, where a mask could land")
+    local dir = H.tmpdir("mask")
+    finally(function() H.rm(dir) end)
+    assert(os.execute("mkdir " .. H.sh_quote(dir .. "/proc") .. " " .. H.sh_quote(dir .. "/proc/acpi")))
+    local out = H.sh("unshare -m --propagation private env " .. lua_cmd(string.format([[
+      local proc = assert(core.open_in_root("/", %q))
+      local null = assert(core.open_in_root("/", "/dev/null"))
+      for _, bad in ipairs { "/sys/firmware", "/proc", "proc/" } do
+        print(pcall(core.mask, "ROOT", { proc = proc }, null, { "/proc/acpi" }, { bad }))
+      end
+      local f = io.open("/proc/self/mountinfo") print(f:read("a"):find(%q, 1, true) == nil)
+    ]], dir .. "/proc", dir)) .. " 2>&1")
+    local msg = "false\tmask: '%s' is not /TOP/PATH with an fd in mounts for TOP\n"
+    assert.equal(msg:format("/sys/firmware") .. msg:format("/proc") .. msg:format("proc/") .. "true\n", out)
+  end)
+
   it("raise on wrong argument types", function()
     assert.has_error(function() core.mount(nil, 42 > 1) end)
     assert.has_error(function() core.spawn { path = "/bin/true", argv = "true" } end)

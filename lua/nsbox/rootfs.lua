@@ -136,44 +136,15 @@ local function null_device()
   return fd
 end
 
--- The fd of rel inside the proc or sysfs we mounted (mnt), or nil if this kernel lacks it.
-local function kernel_path(label, mnt, rel)
-  local fd, err, errno = core.open_in_root(label, rel, nil, "beneath", mnt)
-  if not fd and errno == core.ENOENT then return nil end
-  return try(fd, err, errno)
-end
-
--- Hide the masked paths (files under /dev/null, directories under an empty
--- read-only tmpfs: one, cloned onto each after the first) and make the read-only
--- ones so: each resolved inside the mount fd of our proc (or sys), never through
--- the image's directory entry.
+-- Hide the masked paths and make the read-only ones so (core.mask: files under
+-- the checked /dev/null, directories under an empty read-only tmpfs), each
+-- resolved inside the mount fd of our proc (or sys), never through the image's
+-- directory entry.
 local function mask(root, mnts)
-  local null, empty = null_device(), nil
-  for _, p in ipairs(M.MASKED) do
-    local top, rel = p:match("^/(%a+)/(.*)$")
-    local fd = kernel_path(root .. "/" .. top, mnts[top], rel)
-    if fd then
-      local st = try(core.stat(fd))
-      if st.type ~= "directory" then
-        attach(try(core.open_tree(null, false, "/dev/null")), fd, "/dev/null", root .. p)
-      elseif empty then
-        attach(try(core.open_tree(empty, false, root .. p)), fd, "tmpfs", root .. p)
-      else
-        empty = new_mount("tmpfs", "tmpfs", "size=0,mode=555", SAFE | A.rdonly, fd, root .. p, true)
-      end
-    end
-  end
+  local null = null_device()
+  local ok, err, errno = core.mask(root, mnts, null, M.MASKED, M.READONLY)
   core.close(null)
-  if empty then core.close(empty) end
-  for _, p in ipairs(M.READONLY) do
-    local rel = p:match("^/proc/(.*)$")
-    local fd = kernel_path(root .. "/proc", mnts.proc, rel)
-    if fd then
-      local tree = try(core.open_tree(fd, true, root .. p))
-      try(core.mount_setattr(tree, SAFE | A.rdonly, 0, true, root .. p))
-      attach(tree, fd, root .. p, root .. p)
-    end
-  end
+  try(ok, err, errno)
 end
 
 --- Build the filesystem of recipe r and pivot into it.
