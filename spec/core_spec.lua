@@ -317,6 +317,21 @@ describe("core namespace and mount calls", function()
     assert.equal(msg:format("/sys/firmware") .. msg:format("/proc") .. msg:format("proc/") .. "true\n", out)
   end)
 
+  it("bind_devices binds host nodes on new files only, and names the one it cannot", function()
+    H.needs_root("binds nodes in a mount namespace of its own")
+    local dir = H.tmpdir("devices")
+    finally(function() H.rm(dir) end)
+    local out = H.sh("unshare -m --propagation private env " .. lua_cmd(string.format([[
+      local dev = assert(core.open_in_root("/", %q))
+      print(core.bind_devices(dev, { "null", "zero" }, "D"))
+      local st = core.stat(%q) print(st.type, st.rdev_major, st.rdev_minor)
+      print(core.bind_devices(dev, { "full", "zero" }, "D"))
+      print(core.bind_devices(dev, { "../null" }, "D"))
+    ]], dir, dir .. "/zero")) .. " 2>&1")
+    assert.equal("true\nchar\t1\t5\nnil\tmount(/dev/zero, D/zero): File exists\t17\n" ..
+      "nil\tmount(/dev/../null, D/../null): Invalid argument\t22\n", out)
+  end)
+
   it("raise on wrong argument types", function()
     assert.has_error(function() core.mount(nil, 42 > 1) end)
     assert.has_error(function() core.spawn { path = "/bin/true", argv = "true" } end)

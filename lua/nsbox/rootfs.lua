@@ -78,15 +78,12 @@ local function new_mount(fstype, source, data, attrs, place, label, keep)
 end
 
 -- Our own tmpfs on /dev (nothing in it is the image's), filled through its fd:
--- the host's nodes bound on files, devpts, shm and the links.
+-- the host's nodes bound on files (core.bind_devices), devpts, shm and the links.
 local function mount_dev(root, rootfd)
   local label = root .. "/dev"
   local dev = new_mount("tmpfs", "tmpfs", "mode=755,size=65536k", A.nosuid | A.nodev | core.MOUNT_ATTR_STRICTATIME,
     top_dir(root, rootfd, "/dev"), label, true)
-  for _, name in ipairs(DEVICES) do
-    local host = "/dev/" .. name -- a bind keeps its own flags: the node works on a nodev tmpfs
-    attach(try(core.open_tree(host)), below(label, dev, name, "file", "beneath"), host, label .. "/" .. name)
-  end
+  try(core.bind_devices(dev, DEVICES, label)) -- each on a new file: binds keep their flags, the nodes work
   new_mount("devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620", A.nosuid | A.noexec,
     below(label, dev, "pts", "dir", "beneath"), label .. "/pts")
   new_mount("tmpfs", "shm", "mode=1777,size=65536k", SAFE, below(label, dev, "shm", "dir", "beneath"), label .. "/shm")
