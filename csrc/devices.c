@@ -32,7 +32,8 @@ static int new_file(int dir, const char *name)
 static int bind_node(int dev, const char *name)
 {
 	char host[64];
-	if (snprintf(host, sizeof host, "/dev/%s", name) >= (int)sizeof host || strchr(name, '/'))
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/') ||
+	    snprintf(host, sizeof host, "/dev/%s", name) >= (int)sizeof host)
 		return errno = EINVAL, -1;
 	/* a bind keeps the node's own mount flags: it works on the nodev tmpfs */
 	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -63,8 +64,9 @@ static int l_bind_devices(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	const char *label = luaL_checkstring(L, 3);
 	for (lua_Integer i = 1, n = luaL_len(L, 2); i <= n; i++) {
-		lua_geti(L, 2, i);
-		const char *name = luaL_checkstring(L, -1);
+		if (lua_geti(L, 2, i) != LUA_TSTRING)
+			return nsbox_fail_msg(L, EINVAL, "bind_devices: names[%d] is not a string", (int)i);
+		const char *name = lua_tostring(L, -1);
 		if (bind_node(dev, name) < 0)
 			return nsbox_fail(L, errno, "mount(/dev/%s, %s/%s)", name, label, name);
 		lua_pop(L, 1);

@@ -66,7 +66,8 @@ static int empty_tmpfs(void)
 
 /* Hide the file or directory at place: a file under null (the checked
  * /dev/null), a directory under the empty tmpfs *empty, made on the first and
- * cloned for the rest (a detached mount cannot be cloned before Linux 6.15). */
+ * cloned for the rest (a detached mount cannot be cloned before Linux 6.15): one
+ * empty superblock, read-only, behind every masked directory. */
 static int hide(int place, int null, int *empty)
 {
 	struct stat st;
@@ -146,10 +147,9 @@ static int l_mask(lua_State *L)
 	const char *rel;
 	for (int list = 4; list <= 5; list++) /* all checked before anything is mounted */
 		for (lua_Integer i = 1, n = luaL_len(L, list); i <= n; i++) {
-			lua_geti(L, list, i);
-			const char *path = luaL_checkstring(L, -1);
+			const char *path = lua_geti(L, list, i) == LUA_TSTRING ? lua_tostring(L, -1) : "";
 			if (mount_of(L, 2, path, &rel) < 0)
-				return luaL_error(L, "mask: '%s' is not /TOP/PATH with an fd in mounts for TOP", path);
+				return nsbox_fail_msg(L, EINVAL, "mask: '%s' is not /TOP/PATH with an fd in mounts for TOP", path);
 			lua_pop(L, 1);
 		}
 	int empty = -1;

@@ -63,7 +63,9 @@ static int create_last(int rootfd, char *prefix, int file, unsigned long long re
 }
 
 /***
- * Open a path inside a root, as an O_PATH fd, creating what is missing if asked.
+ * Open a path inside a root, as an O_PATH fd, creating what is missing if asked
+ * (a file made here comes back as the O_RDONLY fd openat2 made it with: use the
+ * fd as a place, for move_mount or fstat, not for I/O).
  * Symlinks resolve inside the root ("in_root", RESOLVE_IN_ROOT) or must not leave
  * it at all ("beneath", RESOLVE_BENEATH); magic links (/proc/self/fd/N) are
  * refused either way. "nofollow" is "in_root" with a symlink as the last part
@@ -121,6 +123,14 @@ static int l_open_in_root(lua_State *L)
 			r = -1;
 		} else if ((r = create_last(rootfd, rel, as_file, resolve)) < 0) {
 			op = as_file ? "create" : "mkdir";
+		}
+		if (r == -2 && last) { /* there now after all (made meanwhile)? then open it */
+			int again = open2(rootfd, rel, O_PATH, resolve);
+			if (again >= 0) {
+				close(again);
+				fd = open2(rootfd, rel, oflags, resolve);
+				break;
+			}
 		}
 		if (r == -2) {
 			if (!given)

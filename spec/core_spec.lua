@@ -308,13 +308,14 @@ describe("core namespace and mount calls", function()
     local out = H.sh("unshare -m --propagation private env " .. lua_cmd(string.format([[
       local proc = assert(core.open_in_root("/", %q))
       local null = assert(core.open_in_root("/", "/dev/null"))
-      for _, bad in ipairs { "/sys/firmware", "/proc", "proc/" } do
-        print(pcall(core.mask, "ROOT", { proc = proc }, null, { "/proc/acpi" }, { bad }))
+      for _, bad in ipairs { "/sys/firmware", "/proc", "proc/", 42 } do
+        print(core.mask("ROOT", { proc = proc }, null, { "/proc/acpi" }, { bad }))
       end
       local f = io.open("/proc/self/mountinfo") print(f:read("a"):find(%q, 1, true) == nil)
     ]], dir .. "/proc", dir)) .. " 2>&1")
-    local msg = "false\tmask: '%s' is not /TOP/PATH with an fd in mounts for TOP\n"
-    assert.equal(msg:format("/sys/firmware") .. msg:format("/proc") .. msg:format("proc/") .. "true\n", out)
+    local msg = "nil\tmask: '%s' is not /TOP/PATH with an fd in mounts for TOP\t22\n"
+    assert.equal(msg:format("/sys/firmware") .. msg:format("/proc") .. msg:format("proc/") .. msg:format("") ..
+      "true\n", out)
   end)
 
   it("bind_devices binds host nodes on new files only, and names the one it cannot", function()
@@ -326,10 +327,14 @@ describe("core namespace and mount calls", function()
       print(core.bind_devices(dev, { "null", "zero" }, "D"))
       local st = core.stat(%q) print(st.type, st.rdev_major, st.rdev_minor)
       print(core.bind_devices(dev, { "full", "zero" }, "D"))
-      print(core.bind_devices(dev, { "../null" }, "D"))
+      for _, bad in ipairs { "../null", "..", "" } do print(core.bind_devices(dev, { bad }, "D")) end
+      print(core.bind_devices(dev, { 3 }, "D"))
     ]], dir, dir .. "/zero")) .. " 2>&1")
     assert.equal("true\nchar\t1\t5\nnil\tmount(/dev/zero, D/zero): File exists\t17\n" ..
-      "nil\tmount(/dev/../null, D/../null): Invalid argument\t22\n", out)
+      "nil\tmount(/dev/../null, D/../null): Invalid argument\t22\n" ..
+      "nil\tmount(/dev/.., D/..): Invalid argument\t22\n" ..
+      "nil\tmount(/dev/, D/): Invalid argument\t22\n" ..
+      "nil\tbind_devices: names[1] is not a string\t22\n", out)
   end)
 
   it("raise on wrong argument types", function()

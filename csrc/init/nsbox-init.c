@@ -125,8 +125,9 @@ static int status_of(int st)
 
 /* A copy of path and argv (in one anonymous mapping) to exec the command from,
  * so that ours are blanked before the fork: ps inside sees "nsbox-init" from
- * the command's first instruction, not our arguments. NULL if there is no memory. */
-static char **copy_args(const char **path, char **argv)
+ * the command's first instruction, not our arguments. NULL, and mmap's errno in
+ * *err, if there is no memory. */
+static char **copy_args(const char **path, char **argv, int *err)
 {
 	unsigned long n = 0, bytes = len(*path) + 1;
 	for (; argv[n]; n++)
@@ -134,7 +135,7 @@ static char **copy_args(const char **path, char **argv)
 	unsigned long size = (n + 1) * sizeof(char *) + bytes;
 	long m = sys6(__NR_mmap, 0, (long)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m < 0 && m > -4096)
-		return 0;
+		return *err = (int)-m, (char **)0;
 	char **copy = (char **)m;
 	char *at = (char *)(copy + n + 1);
 	for (unsigned long i = 0; i <= n; i++) {
@@ -174,9 +175,10 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 	long sfd = sys4(__NR_signalfd4, -1, &set, sizeof set, SFD_CLOEXEC | SFD_NONBLOCK);
 	int pipefd[2];
 	long r = sys2(__NR_pipe2, pipefd, O_CLOEXEC);
-	char **args = copy_args(&path, argv);
+	int merr = 0;
+	char **args = copy_args(&path, argv, &merr);
 	if (sfd < 0 || r < 0 || !args) {
-		say(fd, "exec_failed", sfd < 0 ? (int)-sfd : r < 0 ? (int)-r : ENOMEM);
+		say(fd, "exec_failed", sfd < 0 ? (int)-sfd : r < 0 ? (int)-r : merr);
 		leave(126);
 	}
 	/* ps and pgrep inside show "nsbox-init", not the command a second time */

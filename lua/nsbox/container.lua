@@ -51,7 +51,7 @@ local function child_recipe(r)
   return {
     rootfs = r.rootfs, command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
-    mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio,
+    mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio, gid_map = r.gid_map,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
     -- who configures the container's interface: this process as root (it makes
     -- the host side itself), else the child, from the "network" message
