@@ -14,16 +14,11 @@ local function must(cmd) assert(os.execute(cmd), "failed: " .. cmd) end
 
 local read = H.read_file
 
--- The names of the links of this namespace, as a set.
-local function link_set()
-  local t = {}
-  for _, l in ipairs(ipj("link show")) do t[l.ifname] = true end
-  return t
-end
+local link_set = H.links -- the links of this namespace, by name
 
 -- No link appeared since before.
 local function no_new_link(before)
-  for name in pairs(link_set()) do assert.is_true(before[name] or false, "new link " .. name) end
+  for name in pairs(link_set()) do assert.is_true(before[name] ~= nil, "new link " .. name) end
 end
 
 -- The IPv4 addresses of a link, "a.b.c.d/n", sorted.

@@ -6,11 +6,7 @@ local nsbox, core = H.nsbox, H.core
 local json = { decode = H.json_decode }
 local ip_json = H.ipj
 
-local function links()
-  local names = {}
-  for _, l in ipairs(ip_json("link")) do names[l.ifname] = l end
-  return names
-end
+local links = H.links
 
 local function link_names()
   local names = {}

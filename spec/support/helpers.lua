@@ -163,12 +163,7 @@ end
 -- its stdout, its stderr and its exit status.
 function H.cli(state)
   return function(args)
-    local errf = H.tmpname("cli-err")
-    local p = io.popen("NSBOX_STATE_DIR=" .. sh_quote(state) .. " " .. H.root .. "/bin/nsbox " .. args .. " 2>" .. errf)
-    local out = p:read("a")
-    local _, _, code = p:close()
-    local err = H.read_file(errf)
-    os.remove(errf)
+    local code, out, err = H.run3("NSBOX_STATE_DIR=" .. sh_quote(state) .. " " .. H.root .. "/bin/nsbox " .. args)
     return out, err, code
   end
 end
@@ -299,6 +294,13 @@ function H.ipj(args, pid)
   local pre = pid and ("nsenter -t " .. pid .. " -n ") or ""
   local out = H.sh(pre .. "ip -j " .. args .. " 2>/dev/null")
   return out ~= "" and H.json_decode(out) or {}
+end
+
+--- The links of this network namespace (or of pid's), by name: `ip -j link`'s objects.
+function H.links(pid)
+  local t = {}
+  for _, l in ipairs(H.ipj("link", pid)) do t[l.ifname] = l end
+  return t
 end
 
 --- A world-readable copy of the Lua tree, the rootfs and the given support
