@@ -23,6 +23,19 @@ int nsbox_opt_bool_field(lua_State *L, int idx, const char *k, int def);
 /* An fd argument: an integer >= 0. */
 int nsbox_check_fd(lua_State *L, int arg);
 
+/* openat2(2) (O_CLOEXEC added, EAGAIN retried): an fd, or -1 with errno. NSBOX_NEW_FILE:
+ * the flags that make a new empty file and never open an existing name or a link. */
+int nsbox_open2(int dirfd, const char *path, int flags, unsigned mode, unsigned long long resolve);
+#define NSBOX_NEW_FILE (O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW)
+
+/* move_mount(2) of the detached mount tree onto the fd place; tree is closed, errno kept. */
+int nsbox_attach(int tree, int place);
+
+/* fsopen, fsconfig of source and of data ("k=v,flag"), fsmount with attrs: a detached
+ * mount's fd, or -1 with errno (and the option refused in bad, if one was). */
+int nsbox_fsmount(const char *type, const char *source, const char *data, unsigned attrs, char *bad,
+		  unsigned long badlen);
+
 /* Each file adds its functions (and constants) to the table on the top of the stack. */
 void nsbox_open_spawn(lua_State *L);
 void nsbox_open_wait(lua_State *L);

@@ -13,21 +13,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* A new empty file name in dir (O_EXCL: never one that is there, nor a link). */
-static int new_file(int dir, const char *name)
-{
-	struct open_how how;
-	memset(&how, 0, sizeof how);
-	how.flags = O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-	how.mode = 0644;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
-	while (fd < 0 && errno == EAGAIN);
-	return fd;
-}
-
 /* Bind the host's /dev/name on a new file name in dev. */
 static int bind_node(int dev, const char *name)
 {
@@ -39,13 +24,16 @@ static int bind_node(int dev, const char *name)
 	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0)
 		return -1;
-	int place = new_file(dev, name), r = -1;
-	if (place >= 0)
-		r = (int)syscall(SYS_move_mount, tree, "", place, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	int place = nsbox_open2(dev, name, NSBOX_NEW_FILE, 0644, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+	if (place < 0) {
+		int e = errno;
+		close(tree);
+		errno = e;
+		return -1;
+	}
+	int r = nsbox_attach(tree, place);
 	int e = errno;
-	if (place >= 0)
-		close(place);
-	close(tree);
+	close(place);
 	errno = e;
 	return r;
 }

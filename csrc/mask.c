@@ -16,52 +16,11 @@
 #include <unistd.h>
 
 #define SAFE (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
-
-/* rel below the mount fd mnt, never out of it (no symlink leads elsewhere, no magic link) */
-static int open_beneath(int mnt, const char *rel)
-{
-	struct open_how how;
-	memset(&how, 0, sizeof how);
-	how.flags = O_PATH | O_CLOEXEC;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, mnt, rel, &how, sizeof how);
-	while (fd < 0 && errno == EAGAIN);
-	return fd;
-}
+#define BENEATH (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 
 static int clone_of(int fd, unsigned flags)
 {
 	return (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | flags);
-}
-
-/* Attach the detached mount tree onto place; tree is closed. */
-static int attach(int tree, int place)
-{
-	int r = (int)syscall(SYS_move_mount, tree, "", place, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
-	int e = errno;
-	close(tree);
-	errno = e;
-	return r;
-}
-
-/* An empty read-only tmpfs, detached. */
-static int empty_tmpfs(void)
-{
-	int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return -1;
-	int fd = -1;
-	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "tmpfs", 0) == 0 &&
-	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "0", 0) == 0 &&
-	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "555", 0) == 0 &&
-	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-		fd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, SAFE | MOUNT_ATTR_RDONLY);
-	int e = errno;
-	close(fs);
-	errno = e;
-	return fd;
 }
 
 /* Hide the file or directory at place: a file under null (the checked
@@ -75,19 +34,14 @@ static int hide(int place, int null, int *empty)
 		return -1;
 	if (!S_ISDIR(st.st_mode) || *empty >= 0) {
 		int tree = clone_of(S_ISDIR(st.st_mode) ? *empty : null, 0);
-		return tree < 0 ? -1 : attach(tree, place);
+		return tree < 0 ? -1 : nsbox_attach(tree, place);
 	}
-	int tree = empty_tmpfs();
-	if (tree < 0)
+	char bad[32];
+	/* kept in *empty (the caller closes it): once moved, the attached mount */
+	*empty = nsbox_fsmount("tmpfs", "tmpfs", "size=0,mode=555", SAFE | MOUNT_ATTR_RDONLY, bad, sizeof bad);
+	if (*empty < 0)
 		return -1;
-	if (syscall(SYS_move_mount, tree, "", place, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-		int e = errno;
-		close(tree);
-		errno = e;
-		return -1;
-	}
-	*empty = tree; /* now the attached one */
-	return 0;
+	return (int)syscall(SYS_move_mount, *empty, "", place, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
 /* Bind place on itself, read-only throughout. */
@@ -105,7 +59,7 @@ static int read_only(int place)
 		errno = e;
 		return -1;
 	}
-	return attach(tree, place);
+	return nsbox_attach(tree, place);
 }
 
 /* The mount fd for path's first part ("/proc/keys": mounts.proc, at index
@@ -158,7 +112,7 @@ static int l_mask(lua_State *L)
 			lua_geti(L, list, i);
 			const char *path = lua_tostring(L, -1);
 			int mnt = mount_of(L, 2, path, &rel);
-			int place = open_beneath(mnt, rel), r = 0;
+			int place = nsbox_open2(mnt, rel, O_PATH, 0, BENEATH), r = 0;
 			if (place >= 0) {
 				r = list == 4 ? hide(place, null, &empty) : read_only(place);
 				int e = errno;

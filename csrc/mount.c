@@ -150,20 +150,37 @@ static int l_open_tree(lua_State *L)
  * @tparam string what the mount's name in an error message ("proc", "/dev/null")
  * @tparam string label the mount point's name in an error message
  */
+/* move_mount of from onto to; a directory onto a file or the reverse is ENOTDIR,
+ * as mount(2) says, not EINVAL. */
+static int move(int from, int to)
+{
+	if (syscall(SYS_move_mount, from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0)
+		return 0;
+	int e = errno;
+	struct stat a, b;
+	if (e == EINVAL && fstat(from, &a) == 0 && fstat(to, &b) == 0 && S_ISDIR(a.st_mode) != S_ISDIR(b.st_mode))
+		e = ENOTDIR;
+	errno = e;
+	return -1;
+}
+
+int nsbox_attach(int tree, int place)
+{
+	int r = move(tree, place);
+	int e = errno;
+	close(tree);
+	errno = e;
+	return r;
+}
+
 static int l_move_mount(lua_State *L)
 {
 	int from = nsbox_check_fd(L, 1);
 	int to = nsbox_check_fd(L, 2);
 	const char *what = luaL_checkstring(L, 3);
 	const char *label = luaL_checkstring(L, 4);
-	if (syscall(SYS_move_mount, from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-		int e = errno;
-		struct stat a, b;
-		/* a directory onto a file or the reverse: ENOTDIR, as mount(2) says, not EINVAL */
-		if (e == EINVAL && fstat(from, &a) == 0 && fstat(to, &b) == 0 && S_ISDIR(a.st_mode) != S_ISDIR(b.st_mode))
-			e = ENOTDIR;
-		return nsbox_fail(L, e, "mount(%s, %s)", what, label);
-	}
+	if (move(from, to) < 0)
+		return nsbox_fail(L, errno, "mount(%s, %s)", what, label);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -204,6 +221,23 @@ static int configure(int fsfd, const char *data, char *bad, size_t badlen)
  * @tparam[opt] string label the mount point's name in an error message
  * @treturn integer fd of the detached mount (close-on-exec)
  */
+int nsbox_fsmount(const char *type, const char *source, const char *data, unsigned attrs, char *bad,
+		  unsigned long badlen)
+{
+	int fsfd = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return -1;
+	int fd = -1;
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) == 0 &&
+	    configure(fsfd, data, bad, badlen) == 0 &&
+	    syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		fd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, attrs);
+	int e = errno;
+	close(fsfd);
+	errno = e;
+	return fd;
+}
+
 static int l_fsmount(lua_State *L)
 {
 	const char *type = luaL_checkstring(L, 1);
@@ -212,20 +246,11 @@ static int l_fsmount(lua_State *L)
 	unsigned attrs = (unsigned)luaL_optinteger(L, 4, 0);
 	const char *label = luaL_optstring(L, 5, "(detached)");
 	char bad[256] = "";
-	int fsfd = (int)syscall(SYS_fsopen, type, FSOPEN_CLOEXEC);
-	if (fsfd < 0)
-		return nsbox_fail(L, errno, "mount(%s, %s): fsopen", type, label);
-	int fd = -1;
-	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) == 0 &&
-	    configure(fsfd, data, bad, sizeof bad) == 0 &&
-	    syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-		fd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, attrs);
-	int e = errno;
-	close(fsfd);
+	int fd = nsbox_fsmount(type, source, data, attrs, bad, sizeof bad);
 	if (fd < 0 && *bad)
-		return nsbox_fail(L, e, "mount(%s, %s): option %s", type, label, bad);
+		return nsbox_fail(L, errno, "mount(%s, %s): option %s", type, label, bad);
 	if (fd < 0)
-		return nsbox_fail(L, e, "mount(%s, %s)", type, label);
+		return nsbox_fail(L, errno, "mount(%s, %s)", type, label);
 	lua_pushinteger(L, fd);
 	return 1;
 }

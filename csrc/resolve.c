@@ -12,17 +12,24 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int open2(int dirfd, const char *path, int flags, unsigned long long resolve)
+int nsbox_open2(int dirfd, const char *path, int flags, unsigned mode, unsigned long long resolve)
 {
 	struct open_how how;
 	memset(&how, 0, sizeof how);
 	how.flags = (unsigned long long)(flags | O_CLOEXEC);
+	how.mode = mode;
 	how.resolve = resolve;
 	int fd;
 	do
 		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 	while (fd < 0 && errno == EAGAIN);
 	return fd;
+}
+
+/* resolved as resolve says, nothing created */
+static int open2(int dirfd, const char *path, int flags, unsigned long long resolve)
+{
+	return nsbox_open2(dirfd, path, flags, 0, resolve);
 }
 
 /* Make the last component of prefix (missing) below root: a directory, or an empty
@@ -33,14 +40,7 @@ static int create_last(int rootfd, char *prefix, int file, unsigned long long re
 {
 	int r;
 	if (file) {
-		struct open_how how;
-		memset(&how, 0, sizeof how);
-		how.flags = O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-		how.mode = 0644;
-		how.resolve = resolve;
-		do
-			r = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof how);
-		while (r < 0 && errno == EAGAIN);
+		r = nsbox_open2(rootfd, prefix, NSBOX_NEW_FILE, 0644, resolve);
 	} else {
 		char *slash = strrchr(prefix, '/');
 		int parent = rootfd; /* a name without a slash is made in rootfd itself */
