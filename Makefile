@@ -47,7 +47,7 @@ build/lua/nsbox/%.lua: lua/nsbox/%.lua
 	@mkdir -p $(@D)
 	$(LUAC) -o $@ $<
 
-build/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
+build/obj/%.o: csrc/%.c $(wildcard csrc/*.h csrc/init/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -59,7 +59,7 @@ $(SO): $(OBJS)
 # sealed memfd. Its own flags: none of luarocks' CFLAGS (-fPIC, the Lua headers).
 INIT_BIN    := build/init/nsbox-init
 INIT_CFLAGS ?= -Os
-$(INIT_BIN): csrc/init/nsbox-init.c csrc/init/sys.h
+$(INIT_BIN): csrc/init/nsbox-init.c csrc/init/sys.h csrc/init/signals.h
 	@mkdir -p $(@D)
 	$(CC) $(INIT_CFLAGS) -std=c11 -Wall -Wextra -Werror -static -nostdlib -ffreestanding -fno-builtin \
 	  -fno-stack-protector -fno-pie -no-pie -fno-asynchronous-unwind-tables -fno-unwind-tables \

@@ -1,6 +1,7 @@
 /* Waiting for processes: pidfd wait and poll with signal forwarding, the reap
  * loop of a tiny init, pidfd kill and open, and the signal numbers. */
 #include "common.h"
+#include "init/signals.h"
 
 /*** @module nsbox.core */
 
@@ -260,4 +261,12 @@ void nsbox_open_wait(lua_State *L)
 	};
 	luaL_setfuncs(L, fns, 0);
 	nsbox_set_consts(L, consts);
+	/* INIT_SIGNALS: what nsbox-init takes, to block before its exec (init/signals.h) */
+	lua_newtable(L);
+	for (int sig = 1, i = 0; sig <= 64; sig++)
+		if (NSBOX_INIT_SIGNALS & NSBOX_SIGBIT(sig)) {
+			lua_pushinteger(L, sig);
+			lua_rawseti(L, -2, ++i);
+		}
+	lua_setfield(L, -2, "INIT_SIGNALS");
 }

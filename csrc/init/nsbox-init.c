@@ -20,6 +20,7 @@
  *
  * FD is the channel to the parent; the caller blocks the signals init takes
  * before the exec, so that no signal is lost before init watches them. */
+#include "signals.h"
 #include "sys.h"
 
 #include <asm-generic/errno.h>
@@ -33,12 +34,7 @@
 
 #define MSG_NOSIGNAL 0x4000
 
-/* Every signal init takes (and passes on to the command, SIGCHLD aside): all
- * but SIGKILL and SIGSTOP, which nobody can take, and the synchronous ones a
- * fault of init's own raises. nsbox.inside blocks the same set before the exec. */
-#define SYNC_SIGNALS ((1UL << (SIGILL - 1)) | (1UL << (SIGTRAP - 1)) | (1UL << (SIGABRT - 1)) | \
-		      (1UL << (SIGBUS - 1)) | (1UL << (SIGFPE - 1)) | (1UL << (SIGSEGV - 1)) | (1UL << (31 - 1)))
-#define TAKEN (~0UL & ~((1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)) | SYNC_SIGNALS))
+#define TAKEN NSBOX_INIT_SIGNALS /* signals.h: what init takes and passes on */
 
 /* The compiler may emit calls to these for plain loops and initialisers. */
 void *memset(void *d, int c, unsigned long n)
@@ -154,19 +150,21 @@ static char **copy_args(const char **path, char **argv, int *err)
 
 __attribute__((noreturn)) static void init(int fd, const char *path, char **argv, char **envp)
 {
-	/* nothing inside may ptrace or read us; the kernel kills the namespace with us */
+	/* nothing inside may ptrace or read us */
 	sys5(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
-	sys5(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	sys5(__NR_prctl, PR_SET_NAME, (long)"nsbox-init", 0, 0, 0);
-	/* Not PID 1 (init = true without a pid namespace): our death kills no
-	 * namespace, so the command gets a death signal of its own (set before
-	 * its exec, so no change of its ids can have cleared it yet) and what it
-	 * orphans comes to us to reap. */
 	long me = sys0(__NR_getpid);
-	if (me != 1) {
-		/* and the parent's death must reach us as the channel's EOF, not
-		 * as a SIGKILL that would leave the command (its own death signal
-		 * gone if it changed its ids) behind */
+	if (me == 1) {
+		/* the parent's death kills us, and the kernel the namespace with us */
+		sys5(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	} else {
+		/* Not PID 1 (init = true without a pid namespace): our death kills
+		 * no namespace, so the command gets a death signal of its own (set
+		 * before its exec, so no change of its ids can have cleared it yet)
+		 * and what it orphans comes to us to reap. The parent's death must
+		 * reach us as the channel's EOF, not as a SIGKILL that would leave
+		 * the command (its own death signal gone if it changed its ids)
+		 * behind. */
 		sys5(__NR_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
 		sys5(__NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	}

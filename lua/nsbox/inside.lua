@@ -97,17 +97,6 @@ local function check_program(r, path)
   if not core.stat(path, true) then exec_failed(r, "exec(" .. path .. "): No such file or directory", core.ENOENT) end
 end
 
--- The signals init takes and passes on (csrc/init/nsbox-init.c: all but
--- SIGKILL, SIGSTOP and the synchronous ones), blocked before its exec so that
--- none sent once start() returned is lost. 32 and 33 are the C library's own.
-local INIT_SIGNALS = {}
-for sig = 1, 64 do
-  if not ({ [4] = 1, [5] = 1, [6] = 1, [7] = 1, [8] = 1, [9] = 1, [11] = 1, [19] = 1, [31] = 1, [32] = 1,
-            [33] = 1 })[sig] then
-    INIT_SIGNALS[#INIT_SIGNALS + 1] = sig
-  end
-end
-
 -- init: nsbox-init as PID 1 of a new pid namespace (always: whatever the command
 -- does to its credentials, init keeps its parent-death signal and watches the
 -- channel, whose EOF is the parent's death), or as asked with init = true. It
@@ -124,7 +113,9 @@ local function exec(r, fd)
   harden(r)
   if r.new_session then try(core.setsid()) end
   local init = r.namespaces.pid or r.init
-  if init then try(core.sigblock(INIT_SIGNALS)) end
+  -- the signals init takes and passes on, blocked before its exec so that none
+  -- sent once start() returned is lost (the C library keeps its own two out)
+  if init then try(core.sigblock(core.INIT_SIGNALS)) end
   fault.point("exec")
   channel.send(fd, "exec", path)
   try(core.cloexec(fd, false)) -- the stub's report channel; it makes it close-on-exec again
@@ -145,7 +136,7 @@ local function setup(r, fd)
   if not r.namespaces.user then drop_groups() end -- with one, core.spawn's root did
   try(core.join_session_keyring(not r.namespaces.user)) -- the caller's keys stay out of reach
   -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
-  if r.namespaces.net then try(require("nsbox.idmap").open_ping(r.namespaces.user and r.gid_map or nil)) end
+  if r.namespaces.net then try(require("nsbox.idmap").open_ping(r.gid_map)) end
   local net = r.net and require "nsbox.net"
   if r.net == "child" then try(net.announce()) end
   rootfs.enter(r)
@@ -172,17 +163,16 @@ local function join(r, fd, pidfd)
   try(core.prctl(core.PR_SET_DUMPABLE, 0))
   try(core.setns(pidfd, r.flags))
   core.close(pidfd)
-  if r.flags & core.CLONE_NEWUSER ~= 0 then
-    try(core.setresgid(0, 0, 0))
-    drop_groups()
+  local own = r.flags & core.CLONE_NEWUSER ~= 0 -- else the host's user namespace, shared (see core)
+  if own then try(core.setresgid(0, 0, 0)) end
+  drop_groups()
+  if own then
     try(core.setresuid(0, 0, 0))
     -- a credential change resets both: set them again
     try(core.prctl(core.PR_SET_DUMPABLE, 0))
     try(core.prctl(core.PR_SET_PDEATHSIG, core.SIGKILL))
   end
-  -- in the container's user namespace (shared: the host's, see core)
-  if r.flags & core.CLONE_NEWUSER == 0 then drop_groups() end
-  try(core.join_session_keyring(r.flags & core.CLONE_NEWUSER == 0))
+  try(core.join_session_keyring(not own))
   enter_cwd(r.cwd)
   local path = find_program(r)
   check_program(r, path)
