@@ -47,10 +47,9 @@ for r = 1, math.huge do
   end
   f:close()
 end
+local median = dofile(top .. "/bench/stats.lua").median
 for _, row in ipairs(results) do
-  local t = times[row[1]]
-  table.sort(t)
-  row[2] = (#t % 2 == 1 and t[(#t + 1) // 2] or (t[#t // 2] + t[#t // 2 + 1]) / 2) * 1000
+  row[2] = median(times[row[1]]) * 1000
   if row[1] == "floor" then floor_ms = row[2] end
   if row[1]:match("^floor %-%-full") then full_ms = row[2] end
 end

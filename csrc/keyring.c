@@ -27,6 +27,18 @@ static int join_fail(lua_State *L, int err)
 			      "(/proc/key-users; /proc/sys/kernel/keys/maxkeys and maxbytes)");
 }
 
+/* A new anonymous session keyring, only its possessor may use it. */
+static int join_anonymous(lua_State *L)
+{
+	long joined = keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0);
+	if (joined < 0)
+		return join_fail(L, errno);
+	if (keyctl(KEYCTL_SETPERM, (unsigned long)joined, PERM_OWN, 0) < 0)
+		return nsbox_fail(L, errno, "session keyring: keyctl(KEYCTL_SETPERM)");
+	lua_pushinteger(L, joined);
+	return 1;
+}
+
 /***
  * Leave the caller's session keyring for a new, empty one of this process's own.
  * A new anonymous keyring (KEYCTL_JOIN_SESSION_KEYRING, NULL) counts against the
@@ -48,18 +60,6 @@ static int join_fail(lua_State *L, int err)
  * @tparam[opt=false] boolean shared the user namespace is not this container's own
  * @treturn integer the serial of the keyring joined (0: no keyrings to leave)
  */
-/* A new anonymous session keyring, only its possessor may use it. */
-static int join_anonymous(lua_State *L)
-{
-	long joined = keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0);
-	if (joined < 0)
-		return join_fail(L, errno);
-	if (keyctl(KEYCTL_SETPERM, (unsigned long)joined, PERM_OWN, 0) < 0)
-		return nsbox_fail(L, errno, "session keyring: keyctl(KEYCTL_SETPERM)");
-	lua_pushinteger(L, joined);
-	return 1;
-}
-
 static int l_join_session_keyring(lua_State *L)
 {
 	int shared = lua_toboolean(L, 1);
