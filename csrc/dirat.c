@@ -136,16 +136,17 @@ static int l_renameat(lua_State *L)
 }
 
 /***
- * unlinkat(2) of a file.
+ * unlinkat(2) of a file, or of an empty directory.
  * @function unlinkat
  * @tparam integer dirfd
  * @tparam string path
+ * @tparam[opt=false] boolean dir remove an empty directory (AT_REMOVEDIR)
  */
 static int l_unlinkat(lua_State *L)
 {
 	int dirfd = nsbox_check_fd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	if (unlinkat(dirfd, path, 0) < 0)
+	if (unlinkat(dirfd, path, lua_toboolean(L, 3) ? AT_REMOVEDIR : 0) < 0)
 		return nsbox_fail(L, errno, "unlink(%s)", path);
 	lua_pushboolean(L, 1);
 	return 1;
