@@ -36,6 +36,19 @@ describe("nsbox run", function()
     assert.equal(mine .. "\n", out)
   end)
 
+  it("maps the image options: --layer, --upper, --in-place, --dns, --dns-search, --dns-option", function()
+    local dir = H.tmpdir("cli-image")
+    finally(function() H.rm(dir) end)
+    os.execute("mkdir " .. dir .. "/layer && echo low > " .. dir .. "/layer/low")
+    local out, err, code = nsbox("run --layer " .. dir .. "/layer --upper " .. dir .. "/up --dns 192.0.2.1 " ..
+      "--dns-search example.org --dns-option ndots:2 sh -c 'cat /low /etc/resolv.conf; echo k > /kept'")
+    assert.same({ "low\nsearch example.org\nnameserver 192.0.2.1\noptions ndots:2\n", "", 0 }, { out, err, code })
+    assert.equal("k\n", H.read_file(dir .. "/up/kept"))
+    out, err, code = nsbox("run --in-place --upper " .. dir .. "/up true")
+    assert.same({ "", "nsbox: in_place: and upper exclude each other: the image itself is written\n", 125 },
+      { out, err, code })
+  end)
+
   it("mounts --tmpfs DST:OPTS with its size and mode (default 1777), making no odd directory", function()
     local out, err, code = nsbox("run --tmpfs /tmp:size=10m --tmpfs /scratch:mode=700 --tmpfs /plain " ..
       "sh -c \"grep -E ' /(tmp|scratch|plain) ' /proc/mounts | cut -d' ' -f2,4\"")

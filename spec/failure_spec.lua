@@ -61,13 +61,13 @@ describe("a setup failure inside the container", function()
     assert.equal("chdir(/no/such/dir): No such file or directory", err)
   end)
 
-  it("names the mkdir that a read-only rootfs refuses", function()
-    -- A read-only rootfs with no /dev: the mount point cannot be made.
+  it("names the mkdir that a read-only rootfs written in place refuses", function()
+    -- A read-only rootfs with no /dev, written in place: the mount point cannot be made.
     H.needs_root("mounts a read-only tmpfs on the host as the rootfs")
     local dir = H.tmpdir("ro")
     finally(function() os.execute("umount " .. dir .. " 2>/dev/null; rm -rf " .. dir) end)
     assert(os.execute(string.format("mkdir %s/proc && mount -t tmpfs -o ro none %s", dir, dir)))
-    local box = assert(nsbox.container { rootfs = dir, command = { "true" } })
+    local box = assert(nsbox.container { rootfs = dir, in_place = true, command = { "true" } })
     local ok, err = box:start()
     assert.is_nil(ok)
     assert.matches("^mkdir%(" .. dir:gsub("%p", "%%%0") .. "/[a-z]+%): Read%-only file system$", err)

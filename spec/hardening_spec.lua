@@ -133,7 +133,7 @@ describe("a rootfs with symlinks pointing out of it", function()
 
   it("resolves mount destinations inside the rootfs: the mkdir and the mount land there", function()
     local before, mounts = listing(host), H.host_mounts()
-    local st, out, err = H.run_sh("cat /proc/mounts; cat /abs/f", { rootfs = root, mounts = {
+    local st, out, err = H.run_sh("cat /proc/mounts; cat /abs/f", { rootfs = root, in_place = true, mounts = {
       { type = "tmpfs", destination = "/abs/x" },
       { type = "tmpfs", destination = "/rel/y/z", readonly = true },
       { source = src, destination = "/etc/deep/d" },

@@ -18,7 +18,7 @@ describe("nsbox.container refuses", function()
   end)
 
   it("a rootfs that is not a directory", function()
-    refused({ rootfs = "/etc/passwd" }, "^rootfs: '/etc/passwd' is not a directory$")
+    refused({ rootfs = "/etc/passwd" }, "^rootfs: '/etc/passwd' is a file, not a directory$")
     refused({ rootfs = 42 }, "^rootfs: string expected, got number$")
   end)
 

@@ -50,7 +50,15 @@ local COMMANDS = {
       { name = "ip", arg = "CIDR", help = "Address inside, CIDR (default: leased from the bridge's subnet)." },
       { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
       { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
+      { name = "layer", arg = "DIR", many = true, help =
+        "A lower layer under the rootfs (overlayfs form; the first given is the highest)." },
+      { name = "upper", arg = "DIR",
+        help = "Keep the container's writes in DIR (made if missing), for a later container to reuse." },
+      { name = "in-place", help = "Write the image itself (the root is then no copy-on-write overlay)." },
       { name = "readonly", help = "Mount the root filesystem read-only." },
+      { name = "dns", arg = "ADDR", many = true, help = "Name server for /etc/resolv.conf (default: the host's)." },
+      { name = "dns-search", arg = "DOMAIN", many = true, help = "Search domain for /etc/resolv.conf." },
+      { name = "dns-option", arg = "OPT", many = true, help = "Resolver option for /etc/resolv.conf (e.g. ndots:2)." },
       { name = "cap-add", arg = "CAP", many = true,
         help = "Add CAP to the default capabilities (podman's 11), e.g. net_raw for busybox's ping." },
       { name = "cap-drop", arg = "CAP", many = true, help = "Drop CAP from the default capabilities." },
@@ -188,9 +196,14 @@ end
 --- Turn parsed options into a recipe, or nil and a message.
 function M.recipe(a)
   local r = { rootfs = a.rootfs or default_rootfs(), hostname = a.hostname, domainname = a.domainname,
-    cwd = a.cwd, name = a.name, readonly = a.readonly or nil }
+    cwd = a.cwd, name = a.name, readonly = a.readonly or nil, upper = a.upper, in_place = a.in_place or nil }
   -- the bundled rootfs is a checkout's build/rootfs: an installed nsbox has no default
   if not r.rootfs then return nil, "--rootfs: required (the image directory; no default once installed)" end
+  if #a.layer > 0 then r.rootfs = { r.rootfs, table.unpack(a.layer) } end
+  if #a.dns + #a.dns_search + #a.dns_option > 0 then
+    r.dns = { servers = a.dns[1] and a.dns, search = a.dns_search[1] and a.dns_search,
+              options = a.dns_option[1] and a.dns_option }
+  end
   if #a.command > 0 then r.command = a.command end
   local err
   r.env, err = env_option(a.env)

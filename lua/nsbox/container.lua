@@ -7,6 +7,8 @@ local idmap = require "nsbox.idmap"
 local fault = require "nsbox.fault"
 local recipe = require "nsbox.recipe"
 local status = require "nsbox.status"
+local layers = require "nsbox.layers"
+local etc = require "nsbox.etc"
 
 local Box = {}
 Box.__index = Box
@@ -46,10 +48,12 @@ local function env_list(env)
   return out
 end
 
--- What the child needs, and nothing the parent keeps to itself.
-local function child_recipe(r)
+-- What the child needs, and nothing the parent keeps to itself. dirs: the
+-- overlay's directories on disk (layers.prepare), if any.
+local function child_recipe(r, dirs)
   return {
-    rootfs = r.rootfs, command = r.command, env = env_list(r.env), path = r.env.PATH,
+    rootfs = r.rootfs, layers = r.layers, in_place = r.in_place, upper = dirs.upper, work = dirs.work,
+    resolv_conf = etc.resolv_conf(r.dns), command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio, gid_map = r.gid_map,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
@@ -66,7 +70,7 @@ end
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
 local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.idmap",
-                        "nsbox.net", "nsbox.rootfs", "nsbox.inside" }
+                        "nsbox.net", "nsbox.rootfs", "nsbox.etc", "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
   local key = package.path
@@ -212,7 +216,9 @@ function Box:launch()
   local r = self.recipe
   local keep = std_fds(r, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
-  local cr = child_recipe(r)
+  local dirs, derr = layers.prepare(r)
+  if not dirs then return nil, derr end
+  local cr = child_recipe(r, dirs)
   local pid, pidfd, psock, path = spawn_side(r, "main", cr, {
     flags = r.flags, pdeathsig = core.SIGKILL, root = r.namespaces.user,
     setup = function(p)
@@ -220,7 +226,11 @@ function Box:launch()
       return idmap.write(p, r.uid_map, r.gid_map)
     end,
   }, keep)
-  if not pid then return nil, pidfd, psock end -- nothing made: the box stays new
+  if not pid then -- nothing made: the box stays new
+    layers.remove(dirs)
+    return nil, pidfd, psock
+  end
+  self.dirs = dirs
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
   if r.network then
@@ -234,8 +244,9 @@ function Box:launch()
   if nerr then
     core.kill(pidfd, core.SIGKILL) -- it waits for a network that will not come
   elseif info then
+    -- the address goes to the child either way: its /etc/hosts names it
     channel.send(psock, "network", cr.net == "child" and { interface = info.interface, address = info.address,
-                                                           gateway = info.gateway } or nil)
+                                                           gateway = info.gateway } or { address = info.address })
   end
   self.launching = { pid = pid, pidfd = pidfd, psock = psock, info = info, nerr = nerr, path = path }
   return move(self, "launched")
@@ -259,6 +270,7 @@ function Box:start()
   if not ok then
     local how, code = reap(l.pidfd)
     if l.info then require("nsbox.net").detach(l.info) end
+    layers.remove(self.dirs)
     self.status = failed
     move(self, "done")
     if not err then
@@ -293,6 +305,7 @@ function Box:wait()
   self.pidfd = nil
   if self.psock then core.close(self.psock) self.psock = nil end
   if self.net then require("nsbox.net").detach(self.net) end
+  layers.remove(self.dirs)
   self.status = status.of(how, code)
   move(self, "done")
   return self.status

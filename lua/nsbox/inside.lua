@@ -7,6 +7,7 @@ local channel = require "nsbox.channel"
 -- everything is loaded before pivot_root hides the host's files (nsbox.net
 -- too, in setup, when the container has a network)
 local rootfs = require "nsbox.rootfs"
+local etc = require "nsbox.etc"
 local fault = require "nsbox.fault"
 local failure = require "nsbox.failure"
 local status = require "nsbox.status"
@@ -149,6 +150,9 @@ local function setup(r, fd)
   local info = r.net and channel.await(fd, "network")
   fault.point("net")
   if r.net == "child" then try(net.configure(info)) end
+  fault.point("etc")
+  etc.write(r, info and info.address)
+  rootfs.seal(r)
   fault.point("cwd")
   enter_cwd(r.cwd)
   exec(r, fd)

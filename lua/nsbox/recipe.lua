@@ -5,6 +5,8 @@ local core = require "nsbox.core"
 local idmap = require "nsbox.idmap"
 local caps = require "nsbox.caps"
 local validate = require "nsbox.validate"
+local layers = require "nsbox.layers"
+local etc = require "nsbox.etc"
 
 local M = {}
 
@@ -29,7 +31,7 @@ local MAX_FD = 0x7fffffff
 local FIELDS = {
   rootfs = true, command = true, env = true, cwd = true, hostname = true, domainname = true,
   namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
-  network = true, keep_fds = true, readonly = true, name = true,
+  network = true, keep_fds = true, readonly = true, name = true, upper = true, in_place = true, dns = true,
   stdin = true, stdout = true, stderr = true,
   capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
 }
@@ -195,15 +197,6 @@ local function mounts(v)
   return out
 end
 
-local function rootfs(v)
-  if v == nil then bad("rootfs", "required") end
-  plain_string("rootfs", v, 4096)
-  local st, err = core.stat(v, true)
-  if not st then bad("rootfs", "%s", err) end
-  if st.type ~= "directory" then bad("rootfs", "'%s' is not a directory", v) end
-  return core.realpath(v)
-end
-
 local function interpreter(v)
   if v == nil then return "/proc/self/exe" end
   abs_path("interpreter", v)
@@ -270,7 +263,7 @@ local function check(r)
   local id = random_id()
   local ns, flags = namespaces(r.namespaces)
   local out = {
-    id = id, rootfs = rootfs(r.rootfs), command = command(r.command),
+    id = id, command = command(r.command),
     hostname = r.hostname ~= nil and host_name("hostname", r.hostname) or id,
     domainname = r.domainname ~= nil and host_name("domainname", r.domainname) or nil,
     cwd = r.cwd ~= nil and abs_path("cwd", r.cwd) or "/",
@@ -286,6 +279,8 @@ local function check(r)
     stdio = { stdio("stdin", r.stdin), stdio("stdout", r.stdout), stdio("stderr", r.stderr) },
     name = r.name ~= nil and container_name(r.name) or id,
   }
+  layers.check(r, out)
+  out.dns = etc.check_dns(r.dns)
   if r.hostname ~= nil and not ns.uts then bad("hostname", "needs the uts namespace") end
   -- nsbox-init is exec'd in the container's user namespace: there, CAP_SYS_PTRACE
   -- passes its non-dumpable flag, and a command holding it could stop init or

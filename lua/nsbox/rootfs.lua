@@ -63,13 +63,51 @@ local function top_dir(root, rootfd, d)
   return fd
 end
 
--- The rootfs bound on itself, nodev throughout, from one lookup of its path: the fd
--- of the new mount, the root all else is resolved in.
+-- The rootfs bound on itself, nodev throughout, from one lookup of its path: the
+-- fd of the new mount, the root all else is resolved in. Only with in_place:
+-- everything the container writes lands in the image.
 local function bind_root(root)
   local dir = try(core.open_in_root(root, "/"))
   local tree = try(core.open_tree(dir, true, root))
   try(core.mount_setattr(tree, A.nodev, 0, true, root))
   return attach(tree, dir, root, root, true)
+end
+
+-- The copy-on-write root: an overlay of the layers (each looked up once, here,
+-- in our own mount namespace, as overlayfs requires), nodev, written to the
+-- upper directory the parent made on disk, else to a private tmpfs attached
+-- over the top layer's directory; the overlay goes on top (over the tmpfs, or
+-- the top layer) and its fd is the root. In a user namespace the overlay keeps
+-- its whiteouts in user.overlay.* xattrs (userxattr): trusted.* needs the
+-- host's root.
+local function overlay_root(r)
+  local lowers = {}
+  local function close_all() for _, fd in pairs(lowers) do core.close(fd) end end
+  for i, l in ipairs(r.layers) do
+    local fd, err, errno = core.open_in_root(l, "/")
+    if not fd then close_all() try(nil, err, errno) end
+    lowers[i] = fd
+  end
+  local opts = { userxattr = r.namespaces.user, attrs = A.nodev }
+  if r.upper then
+    local err, errno
+    opts.upper, err, errno = core.open_in_root(r.upper, "/")
+    if opts.upper then opts.work, err, errno = core.open_in_root(r.work, "/") end
+    if not opts.work then
+      if opts.upper then core.close(opts.upper) end
+      close_all()
+      try(nil, err, errno)
+    end
+    lowers.upper, lowers.work = opts.upper, opts.work
+  else
+    opts.place = lowers[1]
+  end
+  local ovl, tmp, errno = core.overlay(lowers, r.rootfs, opts)
+  local place = tmp
+  if not tmp and ovl then place = lowers[1] lowers[1] = nil end
+  close_all()
+  try(ovl, tmp, errno)
+  return attach(ovl, place, "overlay", r.rootfs, true)
 end
 
 -- A new filesystem attached on the fd place (closed); its mount fd if keep.
@@ -150,7 +188,7 @@ function M.enter(r)
   fault.point("mount-private")
   try(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))
   fault.point("bind-rootfs")
-  local rootfd = bind_root(root)
+  local rootfd = r.in_place and bind_root(root) or overlay_root(r)
   fault.point("proc")
   local mnts = {}
   mnts.proc = new_mount("proc", "proc", nil, SAFE, top_dir(root, rootfd, "/proc"), root .. "/proc", true)
@@ -170,6 +208,10 @@ function M.enter(r)
   try(core.pivot_root(".", "."))
   try(core.umount(".", core.MNT_DETACH))
   try(core.chdir("/"))
+end
+
+--- Last, once the container's /etc files are written: a read-only root made so.
+function M.seal(r)
   if r.readonly then try(core.mount_setattr("/", core.MOUNT_ATTR_RDONLY)) end
 end
 

@@ -12,9 +12,11 @@ stage=$(dirname "$out")/root
 # probes and the setuid helper); busybox for the rest.
 PKGS=(lua5.4 lua-busted lua-cjson busybox-static dash bash coreutils findutils grep sed mawk
       util-linux mount bsdutils procps iproute2 hostname libmnl0 libmnl-dev make
-      gcc libc6-dev)
-# Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables, tun.
-MODS=(overlay veth bridge nf_tables tun crc32c_generic)
+      gcc libc6-dev e2fsprogs)
+# Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables, tun, and loop
+# and ext4 for a disk (an overlay's upper layer in a user namespace needs user xattrs,
+# which 6.1's tmpfs lacks).
+MODS=(overlay veth bridge nf_tables tun crc32c_generic loop ext4)
 
 installed() { [ -n "${inst[$1]:-}" ]; }
 
