@@ -16,7 +16,9 @@ local function with_host_resolver(resolv, upstream, line, ...)
   local f = assert(io.open(dir .. "/resolv.conf", "w"))
   f:write(resolv)
   f:close()
-  local setup = "mount --bind " .. q(dir .. "/resolv.conf") .. " /etc/resolv.conf"
+  -- an overlay on the host's /etc in that namespace: its resolv.conf may not exist (the VM has none)
+  local setup = string.format("mkdir %s/u %s/w && mount -t overlay overlay -o lowerdir=/etc,upperdir=%s/u,workdir=%s/w /etc" ..
+    " && rm -f /etc/resolv.conf && cp %s /etc/resolv.conf", q(dir), q(dir), q(dir), q(dir), q(dir .. "/resolv.conf"))
   if upstream then
     f = assert(io.open(dir .. "/upstream", "w"))
     f:write(upstream)
@@ -50,13 +52,14 @@ describe("the container's /etc files", function()
   end)
 
   it("take the host's resolver configuration", function()
+    H.needs_root("mounts an overlay over the host's /etc in a mount namespace of its own")
     local out = with_host_resolver("search corp.example\nnameserver 10.1.1.1\noptions ndots:2\n", nil,
       "cat /etc/resolv.conf")
     assert.equal("status=0\nsearch corp.example\nnameserver 10.1.1.1\noptions ndots:2\n", out)
   end)
 
   it("replace a loopback resolver of the host (systemd-resolved's) by its upstream servers", function()
-    H.needs_root("binds over the host's /etc/resolv.conf in a mount namespace of its own")
+    H.needs_root("mounts an overlay over the host's /etc in a mount namespace of its own")
     local out = with_host_resolver("nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n",
       "nameserver 192.0.2.10\nnameserver 192.0.2.11\n", "cat /etc/resolv.conf")
     assert.equal("status=0\nsearch lan\nnameserver 192.0.2.10\nnameserver 192.0.2.11\noptions edns0 trust-ad\n", out)

@@ -72,7 +72,8 @@ describe("a copy-on-write root", function()
   end)
 
   it("keeps the writes in an upper directory of the caller's, which a later container finds again", function()
-    local parent = H.tmpdir("upper")
+    -- on disk: /tmp may be a tmpfs without user xattrs (before 6.6), which is refused
+    local parent = H.sh("mktemp -d /var/tmp/nsbox-spec-upper.XXXXXX"):gsub("\n$", "")
     finally(function() H.rm(parent) end)
     local upper = parent .. "/kept"
     local st, _, err = H.run_sh("echo one > /kept-file; rm /etc/group", { rootfs = img, upper = upper })

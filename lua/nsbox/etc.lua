@@ -129,32 +129,37 @@ local function put(dir, name, text)
   try(ok, werr, werrno)
 end
 
--- The files on a private tmpfs, each bound over the image's own: in_place (made
--- empty in the image if missing: that is what in_place means; a link that
--- leads nowhere is left alone), or where the
--- container's root may not write the image's /etc (its owner unmapped: only
--- existing files are covered then).
+-- The files bound over the image's own, each made on the container's /dev
+-- tmpfs (a mount of ours, attached: on 6.1 a detached one cannot be a bind's
+-- source) and unlinked there once bound: in_place (made empty in the
+-- image if missing: that is what in_place means; a link that leads nowhere is
+-- left alone), or where the container's root may not write the image's /etc
+-- (its owner unmapped: only existing files are covered then).
 local function bind_over(files, existing)
-  local tmp = try(core.fsmount("tmpfs", "tmpfs", "mode=0755,size=64k", core.MOUNT_ATTR_NOSUID |
-    core.MOUNT_ATTR_NODEV | core.MOUNT_ATTR_NOEXEC, "/etc"))
-  for _, f in ipairs(files) do
-    -- a link (resolv.conf to ../run/...) resolved in the container's root, as its resolver would
-    local place, err, errno = core.open_in_root("/", "/etc/" .. f[1], not existing and "file" or nil)
-    if place then
-      put(tmp, f[1], f[2])
-      local src = try(core.openat(tmp, f[1], "read"))
-      local tree
-      tree, err, errno = core.open_tree(src, false, "/etc/" .. f[1])
-      core.close(src)
-      if tree then err, errno = select(2, core.move_mount(tree, place, "tmpfs", "/etc/" .. f[1])) end
-      if tree then core.close(tree) end
-      core.close(place)
-    elseif errno == core.ENOENT or errno == core.ELOOP then -- missing (existing only), or a link to nowhere: left as it is
-      err = nil
+  local dev = try(core.open_in_root("/", "/dev", nil, "beneath"))
+  local ok, e = pcall(function()
+    for _, f in ipairs(files) do
+      -- a link (resolv.conf to ../run/...) resolved in the container's root, as its resolver would
+      local place, err, errno = core.open_in_root("/", "/etc/" .. f[1], not existing and "file" or nil)
+      if place then
+        local name = ".nsbox-etc-" .. f[1]
+        put(dev, name, f[2])
+        local src = try(core.openat(dev, name, "read"))
+        local tree
+        tree, err, errno = core.open_tree(src, false, "/etc/" .. f[1])
+        core.close(src)
+        if tree then err, errno = select(2, core.move_mount(tree, place, "tmpfs", "/etc/" .. f[1])) end
+        if tree then core.close(tree) end
+        core.unlinkat(dev, name) -- once bound (a bind of an unlinked file is refused): the mount keeps it
+        core.close(place)
+      elseif errno == core.ENOENT or errno == core.ELOOP then -- missing (existing only), or a link to nowhere: left as it is
+        err = nil
+      end
+      try(not err, err, errno)
     end
-    if err then core.close(tmp) try(nil, err, errno) end
-  end
-  core.close(tmp)
+  end)
+  core.close(dev)
+  if not ok then error(e, 0) end
 end
 
 -- Write the files into /etc (the overlay's upper layer takes them); those the
