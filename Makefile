@@ -119,7 +119,7 @@ VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spe
             spec/network_spec.lua spec/rtnl_spec.lua spec/hardening_spec.lua spec/recipe_spec.lua \
             spec/failure_spec.lua spec/netns_helper_spec.lua spec/channel_spec.lua \
             spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
-            spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua
+            spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)

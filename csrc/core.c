@@ -43,6 +43,7 @@ int luaopen_nsbox_core(lua_State *L)
 	nsbox_open_mask(L);
 	nsbox_open_devices(L);
 	nsbox_open_overlay(L);
+	nsbox_open_idmapped(L);
 	lua_newtable(L);
 	lua_pushcfunction(L, core_index);
 	lua_setfield(L, -2, "__index");

@@ -84,6 +84,22 @@ static int l_fchmod(lua_State *L)
 }
 
 /***
+ * fchown(2).
+ * @function fchown
+ * @tparam integer fd
+ * @tparam integer uid
+ * @tparam integer gid
+ */
+static int l_fchown(lua_State *L)
+{
+	int fd = nsbox_check_fd(L, 1);
+	if (fchown(fd, (uid_t)luaL_checkinteger(L, 2), (gid_t)luaL_checkinteger(L, 3)) < 0)
+		return nsbox_fail(L, errno, "fchown(fd %d)", fd);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
  * mkdirat(2).
  * @function mkdirat
  * @tparam integer|nil dirfd nil: the current directory
@@ -157,13 +173,14 @@ static int l_unlinkat(lua_State *L)
  * when the fd is closed or the process ends, however it ends.
  * @function flock
  * @tparam integer fd
- * @tparam string op
+ * @tparam string op "ex", "un", or "try" (LOCK_EX | LOCK_NB: EWOULDBLOCK if held)
  */
 static int l_flock(lua_State *L)
 {
 	int fd = nsbox_check_fd(L, 1);
-	static const char *const ops[] = { "ex", "un", NULL };
-	int op = luaL_checkoption(L, 2, NULL, ops) == 0 ? LOCK_EX : LOCK_UN;
+	static const char *const ops[] = { "ex", "un", "try", NULL };
+	static const int how[] = { LOCK_EX, LOCK_UN, LOCK_EX | LOCK_NB };
+	int op = how[luaL_checkoption(L, 2, NULL, ops)];
 	int r;
 	while ((r = flock(fd, op)) < 0 && errno == EINTR)
 		;
@@ -176,7 +193,7 @@ static int l_flock(lua_State *L)
 void nsbox_open_dirat(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{ "openat", l_openat }, { "fstat", l_fstat }, { "fchmod", l_fchmod }, { "mkdirat", l_mkdirat },
+		{ "openat", l_openat }, { "fstat", l_fstat }, { "fchmod", l_fchmod }, { "fchown", l_fchown }, { "mkdirat", l_mkdirat },
 		{ "linkat", l_linkat }, { "renameat", l_renameat }, { "unlinkat", l_unlinkat },
 		{ "flock", l_flock }, { NULL, NULL }
 	};

@@ -65,10 +65,32 @@ static int l_drop_groups(lua_State *L)
 	return 1;
 }
 
+/***
+ * setgroups(2) to the gids of a list (the raw system call: this thread's own).
+ * @function set_groups
+ * @tparam table gids at most 65536 integers
+ */
+static int l_set_groups(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+	luaL_argcheck(L, n <= 65536, 1, "at most 65536 groups");
+	gid_t *gids = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(gid_t), 0);
+	for (lua_Integer i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, i + 1);
+		gids[i] = (gid_t)luaL_checkinteger(L, -1);
+		lua_pop(L, 1);
+	}
+	if (syscall(SYS_setgroups, (size_t)n, gids) < 0)
+		return nsbox_fail(L, errno, "setgroups(%d groups)", (int)n);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 void nsbox_open_privs(lua_State *L)
 {
 	static const luaL_Reg fns[] = { { "prctl", l_prctl }, { "clear_inheritable", l_clear_inheritable },
-					{ "drop_groups", l_drop_groups }, { NULL, NULL } };
+					{ "drop_groups", l_drop_groups }, { "set_groups", l_set_groups }, { NULL, NULL } };
 	static const struct nsbox_const consts[] = {
 		{ "PR_SET_PDEATHSIG", PR_SET_PDEATHSIG }, { "PR_GET_PDEATHSIG", PR_GET_PDEATHSIG },
 		{ "PR_SET_DUMPABLE", PR_SET_DUMPABLE }, { "PR_GET_DUMPABLE", PR_GET_DUMPABLE },

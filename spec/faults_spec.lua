@@ -432,7 +432,7 @@ describe("faults", function()
       local before = snapshot()
       -- what nsbox may write outside the rootfs: its state directory (pointed at one of
       -- ours) and, without it, /tmp/nsbox-UID; not the rest of /tmp, which others use
-      local state_dir, own = tmpdir("state"), "/tmp/nsbox-" .. core.geteuid()
+      local state_dir, own = tmpdir("state", true), "/tmp/nsbox-" .. core.geteuid()
       core.setenv("NSBOX_STATE_DIR", state_dir)
       finally(function() core.setenv("NSBOX_STATE_DIR", nil) H.rm(state_dir) end)
       local tmp_before = H.sh("ls -A " .. q(state_dir) .. "; ls -dA " .. q(own) .. " 2>/dev/null")

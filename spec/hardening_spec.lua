@@ -133,7 +133,7 @@ describe("a rootfs with symlinks pointing out of it", function()
 
   it("resolves mount destinations inside the rootfs: the mkdir and the mount land there", function()
     local before, mounts = listing(host), H.host_mounts()
-    local st, out, err = H.run_sh("cat /proc/mounts; cat /abs/f", { rootfs = root, in_place = true, mounts = {
+    local st, out, err = H.run_sh("cat /proc/mounts; cat /abs/f", H.in_place { rootfs = root, mounts = {
       { type = "tmpfs", destination = "/abs/x" },
       { type = "tmpfs", destination = "/rel/y/z", readonly = true },
       { source = src, destination = "/etc/deep/d" },
@@ -141,6 +141,7 @@ describe("a rootfs with symlinks pointing out of it", function()
       { source = src .. "/file", destination = "/abs/keep" }, -- an existing file behind the link
     } })
     assert.equal(0, st, err)
+    out = "\n" .. out -- the binds' trees are cloned first: their lines may come first
     -- inside, each mount is where its path leads when resolved in the root
     assert.matches("\ntmpfs " .. esc(host) .. "/x tmpfs rw,", out)
     assert.matches("\ntmpfs " .. esc(host) .. "/y/z tmpfs ro,", out)
@@ -347,13 +348,15 @@ describe("defaults inside the container", function()
       end
     end
     -- opened for writing (appending nothing): the kernel's files, refused by the mount
+    -- (the container's root is the host's here: with ids of its own, the files' owner refuses first)
     for _, p in ipairs { "/proc/sysrq-trigger", "/proc/sys/kernel/core_pattern", "/proc/sys/kernel/hostname" } do
       if core.stat(p) then
         lines[#lines + 1] = string.format("dd if=/dev/null of=%s conv=notrunc oflag=append 2>&1 | head -1", p)
         expect[#expect + 1] = "dd: can't open '" .. p .. "': Read-only file system"
       end
     end
-    local st, out = H.run_sh(table.concat(lines, "; "))
+    local st, out = H.run_sh(table.concat(lines, "; "), { uid_map = { inside = 0, outside = 0, count = 1 },
+      gid_map = { inside = 0, outside = 0, count = 1 } })
     assert.equal(0, st)
     assert.equal(table.concat(expect, "\n") .. "\n", out)
   end)
@@ -443,15 +446,26 @@ describe("init = true", function()
     box:wait()
     return out
   end
+  -- the same line run by the host's root
+  local function init_seen_from_host(line)
+    local box = assert(nsbox.container { rootfs = H.rootfs, init = true, command = { "sleep", "30" } })
+    assert(box:start())
+    local out = H.sh(string.format("INIT=%d sh -c %s 2>&1", box.pid, q(line)))
+    box:kill(core.SIGKILL)
+    box:wait()
+    return out
+  end
 
   it("runs as PID 1 a non-dumpable init whose host binary the command cannot reach", function()
     local st, out = H.run_sh("ps -o pid,args | grep -c '^ *2 /bin/sh'; readlink /proc/1/exe || echo refused",
       { init = true })
     assert.equal(0, st)
     assert.equal("1\nrefused\n", out)
-    -- init is nsbox-init exec'd in the container's user namespace: its root, with
-    -- every capability there, may look; what it finds is the sealed memfd, no host binary
-    assert.equal("/memfd:nsbox-init (deleted)\nrc=0\n", init_seen_from_userns("readlink -v /proc/$INIT/exe"))
+    -- init is nsbox-init exec'd in the container's user namespace, from a memfd of the
+    -- host's root: with the container's own id range not even that namespace's root may
+    -- look; the host's root finds the sealed memfd, no host binary
+    assert.matches("Permission denied\nrc=1\n$", init_seen_from_userns("readlink -v /proc/$INIT/exe"))
+    assert.equal("/memfd:nsbox-init (deleted)\n", init_seen_from_host("readlink /proc/$INIT/exe"))
   end)
 
   it("holds none of the parent's fds: a forked init closes them before it is seen", function()
@@ -480,10 +494,9 @@ describe("init = true", function()
       { init = true })
     assert.equal(0, st)
     assert.equal("refused\nrefused\nrefused\n", out)
-    -- init is no longer a fork of this process but nsbox-init, exec'd in the container's
-    -- user namespace: its root, with all its capabilities there, may read its maps,
-    -- which show the sealed stub and nothing of this process (no interpreter, no library)
-    local maps = init_seen_from_userns("cat /proc/$INIT/maps")
+    -- init is no longer a fork of this process but nsbox-init: its maps (read by the
+    -- host's root) show the sealed stub and nothing of this process (no interpreter, no library)
+    local maps = init_seen_from_host("cat /proc/$INIT/maps")
     assert.matches("/memfd:nsbox%-init", maps)
     assert.is_nil(maps:find("lua", 1, true), maps)
     assert.is_nil(maps:find("%.so"), maps)

@@ -91,7 +91,7 @@ describe("the caller's terminal (CVE-2017-5226)", function()
   end)
 
   it("keeps nsbox exec's command out of the caller's shell", function()
-    local state = tmpdir("tty-state")
+    local state = tmpdir("tty-state", true)
     local nsbox = "NSBOX_STATE_DIR=" .. q(state) .. " " .. q(H.root .. "/bin/nsbox")
     local runner = io.popen(nsbox .. " run --name tty-box --bind " .. q(probe) .. ":/tiocsti sleep 30 2>&1")
     finally(function()

@@ -6,7 +6,7 @@ local cjson = require "cjson"
 local core = H.core
 local q = H.sh_quote
 
-local STATE = H.tmpdir("state")
+local STATE = H.tmpdir("state", true)
 local NSBOX = "NSBOX_STATE_DIR=" .. STATE .. " " .. H.root .. "/bin/nsbox"
 
 local nsbox = H.cli(STATE) -- stdout, stderr and exit status of an nsbox command line

@@ -17,12 +17,13 @@ local core = require "nsbox.core"
 local M = {}
 
 --- The kinds of message, in the order of a start, and what each means.
--- Parent to child: `maps`, `bundle`, `recipe`, `network`; child to parent:
+-- Parent to child: `maps`, `bundle`, `recipe`, `layers`, `network`; child to parent:
 -- `exec`, `running`, `error`, `exec_failed`.
 M.KINDS = {
   maps = "the id maps are written: the child, held in core.spawn, goes on",
   bundle = "the child side's modules as bytecode (raw), for a re-executed child",
   recipe = "the child's recipe, for a re-executed child (a forked one has it already)",
+  layers = "the image's layers as idmapped clones (fds, the top first), or { error =, errno = } if the kernel refused",
   network = "the network is ready: the host side is made; when the child configures its interface "
     .. "(net = 'child') the payload says how: { interface =, address =, gateway = }",
   exec = "the command (its path the payload) is about to be exec'd: EOF next means its exec succeeded",

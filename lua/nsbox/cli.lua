@@ -37,7 +37,8 @@ local COMMANDS = {
       { name = "domainname", arg = "NAME", help = "NIS domain name inside." },
       { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
       { name = "cwd", arg = "DIR", help = "Working directory inside." },
-      { name = "bind", arg = "SRC:DST[:ro]", help = "Bind-mount SRC at DST, read-only with :ro.", many = true },
+      { name = "bind", arg = "SRC:DST[:OPTS]", many = true, help =
+        "Bind-mount SRC at DST; OPTS: ro (read-only), idmap (SRC's owners shown through the container's map; root)." },
       { name = "tmpfs", arg = "DST[:OPTS]",
         help = "Mount a tmpfs at DST; OPTS: size=N[k|m|g],mode=OCTAL (default mode 1777).", many = true },
       { name = "share", arg = "NS", many = true,
@@ -59,6 +60,8 @@ local COMMANDS = {
       { name = "dns", arg = "ADDR", many = true, help = "Name server for /etc/resolv.conf (default: the host's)." },
       { name = "dns-search", arg = "DOMAIN", many = true, help = "Search domain for /etc/resolv.conf." },
       { name = "dns-option", arg = "OPT", many = true, help = "Resolver option for /etc/resolv.conf (e.g. ndots:2)." },
+      { name = "user", short = "u", arg = "USER", help =
+        "Run as USER: a name of the image's /etc/passwd, UID, UID:GID or NAME:GROUP." },
       { name = "cap-add", arg = "CAP", many = true,
         help = "Add CAP to the default capabilities (podman's 11), e.g. net_raw for busybox's ping." },
       { name = "cap-drop", arg = "CAP", many = true, help = "Drop CAP from the default capabilities." },
@@ -91,7 +94,8 @@ local function help(name)
   local c, out = COMMANDS[name], {}
   out[1] = "Usage: " .. c.usage .. "\n\n" .. c.help .. "\n\nOptions:"
   for _, o in ipairs(c.options) do
-    out[#out + 1] = string.format("  %-30s %s", "--" .. o.name .. (o.arg and " " .. o.arg or ""), o.help)
+    out[#out + 1] = string.format("  %-30s %s", (o.short and "-" .. o.short .. ", " or "") .. "--" .. o.name ..
+      (o.arg and " " .. o.arg or ""), o.help)
   end
   out[#out + 1] = string.format("  %-30s %s", "-h, --help", "Show this help and exit.")
   return table.concat(out, "\n") .. "\n"
@@ -105,8 +109,10 @@ local function parse(argv)
   local c = COMMANDS[name]
   if not c then return nil, name and "unknown command '" .. name .. "'" or "a command is needed (run, exec, ps)" end
   local a, opts = { command_name = name, command = {} }, {}
+  local short = {}
   for _, o in ipairs(c.options) do
     opts[o.name] = o
+    if o.short then short["-" .. o.short] = "--" .. o.name end
     if o.many then a[o.name:gsub("%-", "_")] = {} end
   end
   local i, words = 2, 0
@@ -122,6 +128,7 @@ local function parse(argv)
       break
     end
     if w == "-h" or w == "--help" then return "help", help(name) end
+    w = short[w] or w
     if w:sub(1, 2) == "--" then
       local key, value = w:match("^%-%-([^=]+)=(.*)$")
       key = key or w:sub(3)
@@ -196,7 +203,8 @@ end
 --- Turn parsed options into a recipe, or nil and a message.
 function M.recipe(a)
   local r = { rootfs = a.rootfs or default_rootfs(), hostname = a.hostname, domainname = a.domainname,
-    cwd = a.cwd, name = a.name, readonly = a.readonly or nil, upper = a.upper, in_place = a.in_place or nil }
+    cwd = a.cwd, name = a.name, readonly = a.readonly or nil, upper = a.upper, in_place = a.in_place or nil,
+    user = a.user }
   -- the bundled rootfs is a checkout's build/rootfs: an installed nsbox has no default
   if not r.rootfs then return nil, "--rootfs: required (the image directory; no default once installed)" end
   if #a.layer > 0 then r.rootfs = { r.rootfs, table.unpack(a.layer) } end
@@ -214,9 +222,13 @@ function M.recipe(a)
   end
   local mounts = {}
   for _, b in ipairs(a.bind) do
-    local src, dst, ro = b:match("^([^:]+):([^:]+):?(.*)$")
-    if not src or (ro ~= "" and ro ~= "ro") then return nil, "--bind: '" .. b .. "' is not SRC:DST[:ro]" end
-    mounts[#mounts + 1] = { type = "bind", source = src, destination = dst, readonly = ro == "ro" }
+    local src, dst, opts = b:match("^([^:]+):([^:]+):?(.*)$")
+    local m = src and { type = "bind", source = src, destination = dst }
+    for o in (opts or ""):gmatch("[^,]+") do
+      if o == "ro" then m.readonly = true elseif o == "idmap" then m.idmap = true else m = nil break end
+    end
+    if not m then return nil, "--bind: '" .. b .. "' is not SRC:DST[:ro][,idmap]" end
+    mounts[#mounts + 1] = m
   end
   for _, t in ipairs(a.tmpfs) do
     local dst, opts = t:match("^([^:]*):?(.*)$")

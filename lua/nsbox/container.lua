@@ -9,6 +9,7 @@ local recipe = require "nsbox.recipe"
 local status = require "nsbox.status"
 local layers = require "nsbox.layers"
 local etc = require "nsbox.etc"
+local ids = require "nsbox.ids"
 
 local Box = {}
 Box.__index = Box
@@ -21,6 +22,8 @@ core.init_stub()
 -- The life of a box: new, launched (cloned, setting up), running (its command
 -- exec'd), done (reaped, or its start failed). A failed start goes from
 -- launched to done; a box for a container started elsewhere begins running.
+local take_ids, release, send_trees
+
 local MOVES = { new = { launched = true }, launched = { running = true, done = true }, running = { done = true },
                 done = {} }
 local REFUSED = { launched = "container: already started", running = "container: already started",
@@ -48,11 +51,18 @@ local function env_list(env)
   return out
 end
 
+local function idmapped_mounts(mounts)
+  for _, m in ipairs(mounts) do if m.idmap then return true end end
+  return false
+end
+
 -- What the child needs, and nothing the parent keeps to itself. dirs: the
 -- overlay's directories on disk (layers.prepare), if any.
 local function child_recipe(r, dirs)
   return {
     rootfs = r.rootfs, layers = r.layers, in_place = r.in_place, upper = dirs.upper, work = dirs.work,
+    idmapped = r.auto_ids and not r.in_place, trees = (r.auto_ids and not r.in_place) or idmapped_mounts(r.mounts),
+    user = r.user, home_given = r.home_given, cwd_given = r.cwd_given,
     resolv_conf = etc.resolv_conf(r.dns), command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio, gid_map = r.gid_map,
@@ -70,7 +80,7 @@ end
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
 local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.idmap",
-                        "nsbox.net", "nsbox.rootfs", "nsbox.etc", "nsbox.inside" }
+                        "nsbox.net", "nsbox.rootfs", "nsbox.etc", "nsbox.users", "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
   local key = package.path
@@ -198,6 +208,73 @@ local function spawn_side(r, entry, cr, spec, keep, ...)
   return pid, pidfd, psock, spec.path
 end
 
+-- A picked id range (r.auto_ids): leased, and written into r as both maps.
+-- Returns the lease's fd (nil without a range), or nil, message.
+function take_ids(r)
+  if not r.auto_ids then return nil end
+  local want = r.upper and ids.recorded(r.upper)
+  local base, lock = ids.lease(want)
+  if not base then return nil, lock end
+  if r.upper and not want then
+    local ok, err = ids.record(r.upper, base)
+    if not ok then ids.release(base, lock) return nil, err end
+  end
+  local map = { { inside = 0, outside = base, count = ids.SIZE } }
+  r.uid_map, r.gid_map = map, map
+  return lock
+end
+
+-- What a launch holds until the box is done: the overlay's directories on disk, the id lease.
+function release(self)
+  layers.remove(self.dirs)
+  self.dirs = nil
+  if self.ids_lock then ids.release(self.recipe.uid_map[1].outside, self.ids_lock) self.ids_lock = nil end
+end
+
+-- The image's layers (cr.idmapped) and the sources of the mounts marked idmap,
+-- as clones idmapped through the child's user namespace (its maps are written:
+-- core.spawn held it until then), sent on the "layers" message: the fds, the
+-- layers first, and which mounts follow. A tree the kernel would not idmap is the
+-- child's error to report.
+function send_trees(r, cr, pid, psock)
+  local userns, err, errno = core.open_ns("/proc/" .. pid .. "/ns/user")
+  local trees, what = {}, { layers = 0, mounts = {} }
+  local function add(path, fd_err, ...)
+    local fd, ferr, ferrno = fd_err, ...
+    if not fd then err, errno = ferr, ferrno return false end
+    local tree
+    tree, err, errno = core.idmapped_tree(fd, userns, path)
+    if not tree then err = layers.idmap_refused(path, fd, err) end
+    core.close(fd)
+    trees[#trees + 1] = tree
+    return tree ~= nil
+  end
+  if userns then
+    local ok = true
+    if cr.idmapped then
+      for _, l in ipairs(r.layers) do
+        ok = add(l, core.open_in_root(l, "/"))
+        if not ok then break end
+        what.layers = what.layers + 1
+      end
+    end
+    for i, m in ipairs(r.mounts) do
+      if not ok then break end
+      if m.idmap then
+        ok = add(m.source, core.openat(nil, m.source, "read"))
+        what.mounts[#what.mounts + 1] = i
+      end
+    end
+    core.close(userns)
+    if ok then
+      channel.send(psock, "layers", what, trees)
+      err = nil
+    end
+  end
+  if err then channel.send(psock, "layers", { error = err, errno = errno }) end
+  for _, t in ipairs(trees) do core.close(t) end
+end
+
 local function std_fds(r, keep)
   for i = 1, 3 do
     if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
@@ -216,8 +293,13 @@ function Box:launch()
   local r = self.recipe
   local keep = std_fds(r, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
+  local lock, ierr = take_ids(r)
+  if ierr then return nil, ierr end
   local dirs, derr = layers.prepare(r)
-  if not dirs then return nil, derr end
+  if not dirs then
+    if lock then ids.release(r.uid_map[1].outside, lock) end
+    return nil, derr
+  end
   local cr = child_recipe(r, dirs)
   local pid, pidfd, psock, path = spawn_side(r, "main", cr, {
     flags = r.flags, pdeathsig = core.SIGKILL, root = r.namespaces.user,
@@ -226,11 +308,12 @@ function Box:launch()
       return idmap.write(p, r.uid_map, r.gid_map)
     end,
   }, keep)
+  self.dirs, self.ids_lock = dirs, lock
   if not pid then -- nothing made: the box stays new
-    layers.remove(dirs)
+    release(self)
     return nil, pidfd, psock
   end
-  self.dirs = dirs
+  if cr.trees then send_trees(r, cr, pid, psock) end
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
   if r.network then
@@ -270,7 +353,7 @@ function Box:start()
   if not ok then
     local how, code = reap(l.pidfd)
     if l.info then require("nsbox.net").detach(l.info) end
-    layers.remove(self.dirs)
+    release(self)
     self.status = failed
     move(self, "done")
     if not err then
@@ -305,7 +388,7 @@ function Box:wait()
   self.pidfd = nil
   if self.psock then core.close(self.psock) self.psock = nil end
   if self.net then require("nsbox.net").detach(self.net) end
-  layers.remove(self.dirs)
+  release(self)
   self.status = status.of(how, code)
   move(self, "done")
   return self.status

@@ -8,6 +8,7 @@ local channel = require "nsbox.channel"
 -- too, in setup, when the container has a network)
 local rootfs = require "nsbox.rootfs"
 local etc = require "nsbox.etc"
+local users = require "nsbox.users"
 local fault = require "nsbox.fault"
 local failure = require "nsbox.failure"
 local status = require "nsbox.status"
@@ -102,7 +103,7 @@ end
 -- does to its credentials, init keeps its parent-death signal and watches the
 -- channel, whose EOF is the parent's death), or as asked with init = true. It
 -- reports "running" once the command is exec'd and keeps the channel open.
-local function exec(r, fd)
+local function exec(r, fd, who)
   local path = find_program(r)
   check_program(r, path)
   for i = 1, 3 do
@@ -112,6 +113,7 @@ local function exec(r, fd)
   for _, k in ipairs(r.keep_fds) do try(core.cloexec(k, false)) end
   fault.point("harden")
   harden(r)
+  if who then users.become(who) end
   if r.new_session then try(core.setsid()) end
   local init = r.namespaces.pid or r.init
   -- the signals init takes and passes on, blocked before its exec so that none
@@ -140,7 +142,16 @@ local function setup(r, fd)
   if r.namespaces.net then try(require("nsbox.idmap").open_ping(r.gid_map)) end
   local net = r.net and require "nsbox.net"
   if r.net == "child" then try(net.announce()) end
-  rootfs.enter(r)
+  local trees, bound
+  if r.trees then
+    local what, fds = channel.await(fd, "layers")
+    if what.error then failure.raise(what.error, what.errno) end
+    fds = fds or {}
+    if what.layers > 0 then trees = { table.unpack(fds, 1, what.layers) } end
+    bound = {}
+    for j, i in ipairs(what.mounts) do bound[i] = fds[what.layers + j] end
+  end
+  rootfs.enter(r, trees, bound)
   fault.point("hostname")
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end
   if r.domainname then try(core.setdomainname(r.domainname)) end
@@ -153,9 +164,16 @@ local function setup(r, fd)
   fault.point("etc")
   etc.write(r, info and info.address)
   rootfs.seal(r)
+  local who = r.user and users.resolve(r.user, r.rootfs)
+  if who and who.home then
+    if not r.home_given then
+      for i, kv in ipairs(r.env) do if kv:match("^HOME=") then r.env[i] = "HOME=" .. who.home end end
+    end
+    if not r.cwd_given and core.stat(who.home) then r.cwd = who.home end
+  end
   fault.point("cwd")
   enter_cwd(r.cwd)
-  exec(r, fd)
+  exec(r, fd, who)
 end
 
 -- A process joining a running container: non-dumpable before it can be seen,

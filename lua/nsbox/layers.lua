@@ -77,18 +77,24 @@ function M.check(r, out)
   end
 end
 
--- The release of the running kernel as numbers (major, minor), read once.
-local release
-local function kernel()
-  if not release then
-    local f = io.open("/proc/sys/kernel/osrelease")
-    local s = f and f:read("l") or ""
-    if f then f:close() end
-    local maj, min = s:match("^(%d+)%.(%d+)")
-    release = { tonumber(maj) or 0, tonumber(min) or 0 }
-  end
-  return release[1], release[2]
+--- The message for a layer the kernel would not idmap (err: its own words):
+-- the filesystem, the kernel's limits, and the explicit opt-in.
+function M.idmap_refused(layer, dir, err)
+  return string.format("rootfs: %s (on %s) cannot be shown to the container's id range through an idmapped mount (%s;" ..
+    " tmpfs can be from Linux 6.3, overlayfs never): give uid_map and gid_map, e.g. the identity " ..
+    "{ inside = 0, outside = 0, count = 65536 }, to run it with the host's ids", layer, core.fs_type(dir) or "?", err)
 end
+
+-- The release of the running kernel as numbers (major, minor), read once, when
+-- nsbox is loaded (a start may run short of fds: it must not guess then).
+local release = (function()
+  local f = io.open("/proc/sys/kernel/osrelease")
+  local s = f and f:read("l") or ""
+  if f then f:close() end
+  local maj, min = s:match("^(%d+)%.(%d+)")
+  return { tonumber(maj) or 0, tonumber(min) or 0 }
+end)()
+local function kernel() return release[1], release[2] end
 
 --- Does an overlay mounted in a user namespace need its upper on disk? tmpfs
 -- keeps user xattrs (userxattr's whiteouts and opaque directories) from Linux 6.6.
@@ -141,6 +147,20 @@ local function remove_tree(dir, name)
   return core.unlinkat(dir, name, true)
 end
 
+-- Give the directory at path to the container's root (a picked range: the
+-- child runs as its ids and must reach and write it), mode as given.
+local function hand_over(path, r, mode)
+  if not r.auto_ids then return true end
+  local fd, err = core.openat(nil, path, "dir")
+  if not fd then return nil, err end
+  local base = r.uid_map[1].outside
+  local ok
+  ok, err = core.fchown(fd, base, base)
+  if ok and mode then ok, err = core.fchmod(fd, mode) end
+  core.close(fd)
+  return ok, err
+end
+
 --- At launch: the directories on disk the overlay of recipe r needs, as
 -- { upper =, work =, remove = { dirs } }, or {} when the child keeps them on a
 -- private tmpfs. Returns it, or nil, message.
@@ -155,6 +175,10 @@ function M.prepare(r)
     if parent == "" then parent = "/" end
     local ok, err, errno = core.mkdir(upper, tonumber("755", 8))
     if not ok and errno ~= core.EEXIST then return nil, "upper: " .. err end
+    if ok then
+      ok, err = hand_over(upper, r)
+      if not ok then return nil, "upper: " .. err end
+    end
   else
     base = data_dir() .. "/overlay"
     local ok, err = mkdirs(base)
@@ -165,14 +189,23 @@ function M.prepare(r)
     if not ok then return nil, string.format("rootfs: an overlay in a user namespace keeps its upper layer on disk " ..
       "before Linux 6.6 (tmpfs has no user xattrs): %s", err) end
     parent, name = base .. "/" .. r.id, "upper"
+    if r.auto_ids then -- the container's ids pass through to theirs, and see nothing else
+      for _, d in ipairs { base, base:match("^(.*)/[^/]+$") } do
+        local fd = core.openat(nil, d, "dir")
+        if fd then core.fchmod(fd, tonumber("711", 8)) core.close(fd) end
+      end
+    end
     ok, err = core.mkdir(parent, tonumber("700", 8))
+    if ok then ok, err = hand_over(parent, r) end
     if ok then ok, err = core.mkdir(parent .. "/upper", tonumber("755", 8)) end
+    if ok then ok, err = hand_over(parent .. "/upper", r) end
     if not ok then return nil, "rootfs: overlay directory: " .. err end
     upper = parent .. "/upper"
   end
   -- the work directory: beside the upper (the same filesystem), private to this container
   local work = string.format("%s/.%s.nsbox-work.%s", parent, name, r.id)
   local ok, err = core.mkdir(work, tonumber("700", 8))
+  if ok then ok, err = hand_over(work, r) end
   if not ok then
     if base then M.remove({ remove = { parent } }) end
     return nil, "upper: work directory: " .. err

@@ -7,6 +7,7 @@ local caps = require "nsbox.caps"
 local validate = require "nsbox.validate"
 local layers = require "nsbox.layers"
 local etc = require "nsbox.etc"
+local users = require "nsbox.users"
 
 local M = {}
 
@@ -31,7 +32,7 @@ local MAX_FD = 0x7fffffff
 local FIELDS = {
   rootfs = true, command = true, env = true, cwd = true, hostname = true, domainname = true,
   namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
-  network = true, keep_fds = true, readonly = true, name = true, upper = true, in_place = true, dns = true,
+  network = true, keep_fds = true, readonly = true, name = true, upper = true, in_place = true, dns = true, user = true,
   stdin = true, stdout = true, stderr = true,
   capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
 }
@@ -179,7 +180,9 @@ local function mounts(v)
     local kind = m.type or (m.source and "bind" or nil)
     if kind ~= "bind" and kind ~= "tmpfs" then bad(f .. ".type", "'bind' or 'tmpfs' expected") end
     local o = { type = kind, destination = abs_path(f .. ".destination", m.destination),
-                readonly = m.readonly and true or false }
+                readonly = m.readonly and true or false, idmap = m.idmap and true or nil }
+    if m.idmap ~= nil and type(m.idmap) ~= "boolean" then bad(f .. ".idmap", "boolean expected, got %s", type(m.idmap)) end
+    if o.idmap and kind ~= "bind" then bad(f .. ".idmap", "only a bind mount can be idmapped") end
     if not o.destination:find("[^/]") then
       -- it would cover /proc, /dev, /sys and dodge the masks: that is what rootfs is for
       bad(f .. ".destination", "'/' would cover the whole rootfs: give it as rootfs")
@@ -270,6 +273,9 @@ local function check(r)
     namespaces = ns, flags = flags,
     uid_map = id_map("uid_map", r.uid_map, core.getuid(), ns.user),
     gid_map = id_map("gid_map", r.gid_map, core.getgid(), ns.user),
+    -- root's container gets a range of its own, picked at launch (nsbox.ids), and
+    -- the image shown to it through idmapped mounts; explicit maps win
+    auto_ids = core.geteuid() == 0 and ns.user and r.uid_map == nil and r.gid_map == nil or nil,
     mounts = mounts(r.mounts), interpreter = interpreter(r.interpreter),
     reexec = flag("reexec", r.reexec, r.interpreter ~= nil),
     keep_fds = keep_fds(r.keep_fds), network = network(r.network, ns),
@@ -280,7 +286,27 @@ local function check(r)
     name = r.name ~= nil and container_name(r.name) or id,
   }
   layers.check(r, out)
+  if out.in_place and out.auto_ids then
+    -- idmapped, its writes would land as the host's root (a setuid file planted in the
+    -- image); not idmapped, the image's files are not the container's to write
+    bad("in_place", "the container's ids are a range of their own (root's default), which may not write an image " ..
+      "of the host's root: give uid_map and gid_map (the identity, { inside = 0, outside = 0, count = 65536 }, " ..
+      "to write it as the host's root), or drop in_place")
+  end
+  for i, m in ipairs(out.mounts) do
+    if m.idmap and core.geteuid() ~= 0 then
+      bad(string.format("mounts[%d].idmap", i), "an idmapped mount needs root (CAP_SYS_ADMIN over the source's " ..
+        "filesystem): for your own files, your ids are the container's root already")
+    elseif m.idmap and not ns.user then
+      bad(string.format("mounts[%d].idmap", i), "needs the user namespace (its map is what the mount shows)")
+    end
+  end
   out.dns = etc.check_dns(r.dns)
+  local range = out.auto_ids and { { inside = 0, outside = 0, count = 65536 } } or nil
+  out.user = users.check(r.user, range or out.uid_map, range or out.gid_map, range ~= nil)
+  -- a user's HOME comes from its passwd entry unless the recipe says; its cwd, if that exists
+  out.home_given = type(r.env) == "table" and r.env.HOME ~= nil
+  out.cwd_given = r.cwd ~= nil
   if r.hostname ~= nil and not ns.uts then bad("hostname", "needs the uts namespace") end
   -- nsbox-init is exec'd in the container's user namespace: there, CAP_SYS_PTRACE
   -- passes its non-dumpable flag, and a command holding it could stop init or

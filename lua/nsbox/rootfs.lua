@@ -73,41 +73,41 @@ local function bind_root(root)
   return attach(tree, dir, root, root, true)
 end
 
--- The copy-on-write root: an overlay of the layers (each looked up once, here,
--- in our own mount namespace, as overlayfs requires), nodev, written to the
--- upper directory the parent made on disk, else to a private tmpfs attached
--- over the top layer's directory; the overlay goes on top (over the tmpfs, or
--- the top layer) and its fd is the root. In a user namespace the overlay keeps
--- its whiteouts in user.overlay.* xattrs (userxattr): trusted.* needs the
--- host's root.
-local function overlay_root(r)
-  local lowers = {}
-  local function close_all() for _, fd in pairs(lowers) do core.close(fd) end end
-  for i, l in ipairs(r.layers) do
-    local fd, err, errno = core.open_in_root(l, "/")
+-- The copy-on-write root: an overlay of the layers, nodev, its upper layer the
+-- directory the parent made on disk, else on a private tmpfs. overlayfs takes
+-- layers only from the mounter's own mount namespace: the layers are looked up
+-- here, or (trees: idmapped clones the parent made) attached on that tmpfs.
+-- The tmpfs is attached over the host's /tmp in our mount namespace (a place
+-- the container's ids can reach wherever the image is; what we need of /tmp,
+-- the recipe's bind sources, is open already) and detached with the host's
+-- tree after pivot_root; the overlay goes on the tmpfs. Its fd is the root. In a user namespace the overlay
+-- keeps whiteouts in user.overlay.* xattrs (userxattr): trusted.* needs the host's root.
+local function overlay_root(r, trees)
+  local fds = {}
+  local function close_all() for _, fd in pairs(fds) do core.close(fd) end end
+  local function need(fd, err, errno)
     if not fd then close_all() try(nil, err, errno) end
-    lowers[i] = fd
+    return fd
   end
-  local opts = { userxattr = r.namespaces.user, attrs = A.nodev }
+  local lowers = trees
+  if not lowers then
+    lowers = {}
+    for i, l in ipairs(r.layers) do lowers[i] = need(core.open_in_root(l, "/")) end
+  end
+  for i, fd in ipairs(lowers) do fds[i] = fd end
+  local opts = { userxattr = r.namespaces.user, attrs = A.nodev, detached = trees ~= nil }
+  opts.place = need(core.open_in_root("/", "/tmp"))
+  fds.place = opts.place
   if r.upper then
-    local err, errno
-    opts.upper, err, errno = core.open_in_root(r.upper, "/")
-    if opts.upper then opts.work, err, errno = core.open_in_root(r.work, "/") end
-    if not opts.work then
-      if opts.upper then core.close(opts.upper) end
-      close_all()
-      try(nil, err, errno)
-    end
-    lowers.upper, lowers.work = opts.upper, opts.work
-  else
-    opts.place = lowers[1]
+    opts.upper = need(core.open_in_root(r.upper, "/"))
+    fds.upper = opts.upper
+    opts.work = need(core.open_in_root(r.work, "/"))
+    fds.work = opts.work
   end
   local ovl, tmp, errno = core.overlay(lowers, r.rootfs, opts)
-  local place = tmp
-  if not tmp and ovl then place = lowers[1] lowers[1] = nil end
   close_all()
   try(ovl, tmp, errno)
-  return attach(ovl, place, "overlay", r.rootfs, true)
+  return attach(ovl, tmp, "overlay", r.rootfs, true)
 end
 
 -- A new filesystem attached on the fd place (closed); its mount fd if keep.
@@ -141,19 +141,42 @@ local function mount_sys(root, rootfd, private_net)
   return attach(tree, top_dir(root, rootfd, "/sys"), "/sys", label, true)
 end
 
-local function user_mounts(root, rootfd, mounts)
-  for _, m in ipairs(mounts) do
+-- The recipe's bind sources as detached trees, opened before anything of ours
+-- covers a host path (the private tmpfs over /tmp); bound: those the parent
+-- cloned idmapped (idmap = true), by index.
+local function bind_sources(root, mounts, bound)
+  local trees = {}
+  for i, t in pairs(bound or {}) do trees[i] = t end
+  local ok, err = pcall(function()
+    for i, m in ipairs(mounts) do
+      if m.type == "bind" then
+        local tree = trees[i] or try(core.open_tree(m.source, true))
+        trees[i] = tree
+        if m.readonly then try(core.mount_setattr(tree, A.rdonly, 0, true, root .. m.destination)) end
+      end
+    end
+  end)
+  if not ok then
+    for _, t in pairs(trees) do core.close(t) end
+    error(err, 0)
+  end
+  return trees
+end
+
+local function user_mounts(root, rootfd, mounts, trees)
+  for i, m in ipairs(mounts) do
     local label = root .. m.destination
-    local ro = m.readonly and A.rdonly or 0
     if m.type == "bind" then
       -- from the host, as the recipe says: its nodes stay usable (the caller chose them)
-      local tree = try(core.open_tree(m.source, true))
-      if ro ~= 0 then try(core.mount_setattr(tree, ro, 0, true, label)) end
-      attach(tree, below(root, rootfd, m.destination, m.source_type == "directory" and "dir" or "file"), m.source,
-        label)
+      local tree = trees[i]
+      trees[i] = nil
+      local place, err, errno = core.open_in_root(root, m.destination, m.source_type == "directory" and "dir" or "file",
+        nil, rootfd)
+      if not place then core.close(tree) try(nil, err, errno) end
+      attach(tree, place, m.source, label)
     else
       local mnt = try(core.fsmount("tmpfs", "tmpfs", string.format("mode=%o", m.mode) ..
-        (m.size and (",size=" .. m.size) or ""), A.nosuid | A.nodev | ro, label))
+        (m.size and (",size=" .. m.size) or ""), A.nosuid | A.nodev | (m.readonly and A.rdonly or 0), label))
       attach(mnt, below(root, rootfd, m.destination, "dir"), "tmpfs", label)
     end
   end
@@ -182,13 +205,20 @@ local function mask(root, mnts)
   try(ok, err, errno)
 end
 
---- Build the filesystem of recipe r and pivot into it.
-function M.enter(r)
+--- Build the filesystem of recipe r and pivot into it. trees: the layers as
+-- idmapped clones (the parent's "layers" message), if the image is shown so;
+-- bound: the idmapped sources of mounts, by index.
+function M.enter(r, trees, bound)
   local root = r.rootfs
   fault.point("mount-private")
   try(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))
   fault.point("bind-rootfs")
-  local rootfd = r.in_place and bind_root(root) or overlay_root(r)
+  local sources = bind_sources(root, r.mounts, bound)
+  local ok, rootfd = pcall(function() return r.in_place and bind_root(root) or overlay_root(r, trees) end)
+  if not ok then
+    for _, t in pairs(sources) do core.close(t) end
+    error(rootfd, 0)
+  end
   fault.point("proc")
   local mnts = {}
   mnts.proc = new_mount("proc", "proc", nil, SAFE, top_dir(root, rootfd, "/proc"), root .. "/proc", true)
@@ -197,7 +227,7 @@ function M.enter(r)
   fault.point("sys")
   mnts.sys = mount_sys(root, rootfd, r.namespaces.net)
   fault.point("mounts")
-  user_mounts(root, rootfd, r.mounts) -- none covers "/" (the recipe refuses it): rootfd stays the top tree
+  user_mounts(root, rootfd, r.mounts, sources) -- none covers "/" (the recipe refuses it): rootfd stays the top tree
   fault.point("mask")
   mask(root, mnts)
   core.close(mnts.proc)

@@ -99,8 +99,25 @@ local function mktemp(opt, tag)
   return assert(path, "mktemp failed")
 end
 
---- A new temporary directory (mode 0700) under H.TMP; tag names it.
-function H.tmpdir(tag) return mktemp("-d ", tag) end
+--- Recipe fields r plus in_place = true, and as root the identity maps that
+-- mode needs (the container's root is the host's: it writes the image as it).
+function H.in_place(r)
+  r.in_place = true
+  if core.geteuid() == 0 then
+    r.uid_map = { inside = 0, outside = 0, count = 65536 }
+    r.gid_map = { inside = 0, outside = 0, count = 65536 }
+  end
+  return r
+end
+
+--- A new temporary directory under H.TMP; tag names it. Mode 0755: a container
+-- of root runs as ids of its own range, which must reach its image; private
+-- (0700) for a state directory, which nsbox wants so.
+function H.tmpdir(tag, private)
+  local d = mktemp("-d ", tag)
+  if not private then assert(os.execute("chmod 755 " .. sh_quote(d))) end
+  return d
+end
 
 --- Remove directory trees (made by H.tmpdir).
 function H.rm(...)

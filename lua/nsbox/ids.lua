@@ -1,0 +1,190 @@
+--- A full range of 65536 ids for a container started by root, so that its
+-- root is not the host's (systemd-nspawn's --private-users=pick, podman's
+-- --userns=auto): a block of root's /etc/subuid and /etc/subgid ranges where
+-- root has them, else of the range nsbox reserves, never overlapping anybody's
+-- subordinate range nor an existing uid or gid. A block is leased while the
+-- container lives: an flock held on /run/nsbox/ids/BASE by the starting process
+-- (released by the kernel when that process, and with it the container, ends).
+-- An upper directory kept for reuse records its block beside it and gets it back.
+-- @module nsbox.ids
+local core = require "nsbox.core"
+
+local M = {}
+
+M.SIZE = 65536
+-- systemd-nspawn's pick range (0x00080000-0x6FFF0000): above every uid a distribution
+-- hands out, below the range systemd keeps for itself
+M.FIRST, M.LAST = 0x00080000, 0x6FFEFFFF
+M.DIR = "/run/nsbox/ids"
+
+-- The ranges "name:start:count" of a subid file: all of them, and those of root.
+local function subids(path)
+  local all, root = {}, {}
+  local f = io.open(path)
+  if not f then return all, root end
+  for line in f:lines() do
+    local who, start, count = line:match("^%s*([^:#%s][^:]*):(%d+):(%d+)")
+    if who then
+      local r = { tonumber(start), tonumber(count) }
+      all[#all + 1] = r
+      if who == "root" or who == "0" then root[#root + 1] = r end
+    end
+  end
+  f:close()
+  return all, root
+end
+
+-- The ids (third field) of /etc/passwd or /etc/group at or above FIRST.
+local function high_ids(path)
+  local ids = {}
+  local f = io.open(path)
+  if not f then return ids end
+  for line in f:lines() do
+    local id = tonumber(line:match("^[^:]*:[^:]*:(%d+):"))
+    if id and id >= M.FIRST then ids[#ids + 1] = id end
+  end
+  f:close()
+  return ids
+end
+
+local function overlaps(base, ranges)
+  for _, r in ipairs(ranges) do
+    if base < r[1] + r[2] and r[1] < base + M.SIZE then return true end
+  end
+  return false
+end
+
+local function holds(base, ids)
+  for _, id in ipairs(ids) do
+    if id >= base and id < base + M.SIZE then return true end
+  end
+  return false
+end
+
+-- Is the block at base inside one range of each list?
+local function inside(base, ranges)
+  for _, r in ipairs(ranges) do
+    if base >= r[1] and base + M.SIZE <= r[1] + r[2] then return true end
+  end
+  return false
+end
+
+--- The blocks a container may get, as a function that returns the nth base (1..count), and count.
+function M.candidates()
+  local all_u, root_u = subids("/etc/subuid")
+  local all_g, root_g = subids("/etc/subgid")
+  if #root_u > 0 and #root_g > 0 then
+    local bases = {}
+    for _, r in ipairs(root_u) do
+      for b = r[1], r[1] + r[2] - M.SIZE, M.SIZE do
+        if inside(b, root_g) then bases[#bases + 1] = b end
+      end
+    end
+    if #bases > 0 then return function(n) return bases[n] end, #bases, "/etc/subuid" end
+  end
+  local taken = {}
+  for _, r in ipairs(all_u) do taken[#taken + 1] = r end
+  for _, r in ipairs(all_g) do taken[#taken + 1] = r end
+  local uids, gids = high_ids("/etc/passwd"), high_ids("/etc/group")
+  local count = (M.LAST + 1 - M.FIRST) // M.SIZE
+  return function(n)
+    local b = M.FIRST + (n - 1) * M.SIZE
+    if overlaps(b, taken) or holds(b, uids) or holds(b, gids) then return nil end
+    return b
+  end, count, "nsbox's range"
+end
+
+local function lease_dir()
+  for _, d in ipairs { "/run/nsbox", M.DIR } do
+    local ok, err, errno = core.mkdir(d, tonumber("755", 8))
+    if not ok and errno ~= core.EEXIST then return nil, err end
+  end
+  local fd, err = core.openat(nil, M.DIR, "dir")
+  if not fd then return nil, err end
+  local st = core.fstat(fd)
+  if not st or st.uid ~= 0 then
+    core.close(fd)
+    return nil, M.DIR .. " is not root's"
+  end
+  return fd
+end
+
+-- Lock the lease of base below dir: its fd, or nil (held by another container).
+-- A lease file is removed when its container is done (release, under the lock):
+-- a lock won on a file that is no longer the one at the name is no lease.
+local function try_lease(dir, base)
+  local name = tostring(base)
+  local fd = core.openat(dir, name, "read")
+  if not fd then
+    fd = core.openat(dir, name, "new", tonumber("644", 8))
+    if not fd then fd = core.openat(dir, name, "read") end -- made meanwhile by another start
+  end
+  if not fd then return nil end
+  if core.flock(fd, "try") then
+    local mine, linked = core.stat(fd), core.stat(M.DIR .. "/" .. name, true)
+    if mine and linked and mine.ino == linked.ino and mine.dev == linked.dev then return fd end
+  end
+  core.close(fd)
+  return nil
+end
+
+--- The container is done: its lease file removed (under its lock), the lock let go.
+function M.release(base, fd)
+  os.remove(M.DIR .. "/" .. tostring(base))
+  core.close(fd)
+end
+
+--- Lease a block: want (a base, from a kept upper directory) or any free one,
+-- from a random place on. Returns base, the lease's fd (keep it open while the
+-- container runs), or nil, message.
+function M.lease(want)
+  local dir, err = lease_dir()
+  if not dir then return nil, "ids: " .. err end
+  local base, fd
+  if want then
+    fd = try_lease(dir, want)
+    core.close(dir)
+    if not fd then return nil, string.format("upper: its id range (%d-%d) is in use by another container", want,
+      want + M.SIZE - 1) end
+    return want, fd
+  end
+  local nth, count, source = M.candidates()
+  local start = tonumber(core.random_hex(4), 16) % count
+  for i = 0, count - 1 do
+    base = nth((start + i) % count + 1)
+    fd = base and try_lease(dir, base)
+    if fd then break end
+  end
+  core.close(dir)
+  if not fd then
+    return nil, string.format("ids: no free range of %d ids in %s: stop a container, or give uid_map and gid_map",
+      M.SIZE, source)
+  end
+  return base, fd
+end
+
+-- The file beside an upper directory that records its block.
+local function record_path(upper)
+  local parent, name = upper:match("^(.*)/([^/]+)$")
+  return (parent == "" and "" or parent) .. "/." .. name .. ".nsbox-ids"
+end
+
+--- The block recorded for a kept upper directory, or nil.
+function M.recorded(upper)
+  local f = io.open(record_path(upper))
+  if not f then return nil end
+  local base = tonumber(f:read("l") or "")
+  f:close()
+  return base
+end
+
+--- Record base for a kept upper directory.
+function M.record(upper, base)
+  local f, err = io.open(record_path(upper), "w")
+  if not f then return nil, "upper: " .. err end
+  f:write(base, "\n")
+  f:close()
+  return true
+end
+
+return M
