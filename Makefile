@@ -22,7 +22,7 @@ MANDIR   ?= $(PREFIX)/share/man
 # the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db).
 DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev busybox-static lua-cjson
 TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua-ldoc \
-             lua-markdown groff-base man-db strace uidmap
+             lua-markdown groff-base man-db strace uidmap debootstrap
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
@@ -40,7 +40,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 
 SHELL    := /bin/bash
 
-.PHONY: all deps deps-demo lint rootfs test vmtest demo bench install clean helper install-helper doc
+.PHONY: all deps deps-demo lint rootfs debian-image test vmtest demo bench install clean helper install-helper doc
 all: $(SO) $(SO_RTNL) $(BC)
 
 build/lua/nsbox/%.lua: lua/nsbox/%.lua
@@ -89,6 +89,18 @@ deps:
 deps-demo:
 	@$(MAKE) -s deps DEBS="$(DEMO_DEBS)"
 
+# A Debian 12 minbase tree (debootstrap, from the mirror apt uses here), for the specs that
+# want a real distribution (dpkg, useradd, su); built once and kept in build/debian.
+DEBIAN   ?= build/debian
+debian-image: $(DEBIAN)/usr/bin/dpkg
+$(DEBIAN)/usr/bin/dpkg:
+	@$(MAKE) -s deps DEBS=debootstrap
+	rm -rf $(DEBIAN).tmp
+	mirror=$$(awk '/^URIs:/ {print $$2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null); \
+	  debootstrap --variant=minbase bookworm $(DEBIAN).tmp $$mirror > build/debootstrap.log 2>&1 || \
+	  { tail -20 build/debootstrap.log; exit 1; }
+	rm -rf $(DEBIAN) && mv $(DEBIAN).tmp $(DEBIAN)
+
 # A busybox rootfs from Debian's busybox-static: applet links, passwd/group, readable by all.
 rootfs: $(ROOTFS)/bin/busybox
 $(ROOTFS)/bin/busybox: $(BUSYBOX)
@@ -105,7 +117,8 @@ $(ROOTFS)/bin/busybox: $(BUSYBOX)
 # The specs, as TAP in build/test.tap (root runs them all; CI counts the results from it),
 # then the VM's (vmtest, below) unless VMTEST=0.
 VMTEST   ?= 1
-test: deps $(SO) $(SO_RTNL) rootfs
+# (the Debian image as root only: debootstrap needs it, and so do the specs that use it)
+test: deps $(SO) $(SO_RTNL) rootfs $(if $(filter 0,$(shell id -u)),debian-image)
 	@mkdir -p build && rm -f build/vmtest.tap build/lint.tap
 	set -o pipefail; $(MAKE) --no-print-directory lint; lint=$$?; \
 	$(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap; \
@@ -127,7 +140,7 @@ vmtest: deps all rootfs
 # luacheck over every Lua file (.luacheckrc), as TAP in build/lint.tap: part of make test.
 lint:
 	@mkdir -p build
-	@if out=$$(luacheck --no-color -q . 2>&1); then printf '1..1\nok 1 - luacheck: clean\n'; \
+	@if out=$$(luacheck --no-color -q lua spec bench examples rockspec 2>&1); then printf '1..1\nok 1 - luacheck: clean\n'; \
 	else printf '1..1\nnot ok 1 - luacheck\n'; printf '%s\n' "$$out" | sed 's/^/# /'; fi | tee build/lint.tap
 	@grep -q '^ok' build/lint.tap
 

@@ -60,7 +60,10 @@ say("reverse order), so that the machine's slow spells fall on all rows alike; t
 say("crun refuses hybrid cgroups: every command runs in a")
 say("private mount namespace with a cgroup2 mount on /sys/fs/cgroup, crun with `--cgroup-manager=disabled`.")
 say("nsbox runs as installed (`make install`: modules precompiled). `floor --full` adds, in C, what an nsbox")
-say("container does by default beyond the floor: /dev, a read-only /sys, the OCI masks, lo up, caps, setsid.\n")
+say("container does by default beyond the floor: /dev, a read-only /sys, the OCI masks, lo up, caps, setsid.")
+say("Since issue 12 an nsbox container's root is an overlay (the image never written), it has its own /etc")
+say("files and, as root, a range of 65536 ids with the image idmapped; the two `host ids` rows take those away")
+say("step by step. bwrap 0.8.0 (Debian 12's) has no overlay: its rows bind the image and write it in place.\n")
 table_rows("command", results)
 
 -- 2. From one long-lived Lua process.
@@ -68,6 +71,19 @@ arg = { top .. "/build/rootfs", top .. "/build/bench/floor", "200" }
 local rows = dofile(top .. "/bench/throughput.lua")
 say("## From one long-lived process: milliseconds per container (200 containers)\n")
 table_rows("case", rows)
+
+-- 2b. What issue 12's defaults cost, each on top of the one before.
+arg = { top .. "/build/rootfs", "20" }
+local frows = dofile(top .. "/bench/features.lua")
+say("## What each default of issue 12 costs a start (one long-lived process, ms per container)\n")
+say("Root, one container at a time running /bin/true; the variants in turn, 20 rounds of 10 starts, every")
+say("other round reversed; medians of the rounds. Each row adds one default to the row above.\n")
+say("| variant | median ms | added |")
+say("|---|---:|---:|")
+for _, r in ipairs(frows) do
+  say(string.format("| %s | %.3f | %s |", r[1], r[2], r[3] and string.format("%+.3f", r[3]) or ""))
+end
+say("")
 
 -- 3. Memory.
 local bare = tonumber(sh("/usr/bin/time -f %M lua5.4 -e '' 2>&1"))

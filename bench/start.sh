@@ -24,6 +24,9 @@ json.dump(c, open('config.json', 'w'), indent=1)
 PY
   )
 fi
+# the image the --in-place row writes (its /etc mount points): a copy, never build/rootfs
+inplace=$out/inplace-rootfs
+[ -d "$inplace" ] || cp -a build/rootfs "$inplace"
 # nsbox as a user installs it (make install: the modules precompiled)
 prefix=$out/prefix
 make -s -C "$top" install PREFIX="$prefix" >/dev/null
@@ -64,6 +67,10 @@ rounds=${ROUNDS:-10}
 rows=(-n floor "$out/floor $top/build/rootfs"
   -n 'floor --full (+ nsbox defaults: /dev, /sys, masks, lo, caps)' "$out/floor --full $top/build/rootfs"
   -n 'nsbox run (CLI)' "$prefix/bin/nsbox run --rootfs $top/build/rootfs /bin/true"
+  -n 'nsbox run (CLI), host ids (--uid-map/--gid-map 0:0:65536: no range lease, no idmap)' \
+     "$prefix/bin/nsbox run --rootfs $top/build/rootfs --uid-map 0:0:65536 --gid-map 0:0:65536 /bin/true"
+  -n 'nsbox run (CLI), host ids, --in-place (no overlay either; /etc files bound)' \
+     "$prefix/bin/nsbox run --rootfs $inplace --uid-map 0:0:65536 --gid-map 0:0:65536 --in-place /bin/true"
   -n 'nsbox Lua API script' "lua5.4 $top/bench/one.lua $top/build/rootfs"
   -n 'unshare -Urmpiun --fork --mount-proc' 'unshare -Urmpiun --fork --mount-proc /bin/true'
   -n 'bwrap --unshare-all' "bwrap --unshare-all --bind $top/build/rootfs / --proc /proc --dev /dev /bin/true"

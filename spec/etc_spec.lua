@@ -94,7 +94,7 @@ describe("the container's /etc files", function()
   it("are written per container, never into the image, even in place", function()
     local img = H.tmpdir("etcimg")
     finally(function() H.rm(img) end)
-    assert(os.execute(string.format("cp -a %s/. %s/ && ln -s ../run/stub-resolv.conf %s/etc/resolv.conf && " ..
+    assert(os.execute(string.format("cp -a %s/. %s/ && ln -sf ../run/stub-resolv.conf %s/etc/resolv.conf && " ..
       "echo image > %s/etc/hostname", q(H.rootfs), q(img), q(img), q(img))))
     local before = H.sh("cd " .. q(img) .. " && ls -lA etc && cat etc/hostname")
     local st, out, err = H.run_sh("cat /etc/hostname; cat /etc/resolv.conf | wc -l", { rootfs = img, hostname = "c1",

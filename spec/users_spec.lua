@@ -173,3 +173,68 @@ describe("the user a command runs as", function()
     assert.equal("web\n", out)
   end)
 end)
+
+describe("an unprivileged user's ids", function()
+  if H.needs_root("becomes uid 65534 through setpriv") then return end
+
+  it("are its own uid and gid inside with userns = keep-id, and root with one id otherwise", function()
+    local tree = H.unprivileged_tree()
+    local out, code = H.run_unprivileged("image_probe.lua", "id -u; id -g; cat /proc/self/uid_map | tr -s ' '",
+      "rootfs=" .. tree .. "/rootfs", "userns=keep-id")
+    assert.equal(0, code, out)
+    assert.equal("status=0\n65534\n65534\n 65534 65534 1\n", out)
+    out = H.run_unprivileged("image_probe.lua", "id -u", "rootfs=" .. tree .. "/rootfs")
+    assert.equal("status=0\n0\n", out)
+  end)
+
+  it("refuse an idmapped bind mount, which needs root, and say once what a full range needs", function()
+    local tree = H.unprivileged_tree()
+    local as = "cd " .. q(tree) .. " && setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin " ..
+      H.lua_env(tree) .. " "
+    local out = H.sh(as .. "lua5.4 -e " .. q("print(select(2, require('nsbox').container { rootfs = " ..
+      string.format("%q", tree .. "/rootfs") .. ", mounts = { { source = '/tmp', destination = '/x', idmap = true } } }))"))
+    assert.equal("mounts[1].idmap: an idmapped mount needs root (CAP_SYS_ADMIN over the source's filesystem): " ..
+      "for your own files, your ids are the container's root already\n", out)
+    local state = H.tmpdir("hint", true)
+    finally(function() H.rm(state) end)
+    os.execute("chown 65534:65534 " .. q(state))
+    local cli = as .. "NSBOX_STATE_DIR=" .. q(state) .. " " .. H.root .. "/bin/nsbox run --rootfs " .. q(tree .. "/rootfs") ..
+      " true 2>&1"
+    assert.matches("^nsbox: the container has one id %(root inside is you%): for a full range of ids.*said once\n$",
+      H.sh(cli))
+    assert.equal("", H.sh(cli))
+  end)
+
+  it("refuse keep-id as root and an unknown userns", function()
+    local box, err = nsbox.container { rootfs = H.rootfs, userns = "keep-id" }
+    assert.is_nil(box)
+    assert.equal("userns: keep-id is for an unprivileged caller: root's ids are a range of their own", err)
+    box, err = nsbox.container { rootfs = H.rootfs, userns = "yes" }
+    assert.is_nil(box)
+    assert.equal("userns: 'keep-id' or 'auto' expected, got yes", err)
+  end)
+end)
+
+describe("nsbox import", function()
+  it("refuses a missing source and a destination that is not empty, naming them", function()
+    local dir = H.tmpdir("import")
+    finally(function() H.rm(dir) end)
+    local ok, err = nsbox.import("/no/such/image.tar", dir .. "/new")
+    assert.is_nil(ok)
+    assert.equal("import: /no/such/image.tar: no such file or directory", err)
+    assert(io.open(dir .. "/file", "w")):close()
+    ok, err = nsbox.import(H.rootfs, dir)
+    assert.is_nil(ok)
+    assert.equal("import: " .. dir .. " is not empty", err)
+  end)
+
+  it("copies a directory image into a new directory, owners kept as root", function()
+    local dir = H.tmpdir("import")
+    finally(function() H.rm(dir) end)
+    assert(nsbox.import(H.rootfs, dir .. "/img"))
+    assert.equal(H.sh("cd " .. q(H.rootfs) .. " && find . | sort | md5sum"),
+      H.sh("cd " .. q(dir .. "/img") .. " && find . | sort | md5sum"))
+    local st = H.run_sh("test -x /bin/busybox", { rootfs = dir .. "/img" })
+    assert.equal(0, st)
+  end)
+end)

@@ -5,6 +5,7 @@
 -- nsbox.container itself, not the nsbox facade (it loads nsbox.reexec too): each
 -- module is 30 us of every `nsbox run`
 local container = require "nsbox.container"
+local core = require "nsbox.core"
 local state = require "nsbox.state"
 local recipe = require "nsbox.recipe"
 
@@ -44,6 +45,8 @@ local COMMANDS = {
       { name = "share", arg = "NS", many = true,
         help = "Keep this namespace of the host (" .. table.concat(recipe.ALL, ", ") .. ")." },
       { name = "uid-map", arg = "IN:OUT:COUNT", help = "Map uids IN:OUT:COUNT.", many = true },
+      { name = "userns", arg = "keep-id", choices = { ["keep-id"] = true, auto = true }, help =
+        "keep-id: your uid and gid are the same inside (you run as them); auto: the default maps." },
       { name = "gid-map", arg = "IN:OUT:COUNT", help = "Map gids IN:OUT:COUNT.", many = true },
       { name = "net", arg = "none|bridge", help = "Network: none (lo only) or bridge.",
         choices = { none = true, bridge = true } },
@@ -77,6 +80,14 @@ local COMMANDS = {
       { name = "cwd", arg = "DIR", help = "Working directory inside." },
     },
   },
+  import = {
+    usage = "nsbox import SRC DEST",
+    help = "Unpack an image (a directory or a tar archive) into DEST as your own: with /etc/subuid and " ..
+      "/etc/subgid ranges, its root is you and its other owners land in your ranges.",
+    words = { "source", "dest" },
+    no_command = true,
+    options = {},
+  },
   ps = {
     usage = "nsbox ps [--json]",
     help = "List running containers.",
@@ -87,9 +98,10 @@ local COMMANDS = {
 
 local function help(name)
   if not name then
-    return "Usage: nsbox run|exec|ps [options] ...\n\nLinux containers from namespace primitives.\n\n" ..
+    return "Usage: nsbox run|exec|ps|import [options] ...\n\nLinux containers from namespace primitives.\n\n" ..
       "Commands:\n  run    " .. COMMANDS.run.help .. "\n  exec   " .. COMMANDS.exec.help ..
-      "\n  ps     " .. COMMANDS.ps.help .. "\n\nnsbox COMMAND --help tells its options.\n"
+      "\n  ps     " .. COMMANDS.ps.help .. "\n  import Unpack an image into a directory as your own." ..
+      "\n\nnsbox COMMAND --help tells its options.\n"
   end
   local c, out = COMMANDS[name], {}
   out[1] = "Usage: " .. c.usage .. "\n\n" .. c.help .. "\n\nOptions:"
@@ -107,7 +119,7 @@ local function parse(argv)
   local name = argv[1]
   if name == "-h" or name == "--help" then return "help", help() end
   local c = COMMANDS[name]
-  if not c then return nil, name and "unknown command '" .. name .. "'" or "a command is needed (run, exec, ps)" end
+  if not c then return nil, name and "unknown command '" .. name .. "'" or "a command is needed (run, exec, ps, import)" end
   local a, opts = { command_name = name, command = {} }, {}
   local short = {}
   for _, o in ipairs(c.options) do
@@ -204,7 +216,7 @@ end
 function M.recipe(a)
   local r = { rootfs = a.rootfs or default_rootfs(), hostname = a.hostname, domainname = a.domainname,
     cwd = a.cwd, name = a.name, readonly = a.readonly or nil, upper = a.upper, in_place = a.in_place or nil,
-    user = a.user }
+    user = a.user, userns = a.userns }
   -- the bundled rootfs is a checkout's build/rootfs: an installed nsbox has no default
   if not r.rootfs then return nil, "--rootfs: required (the image directory; no default once installed)" end
   if #a.layer > 0 then r.rootfs = { r.rootfs, table.unpack(a.layer) } end
@@ -270,12 +282,28 @@ local function fail(msg)
   return NSBOX_ERROR
 end
 
+-- Said once (a mark in the state directory): an unprivileged user without
+-- subordinate ranges gets one id inside, and what a full range would need.
+local function range_hint(box)
+  local r = box.recipe
+  if core.geteuid() == 0 or r.subids or not r.namespaces.user or #r.uid_map ~= 1 or r.uid_map[1].count ~= 1 then return end
+  local dir = state.dir()
+  dir = dir and dir:match("^(.*)/containers$") -- beside the entries, not among them
+  if not dir or core.stat(dir .. "/.range-hint-said") then return end
+  local f = io.open(dir .. "/.range-hint-said", "w")
+  if f then f:close() end
+  io.stderr:write("nsbox: the container has one id (root inside is you): for a full range of ids, as apt, su and ",
+    "chown want, have /etc/subuid and /etc/subgid give you ranges (usermod --add-subuids 100000-165535 ",
+    "--add-subgids 100000-165535 ", os.getenv("USER") or "USER", ") and install uidmap; said once\n")
+end
+
 local function run(a)
   local r, err = M.recipe(a)
   if not r then return fail(err) end
   local box
   box, err = container.new(r)
   if not box then return fail(err) end
+  range_hint(box)
   local name, id = box.name, box.id
   -- the name is taken before the container starts: of two runs of one name, one starts
   local ok, eno
@@ -358,6 +386,11 @@ function M.main(argv)
   if not a then return fail(err .. " (try nsbox --help)") end
   if a.command_name == "exec" then return exec(a) end
   if a.command_name == "ps" then return ps(a) end
+  if a.command_name == "import" then
+    local ok, ierr = require("nsbox.import").import(a.source, a.dest)
+    if not ok then return fail(ierr) end
+    return 0
+  end
   return run(a)
 end
 

@@ -226,7 +226,7 @@ end
 
 -- What a launch holds until the box is done: the overlay's directories on disk, the id lease.
 function release(self)
-  layers.remove(self.dirs)
+  layers.remove(self.dirs, self.recipe)
   self.dirs = nil
   if self.ids_lock then ids.release(self.recipe.uid_map[1].outside, self.ids_lock) self.ids_lock = nil end
 end

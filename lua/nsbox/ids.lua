@@ -34,6 +34,40 @@ local function subids(path)
   return all, root
 end
 
+-- The name of uid in /etc/passwd, or nil.
+local function user_name(uid)
+  local f = io.open("/etc/passwd")
+  if not f then return nil end
+  for line in f:lines() do
+    local name, id = line:match("^([^:]*):[^:]*:(%d+):")
+    if tonumber(id) == uid then f:close() return name end
+  end
+  f:close()
+end
+
+--- An unprivileged caller's subordinate ranges, podman's rootless layout: the
+-- first range of /etc/subuid and of /etc/subgid for its name or uid, as
+-- { uid = { start, count }, gid = { start, count } }, or nil where either is missing.
+function M.own_subids()
+  local uid, gid = core.getuid(), core.getgid()
+  local name = user_name(uid)
+  local found = {}
+  for kind, path in pairs { uid = "/etc/subuid", gid = "/etc/subgid" } do
+    local f = io.open(path)
+    if f then
+      for line in f:lines() do
+        local who, start, count = line:match("^%s*([^:#%s][^:]*):(%d+):(%d+)")
+        if who and (who == name or who == tostring(uid)) and tonumber(count) > 0 then
+          found[kind] = { tonumber(start), tonumber(count) }
+          break
+        end
+      end
+      f:close()
+    end
+  end
+  if found.uid and found.gid then return found, uid, gid end
+end
+
 -- The ids (third field) of /etc/passwd or /etc/group at or above FIRST.
 local function high_ids(path)
   local ids = {}
@@ -128,10 +162,30 @@ local function try_lease(dir, base)
   return nil
 end
 
---- The container is done: its lease file removed (under its lock), the lock let go.
+-- Remove the lease files nobody holds: those of a starting process that was
+-- killed (its lock went with it, its file stayed). Each is taken under its lock
+-- and checked still linked first, as try_lease does.
+local function sweep()
+  local dir = core.openat(nil, M.DIR, "dir")
+  if not dir then return end
+  for _, name in ipairs(core.readdir(M.DIR) or {}) do
+    local base = name:match("^%d+$") and tonumber(name)
+    local fd = base and try_lease(dir, base)
+    if fd then
+      core.unlinkat(dir, name)
+      core.close(fd)
+    end
+  end
+  core.close(dir)
+end
+
+--- The container is done: its lease file removed (under its lock), the lock let
+-- go, and stale leases of killed starts swept (at the end of a container, not on
+-- the way to the next one's start).
 function M.release(base, fd)
   os.remove(M.DIR .. "/" .. tostring(base))
   core.close(fd)
+  sweep()
 end
 
 --- Lease a block: want (a base, from a kept upper directory) or any free one,

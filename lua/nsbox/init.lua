@@ -21,4 +21,10 @@ function M.container(recipe)
   return container.new(recipe)
 end
 
+--- Unpack an image (a directory or a tar archive) into dest as the caller's
+-- own (nsbox.import): true, or nil and a message.
+function M.import(src, dest)
+  return require("nsbox.import").import(src, dest)
+end
+
 return M

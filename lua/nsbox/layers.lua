@@ -147,15 +147,26 @@ local function remove_tree(dir, name)
   return core.unlinkat(dir, name, true)
 end
 
--- Give the directory at path to the container's root (a picked range: the
--- child runs as its ids and must reach and write it), mode as given.
+-- The host ids of the container's root where they are not ours (root's
+-- container with a range of its own, picked or given): uid, gid; else nil.
+local function other_root(r)
+  if core.geteuid() ~= 0 or not r.uid_map then return nil end
+  local function outside(map)
+    for _, m in ipairs(map or {}) do if m.inside == 0 then return m.outside end end
+  end
+  local uid, gid = outside(r.uid_map), outside(r.gid_map)
+  if uid and uid ~= 0 then return uid, gid or uid end
+end
+
+-- Give the directory at path to the container's root where it is another's (it
+-- must reach and write the directories of its overlay), mode as given.
 local function hand_over(path, r, mode)
-  if not r.auto_ids then return true end
+  local uid, gid = other_root(r)
+  if not uid then return true end
   local fd, err = core.openat(nil, path, "dir")
   if not fd then return nil, err end
-  local base = r.uid_map[1].outside
   local ok
-  ok, err = core.fchown(fd, base, base)
+  ok, err = core.fchown(fd, uid, gid)
   if ok and mode then ok, err = core.fchmod(fd, mode) end
   core.close(fd)
   return ok, err
@@ -189,7 +200,7 @@ function M.prepare(r)
     if not ok then return nil, string.format("rootfs: an overlay in a user namespace keeps its upper layer on disk " ..
       "before Linux 6.6 (tmpfs has no user xattrs): %s", err) end
     parent, name = base .. "/" .. r.id, "upper"
-    if r.auto_ids then -- the container's ids pass through to theirs, and see nothing else
+    if other_root(r) then -- the container's ids pass through to theirs, and see nothing else
       for _, d in ipairs { base, base:match("^(.*)/[^/]+$") } do
         local fd = core.openat(nil, d, "dir")
         if fd then core.fchmod(fd, tonumber("711", 8)) core.close(fd) end
@@ -213,15 +224,28 @@ function M.prepare(r)
   return { upper = upper, work = work, remove = { base and parent or work } }
 end
 
---- When the container is done: remove what prepare made (never a kept upper).
-function M.remove(dirs)
-  for _, d in ipairs(dirs and dirs.remove or {}) do
+local function remove_all(list)
+  local ok = true
+  for _, d in ipairs(list) do
     local parent, name = d:match("^(.*)/([^/]+)$")
     local fd = core.openat(nil, parent == "" and "/" or parent, "dir")
     if fd then
-      remove_tree(fd, name)
+      ok = remove_tree(fd, name) and ok
       core.close(fd)
     end
+  end
+  return ok
+end
+
+--- When the container is done: remove what prepare made (never a kept upper).
+-- An unprivileged caller's container with subordinate ids wrote files that are
+-- not the caller's to remove: that is done as root of a user namespace of its
+-- maps (r: the recipe), as podman unshare would.
+function M.remove(dirs, r)
+  local list = dirs and dirs.remove or {}
+  if #list == 0 or remove_all(list) then return end
+  if r and r.subids then
+    require("nsbox.userns").call(r.uid_map, r.gid_map, function() return remove_all(list) end)
   end
 end
 

@@ -32,7 +32,8 @@ local MAX_FD = 0x7fffffff
 local FIELDS = {
   rootfs = true, command = true, env = true, cwd = true, hostname = true, domainname = true,
   namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
-  network = true, keep_fds = true, readonly = true, name = true, upper = true, in_place = true, dns = true, user = true,
+  network = true, keep_fds = true, readonly = true, name = true, upper = true, in_place = true, dns = true,
+  user = true, userns = true,
   stdin = true, stdout = true, stderr = true,
   capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
 }
@@ -96,8 +97,8 @@ local function namespaces(v)
   return set, flags
 end
 
-local function id_map(field, v, own, has_user)
-  if v == nil then return has_user and { { inside = 0, outside = own, count = 1 } } or nil end
+local function id_map(field, v, own, has_user, default)
+  if v == nil then return has_user and (default or { { inside = 0, outside = own, count = 1 } }) or nil end
   if not has_user then bad(field, "needs the user namespace") end
   if type(v) ~= "table" then bad(field, "table expected, got %s", type(v)) end
   local list = v.inside ~= nil and { v } or v
@@ -258,6 +259,46 @@ local function random_id()
   return assert(core.random_hex(6))
 end
 
+-- The maps an unprivileged caller gets when it gives none: podman's rootless
+-- layout where /etc/subuid and /etc/subgid give it ranges (root inside is the
+-- caller, 1..N its range, through newuidmap/newgidmap), else the one-id map;
+-- userns = "keep-id": the caller's ids the same inside. Returns { uid =, gid = }
+-- of maps (nil: the one-id map), and with keep-id the user to run as.
+local function default_maps(r, ns)
+  if r.userns ~= nil and r.userns ~= "keep-id" and r.userns ~= "auto" then
+    bad("userns", "'keep-id' or 'auto' expected, got %s", tostring(r.userns))
+  end
+  if not ns.user or r.uid_map ~= nil or r.gid_map ~= nil then
+    if r.userns == "keep-id" then bad("userns", "keep-id makes the maps: give it or uid_map and gid_map") end
+    return {}
+  end
+  if core.geteuid() == 0 then
+    if r.userns == "keep-id" then bad("userns", "keep-id is for an unprivileged caller: root's ids are a range of their own") end
+    return {}
+  end
+  local sub, uid, gid = require("nsbox.ids").own_subids()
+  local helpers = core.executable("/usr/bin/newuidmap") and core.executable("/usr/bin/newgidmap")
+  if not (sub and helpers) then sub = nil end
+  local out = {}
+  for kind, own in pairs { uid = uid or core.getuid(), gid = gid or core.getgid() } do
+    local range = sub and sub[kind]
+    if r.userns == "keep-id" then
+      local map = { { inside = own, outside = own, count = 1 } }
+      if range and range[2] > own then
+        map = { { inside = 0, outside = range[1], count = own }, map[1],
+                { inside = own + 1, outside = range[1] + own, count = range[2] - own } }
+        if own == 0 then table.remove(map, 1) end
+      end
+      out[kind] = map
+    elseif range then
+      out[kind] = { { inside = 0, outside = own, count = 1 }, { inside = 1, outside = range[1], count = range[2] } }
+    end
+  end
+  if r.userns == "keep-id" then out.user = { uid = core.getuid(), gid = core.getgid() } end
+  out.ranged = sub ~= nil
+  return out
+end
+
 local function check(r)
   if type(r) ~= "table" then bad("recipe", "table expected, got %s", type(r)) end
   for k in pairs(r) do
@@ -265,14 +306,15 @@ local function check(r)
   end
   local id = random_id()
   local ns, flags = namespaces(r.namespaces)
+  local defaults = default_maps(r, ns)
   local out = {
     id = id, command = command(r.command),
     hostname = r.hostname ~= nil and host_name("hostname", r.hostname) or id,
     domainname = r.domainname ~= nil and host_name("domainname", r.domainname) or nil,
     cwd = r.cwd ~= nil and abs_path("cwd", r.cwd) or "/",
     namespaces = ns, flags = flags,
-    uid_map = id_map("uid_map", r.uid_map, core.getuid(), ns.user),
-    gid_map = id_map("gid_map", r.gid_map, core.getgid(), ns.user),
+    uid_map = id_map("uid_map", r.uid_map, core.getuid(), ns.user, defaults.uid),
+    gid_map = id_map("gid_map", r.gid_map, core.getgid(), ns.user, defaults.gid),
     -- root's container gets a range of its own, picked at launch (nsbox.ids), and
     -- the image shown to it through idmapped mounts; explicit maps win
     auto_ids = core.geteuid() == 0 and ns.user and r.uid_map == nil and r.gid_map == nil or nil,
@@ -303,7 +345,8 @@ local function check(r)
   end
   out.dns = etc.check_dns(r.dns)
   local range = out.auto_ids and { { inside = 0, outside = 0, count = 65536 } } or nil
-  out.user = users.check(r.user, range or out.uid_map, range or out.gid_map, range ~= nil)
+  out.user = users.check(r.user, range or out.uid_map, range or out.gid_map, range ~= nil) or defaults.user
+  out.subids = defaults.ranged
   -- a user's HOME comes from its passwd entry unless the recipe says; its cwd, if that exists
   out.home_given = type(r.env) == "table" and r.env.HOME ~= nil
   out.cwd_given = r.cwd ~= nil

@@ -1,7 +1,8 @@
 -- The setgroups checks of spec/ids_spec.lua, run in containers by an unprivileged
 -- user; prints the results as one Lua table literal.
 -- Usage: lua5.4 ids_probe.lua ROOTFS PROBE_DIR [SUBID]
---   own:   the default maps (root inside = the caller's own ids, written directly)
+--   own:   a map of the caller's own ids alone (root inside, written directly; the
+--          default without /etc/subuid ranges)
 --   SUBID: also uid and gid 1-65536 inside mapped from SUBID on (/etc/subuid and
 --          /etc/subgid entries of the caller), written by newuidmap and newgidmap
 local nsbox = require "nsbox"
@@ -28,7 +29,8 @@ local function sh(line, extra)
 end
 
 local res = { uid = core.getuid(), gid = core.getgid() }
-res.own = sh("cat /proc/self/setgroups; /run/ids_probe setgroups 0")
+res.own = sh("cat /proc/self/setgroups; /run/ids_probe setgroups 0",
+  { uid_map = { inside = 0, outside = res.uid, count = 1 }, gid_map = { inside = 0, outside = res.gid, count = 1 } })
 if subid then
   local map = { { inside = 0, outside = res.uid, count = 1 }, { inside = 1, outside = subid, count = 65536 } }
   local gmap = { { inside = 0, outside = res.gid, count = 1 }, { inside = 1, outside = subid, count = 65536 } }

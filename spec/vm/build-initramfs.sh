@@ -91,7 +91,8 @@ chmod 1777 "$stage/tmp" "$stage/var/tmp"
 
 # This checkout (as built) at its own path: the specs find nsbox from there.
 mkdir -p "$stage$tree"
-tar -C "$tree" --exclude=./.git --exclude=./build/vm --exclude='./build/*.tap' -cf - . | tar -C "$stage$tree" -xf -
+tar -C "$tree" --exclude=./.git --exclude=./build/vm --exclude=./build/debian --exclude=./build/debian.tmp \
+  --exclude='./build/*.tap' --exclude=./build/bench -cf - . | tar -C "$stage$tree" -xf -
 printf '%s\n' "$tree" > "$stage/etc/vmtest-tree"
 printf '%s\n' "$@" > "$stage/etc/vmtest-specs"
 install -m 755 "$tree/spec/vm/init" "$stage/init"

@@ -1,0 +1,52 @@
+-- What each of issue 12's defaults costs a start, from one long-lived Lua
+-- process (no module loading): one container at a time running /bin/true,
+-- the variants taken in turn, round after round (so slow spells fall on all),
+-- each step adding one default: the image written in place with the host's
+-- ids and no /etc (the start before issue 12), the copy-on-write overlay, the
+-- container's own /etc files, and (root's default) a range of ids of its own
+-- with the image idmapped. Root only. Returns rows for RESULTS.md.
+local nsbox = require "nsbox"
+local core = nsbox.core
+local clock = require("bench.clock").clock -- run.lua sets the paths
+
+local ROOTFS = arg and arg[1] or "build/rootfs"
+local ROUNDS, PER = tonumber(arg and arg[2]) or 20, 10
+
+-- the image without /etc (no /etc files are written), beside it: the same filesystem
+local noetc = ROOTFS:gsub("/*$", "") .. "-noetc-" .. core.getpid()
+assert(os.execute(string.format("cp -a %s %s && rm -r %s/etc", ROOTFS, noetc, noetc)))
+local HOST = { inside = 0, outside = 0, count = 65536 }
+local VARIANTS = {
+  { "in place, host ids, no /etc (as before issue 12)", { rootfs = noetc, in_place = true, uid_map = HOST, gid_map = HOST } },
+  { "+ copy-on-write overlay (private tmpfs upper)", { rootfs = noetc, uid_map = HOST, gid_map = HOST } },
+  { "+ /etc/hostname, hosts, resolv.conf", { rootfs = ROOTFS, uid_map = HOST, gid_map = HOST } },
+  { "+ a range of ids of its own, the image idmapped (the default)", { rootfs = ROOTFS } },
+}
+
+local times = {}
+for i = 1, #VARIANTS do times[i] = {} end
+for round = 1, ROUNDS do
+  for j = 1, #VARIANTS do
+    local i = round % 2 == 1 and j or #VARIANTS + 1 - j
+    local r = {}
+    for k, v in pairs(VARIANTS[i][2]) do r[k] = v end
+    r.command = { "/bin/true" }
+    local t0 = clock()
+    for _ = 1, PER do assert(assert(nsbox.container(r)):run() == 0) end
+    times[i][#times[i] + 1] = (clock() - t0) * 1000 / PER
+  end
+end
+os.execute("rm -rf " .. noetc)
+
+local function median(t)
+  table.sort(t)
+  local n = #t
+  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
+end
+local rows, prev = {}, nil
+for i, v in ipairs(VARIANTS) do
+  local m = median(times[i])
+  rows[#rows + 1] = { v[1], m, prev and m - prev or nil }
+  prev = m
+end
+return rows
