@@ -84,6 +84,17 @@ describe("a container of root", function()
     assert.equal("-rwsr-xr-x 0\n", out)
   end)
 
+  it("never writes a kept upper's record of its range through a link planted beside it", function()
+    local parent = H.tmpdir("plant-record")
+    finally(function() H.rm(parent) end)
+    local victim = parent .. "/victim"
+    assert(os.execute("echo keep > " .. q(victim) .. " && ln -s victim " .. q(parent .. "/.up.nsbox-ids")))
+    local st, out = H.run_sh("true", { rootfs = img, upper = parent .. "/up" })
+    assert.is_nil(st)
+    assert.matches("^upper: ", out)
+    assert.equal("keep\n", H.read_file(victim))
+  end)
+
   it("keeps a setuid file of its private layer out of every host user's reach", function()
     local r, w = assert(core.pipe())
     local box = assert(nsbox.container { rootfs = img, stdout = w, command = { "/bin/sh", "-c",

@@ -223,21 +223,24 @@ local function record_path(upper)
   return (parent == "" and "" or parent) .. "/." .. name .. ".nsbox-ids"
 end
 
---- The block recorded for a kept upper directory, or nil.
+--- The block recorded for a kept upper directory, or nil. The record is never
+-- read or written through a link: the upper's parent may be anyone's directory.
 function M.recorded(upper)
-  local f = io.open(record_path(upper))
-  if not f then return nil end
-  local base = tonumber(f:read("l") or "")
-  f:close()
-  return base
+  local fd = core.openat(nil, record_path(upper), "read")
+  if not fd then return nil end
+  local st = core.stat(fd)
+  local text = st and st.type == "file" and core.read(fd, 32) or ""
+  core.close(fd)
+  return tonumber(text:match("^(%d+)\n"))
 end
 
---- Record base for a kept upper directory.
+--- Record base for a kept upper directory (a new file: never an existing name).
 function M.record(upper, base)
-  local f, err = io.open(record_path(upper), "w")
-  if not f then return nil, "upper: " .. err end
-  f:write(base, "\n")
-  f:close()
+  local fd, err = core.openat(nil, record_path(upper), "new", tonumber("644", 8))
+  if not fd then return nil, "upper: " .. err end
+  local ok, werr = core.write(fd, base .. "\n")
+  core.close(fd)
+  if not ok then return nil, "upper: " .. werr end
   return true
 end
 
