@@ -87,13 +87,14 @@ describe("a Debian 12 image", function()
     end
 
     it("imports the image into its ranges, then does the same work in it", function()
-      local out = as_user(H.root .. "/bin/nsbox import " .. q(tarball) .. " " .. q(home .. "/debian"))
+      local bin = H.unprivileged_tree() .. "/bin/nsbox"
+      local out = as_user(bin .. " import " .. q(tarball) .. " " .. q(home .. "/debian"))
       assert.equal("rc=0\n", out)
       -- the image's root is the user, www-data (33) the 34th id of its range
       local uid = tonumber(H.sh("id -u " .. USER))
       assert.equal(uid, core.stat(home .. "/debian/etc/passwd").uid)
       local img = listing(home .. "/debian")
-      out = as_user(H.root .. "/bin/nsbox run --rootfs " .. q(home .. "/debian") .. " --bind " .. q(pkgs) .. ":/pkgs " ..
+      out = as_user(bin .. " run --rootfs " .. q(home .. "/debian") .. " --bind " .. q(pkgs) .. ":/pkgs " ..
         "sh -c " .. q(WORK))
       assert.equal(EXPECT .. "rc=0\n", out)
       assert.equal(img, listing(home .. "/debian"))

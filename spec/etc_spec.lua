@@ -109,6 +109,17 @@ describe("the container's /etc files", function()
     assert.equal(before, (after:gsub("\n[^\n]* hosts\n", "\n")))
   end)
 
+  it("leave a file the recipe mounts to the recipe", function()
+    local dir = H.tmpdir("own-resolv")
+    finally(function() H.rm(dir) end)
+    assert(os.execute("echo 'nameserver 192.0.2.99' > " .. q(dir .. "/resolv.conf") .. " && chmod 644 " ..
+      q(dir .. "/resolv.conf")))
+    local st, out = H.run_sh("cat /etc/resolv.conf /etc/hostname", { hostname = "own",
+      mounts = { { source = dir .. "/resolv.conf", destination = "/etc/resolv.conf", readonly = true } } })
+    assert.equal(0, st, out)
+    assert.equal("nameserver 192.0.2.99\nown\n", out)
+  end)
+
   it("are left out of an image without an /etc", function()
     local img = H.tmpdir("noetc")
     finally(function() H.rm(img) end)

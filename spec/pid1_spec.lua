@@ -332,8 +332,11 @@ describe("nsbox-init", function()
       "namespace, or init = true): refused", err)
     assert.is_nil((nsbox.container { rootfs = H.rootfs, capabilities = { add = { "sys_ptrace" } }, init = true,
       namespaces = { "user", "mount", "uts", "ipc", "net" } }))
+    -- (as root without a pid namespace, the container's ids are given: a picked range needs one)
+    local own = { inside = 0, outside = core.geteuid(), count = 1 }
     assert.truthy(nsbox.container { rootfs = H.rootfs, capabilities = { add = { "sys_ptrace" } },
-      namespaces = { "user", "mount", "uts", "ipc", "net" } })
+      namespaces = { "user", "mount", "uts", "ipc", "net" }, uid_map = own, gid_map = { inside = 0,
+      outside = core.getegid and core.getegid() or core.getgid(), count = 1 } })
   end)
 
   -- init blanks its arguments before it forks the command, not after: strace holds

@@ -58,7 +58,10 @@ local function proc_probe()
   local find = "for i in $(seq 200); do for d in /proc /proc.evil; do " ..
     "cd $d 2>&- && [ -e self/stat ] && break 2; cd /; done; done; " ..
     "[ -e self/stat ] || { echo no proc mount found; exit 0; }; "
-  return find .. table.concat(lines, "; "), table.concat(expect, "\n") .. "\n"
+  -- with ids of its own (root's default) the container's root is refused by the file's
+  -- owner before the read-only mount refuses it
+  local ranged = table.concat(expect, "\n"):gsub("Read%-only file system$", "Permission denied")
+  return find .. table.concat(lines, "; "), table.concat(expect, "\n") .. "\n", ranged .. "\n"
 end
 
 describe("a rootfs whose owner swaps /proc and /dev for symlinks while containers start", function()
@@ -83,7 +86,7 @@ describe("a rootfs whose owner swaps /proc and /dev for symlinks while container
   end)
 
   it("masks /proc and keeps /proc/sys read-only in every container that starts, and makes nothing on the host", function()
-    local probe, expect = proc_probe()
+    local probe, expect, ranged = proc_probe()
     local mounts = H.host_mounts(target)
     local started, refused, bad = 0, 0, {}
     for i = 1, ROUNDS do
@@ -96,7 +99,7 @@ describe("a rootfs whose owner swaps /proc and /dev for symlinks while container
         if not out:match("^rootfs: /%a+ is a link, not a directory: refused$") then bad[#bad + 1] = out end
       else
         started = started + 1
-        if out ~= expect then bad[#bad + 1] = out end
+        if out ~= (i % 2 == 1 and expect or ranged) then bad[#bad + 1] = out end
       end
     end
     local counts = string.format("%d rounds: %d started, %d refused", ROUNDS, started, refused)
@@ -138,14 +141,13 @@ describe("the set-up, by construction", function()
     local opened, after, named = nil, 0, {}
     for _, line in ipairs(lines) do
       local pid, call = line:match("^(%d+) +(.*)$")
-      if pid == child then
-        local hit = call:find(quoted .. '"', 1, true) or call:find(quoted .. "/", 1, true)
-        if not opened then
-          if hit and call:find("O_PATH", 1, true) then opened = call end
-        else
-          after = after + 1
-          if hit then named[#named + 1] = call end
-        end
+      local hit = call and (call:find(quoted .. '"', 1, true) or call:find(quoted .. "/", 1, true))
+      -- the one open: the child's, or (root's default, the image idmapped) the parent's clone
+      if not opened then
+        if hit and call:find("O_PATH", 1, true) then opened = call end
+      elseif pid == child then
+        after = after + 1
+        if hit then named[#named + 1] = call end
       end
     end
     assert.truthy(opened, "the set-up never opened the rootfs")

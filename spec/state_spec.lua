@@ -144,7 +144,7 @@ describe("nsbox state: a name", function()
   end)
 
   it("is won once of 300 stale names that five processes claim at once", function()
-    local dir, names = H.tmpdir("race-state"), 300
+    local dir, names = H.tmpdir("race-state", true), 300
     finally(function() H.rm(dir) end)
     local dead = tonumber(H.sh("sh -c 'echo $$'"))
     assert(os.execute("mkdir -m 0700 " .. q(dir .. "/containers")))

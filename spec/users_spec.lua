@@ -95,6 +95,35 @@ describe("a container of root", function()
     assert.equal("keep\n", H.read_file(victim))
   end)
 
+  it("takes back only a range it would hand out, recorded by root, in a directory only root may write", function()
+    local parent = H.tmpdir("plant-base")
+    finally(function() H.rm(parent) end)
+    -- a record of base 0 (the host's root) is refused, and so is one that is not root's
+    assert(os.execute("echo 0 > " .. q(parent .. "/.up.nsbox-ids")))
+    local st, out = H.run_sh("true", { rootfs = img, upper = parent .. "/up" })
+    assert.is_nil(st)
+    assert.matches("^upper: .*/%.up%.nsbox%-ids records no id range nsbox hands out", out)
+    assert(os.execute("echo 655360 > " .. q(parent .. "/.up.nsbox-ids") .. " && chown 65534 " ..
+      q(parent .. "/.up.nsbox-ids")))
+    st, out = H.run_sh("true", { rootfs = img, upper = parent .. "/up" })
+    assert.is_nil(st)
+    assert.matches("records no id range", out)
+    -- an upper in a directory others may write: refused before anything is made
+    local open = H.tmpdir("plant-open")
+    finally(function() H.rm(open) end)
+    assert(os.execute("chmod 1777 " .. q(open)))
+    local box, err = nsbox.container { rootfs = img, upper = open .. "/up" }
+    assert.is_nil(box)
+    assert.matches("^upper: '.*/up' lies in .*, which another user may write", err)
+    assert.is_nil(core.stat(open .. "/up"))
+  end)
+
+  it("needs the pid namespace for a picked range: its end takes every process of the range", function()
+    local box, err = nsbox.container { rootfs = img, namespaces = { "user", "mount", "uts", "ipc", "net" } }
+    assert.is_nil(box)
+    assert.matches("^namespaces: a range of ids picked for the container %(root's default%) needs the pid namespace", err)
+  end)
+
   it("keeps a setuid file of its private layer out of every host user's reach", function()
     local r, w = assert(core.pipe())
     local box = assert(nsbox.container { rootfs = img, stdout = w, command = { "/bin/sh", "-c",
@@ -209,7 +238,7 @@ describe("an unprivileged user's ids", function()
     local state = H.tmpdir("hint", true)
     finally(function() H.rm(state) end)
     os.execute("chown 65534:65534 " .. q(state))
-    local cli = as .. "NSBOX_STATE_DIR=" .. q(state) .. " " .. H.root .. "/bin/nsbox run --rootfs " .. q(tree .. "/rootfs") ..
+    local cli = as .. "NSBOX_STATE_DIR=" .. q(state) .. " " .. tree .. "/bin/nsbox run --rootfs " .. q(tree .. "/rootfs") ..
       " true 2>&1"
     assert.matches("^nsbox: the container has one id %(root inside is you%): for a full range of ids.*said once\n$",
       H.sh(cli))
@@ -237,6 +266,18 @@ describe("nsbox import", function()
     ok, err = nsbox.import(H.rootfs, dir)
     assert.is_nil(ok)
     assert.equal("import: " .. dir .. " is not empty", err)
+  end)
+
+  it("makes no device node, and leaves nothing of a failed import behind", function()
+    H.needs_root("makes an archive with a device node in it")
+    local dir = H.tmpdir("import-dev")
+    finally(function() H.rm(dir) end)
+    assert(os.execute(string.format("mkdir -p %s/src/usr && mknod %s/src/usr/disk b 8 0 && echo x > %s/src/f && " ..
+      "tar -C %s/src -cf %s/img.tar .", q(dir), q(dir), q(dir), q(dir), q(dir))))
+    local ok, err = nsbox.import(dir .. "/img.tar", dir .. "/dest")
+    assert.is_nil(ok)
+    assert.matches("^import: unpacking .* failed", err)
+    assert.is_nil(core.stat(dir .. "/dest"))
   end)
 
   it("copies a directory image into a new directory, owners kept as root", function()

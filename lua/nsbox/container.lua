@@ -22,7 +22,7 @@ core.init_stub()
 -- The life of a box: new, launched (cloned, setting up), running (its command
 -- exec'd), done (reaped, or its start failed). A failed start goes from
 -- launched to done; a box for a container started elsewhere begins running.
-local take_ids, release, send_trees
+local take_ids, release, send_trees, reachable_paths
 
 local MOVES = { new = { launched = true }, launched = { running = true, done = true }, running = { done = true },
                 done = {} }
@@ -51,9 +51,14 @@ local function env_list(env)
   return out
 end
 
-local function idmapped_mounts(mounts)
-  for _, m in ipairs(mounts) do if m.idmap then return true end end
-  return false
+-- Bind sources the parent opens for the child: those marked idmap, and as root
+-- every one when the container's root is a range's, which may not reach a source
+-- the caller can (under a 0700 home).
+local function passed_binds(r)
+  local all = layers.other_root(r) ~= nil
+  for _, m in ipairs(r.mounts) do
+    if m.type == "bind" and (m.idmap or all) then return all and "all" or "idmap" end
+  end
 end
 
 -- What the child needs, and nothing the parent keeps to itself. dirs: the
@@ -61,7 +66,7 @@ end
 local function child_recipe(r, dirs)
   return {
     rootfs = r.rootfs, layers = r.layers, in_place = r.in_place, upper = dirs.upper, work = dirs.work,
-    idmapped = r.auto_ids and not r.in_place, trees = (r.auto_ids and not r.in_place) or idmapped_mounts(r.mounts),
+    idmapped = r.auto_ids and not r.in_place, trees = (r.auto_ids and not r.in_place) or passed_binds(r) ~= nil,
     user = r.user, home_given = r.home_given, cwd_given = r.cwd_given,
     resolv_conf = etc.resolv_conf(r.dns), command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
@@ -104,13 +109,39 @@ end
 -- The Lua code the re-executed interpreter runs: the parent's package paths,
 -- the messages it takes before its modules are loaded ("maps" when held, the
 -- bundle if one is sent), then the child side's entry point.
-local function bootstrap(held, with_bundle, entry, fd, ...)
+local function bootstrap(held, with_bundle, entry, fd, path, cpath, ...)
   local kinds = {}
   if held then kinds[#kinds + 1] = "maps" end
   if with_bundle then kinds[#kinds + 1] = "bundle" end
   return string.format("package.path=%q package.cpath=%q %srequire('nsbox.inside').%s(%s)",
-    package.path, package.cpath, #kinds > 0 and channel.bootstrap(fd, kinds) or "", entry,
+    path, cpath, #kinds > 0 and channel.bootstrap(fd, kinds) or "", entry,
     table.concat({ fd, ... }, ","))
+end
+
+-- A re-executed child whose root is a range's runs as that range's uid from its
+-- exec on, which may not reach nsbox's modules where the caller can (a checkout
+-- under a 0700 home): its package paths go through fds of their directories
+-- (O_PATH, opened for this start, added to keep; the caller closes them once the
+-- child is spawned): a lookup through /proc/self/fd/N starts at the directory,
+-- past the home it lies in.
+function reachable_paths(keep)
+  local fds = {}
+  local function rewrite(paths)
+    return (paths:gsub("[^;]+", function(t)
+      local dir, rest = t:match("^(/[^?]*)/(%?.*)$")
+      if not dir then return nil end
+      if fds[dir] == nil then
+        fds[dir] = core.open_in_root(dir, "/") or false
+        if fds[dir] then keep[#keep + 1] = fds[dir] end
+      end
+      if not fds[dir] then return nil end
+      return "/proc/self/fd/" .. fds[dir] .. "/" .. rest
+    end))
+  end
+  local path, cpath = rewrite(package.path), rewrite(package.cpath)
+  local list = {}
+  for _, fd in pairs(fds) do if fd then list[#list + 1] = fd end end
+  return path, cpath, list
 end
 
 local function reap(pidfd)
@@ -192,8 +223,11 @@ local function spawn_side(r, entry, cr, spec, keep, ...)
   if r.reexec or errno == core.EBUSY then
     code = bundle()
     spec.path, spec.env = r.interpreter, {}
-    spec.argv = { r.interpreter, "-e", bootstrap(setup ~= nil, code, entry, csock, ...) }
+    local ppath, pcpath, path_fds = package.path, package.cpath, {}
+    if entry == "main" and layers.other_root(r) then ppath, pcpath, path_fds = reachable_paths(keep) end
+    spec.argv = { r.interpreter, "-e", bootstrap(setup ~= nil, code, entry, csock, ppath, pcpath, ...) }
     pid, pidfd, errno = core.spawn(spec)
+    for _, fd in ipairs(path_fds) do core.close(fd) end
   end
   core.close(csock)
   if not pid then
@@ -212,7 +246,11 @@ end
 -- Returns the lease's fd (nil without a range), or nil, message.
 function take_ids(r)
   if not r.auto_ids then return nil end
-  local want = r.upper and ids.recorded(r.upper)
+  local want, werr
+  if r.upper then
+    want, werr = ids.recorded(r.upper)
+    if werr then return nil, werr end
+  end
   local base, lock = ids.lease(want)
   if not base then return nil, lock end
   if r.upper and not want then
@@ -233,9 +271,10 @@ end
 
 -- The image's layers (cr.idmapped) and the sources of the mounts marked idmap,
 -- as clones idmapped through the child's user namespace (its maps are written:
--- core.spawn held it until then), sent on the "layers" message: the fds, the
--- layers first, and which mounts follow. A tree the kernel would not idmap is the
--- child's error to report.
+-- core.spawn held it until then), and as root with a range every bind source,
+-- cloned (passed_binds): sent on the "layers" message, the fds, the layers
+-- first, and which mounts follow. A tree the kernel would not clone or idmap is
+-- the child's error to report.
 function send_trees(r, cr, pid, psock)
   local userns, err, errno = core.open_ns("/proc/" .. pid .. "/ns/user")
   local trees, what = {}, { layers = 0, mounts = {} }
@@ -258,11 +297,23 @@ function send_trees(r, cr, pid, psock)
         what.layers = what.layers + 1
       end
     end
+    local binds = passed_binds(r)
     for i, m in ipairs(r.mounts) do
       if not ok then break end
       if m.idmap then
         ok = add(m.source, core.openat(nil, m.source, "read"))
+      elseif m.type == "bind" and binds == "all" then
+        local tree
+        tree, err, errno = core.open_tree(m.source, true)
+        trees[#trees + 1] = tree
+        ok = tree ~= nil
+      end
+      if ok and (m.idmap or (m.type == "bind" and binds == "all")) then
         what.mounts[#what.mounts + 1] = i
+        -- made read-only here: the clone is the host's, the child may not change it
+        if m.readonly then
+          ok, err, errno = core.mount_setattr(trees[#trees], core.MOUNT_ATTR_RDONLY, 0, true, m.source)
+        end
       end
     end
     core.close(userns)

@@ -3,7 +3,8 @@
 -- configuration taken from the host (in the parent, which still sees the
 -- host's files), and the files written in the child after pivot_root, never
 -- into the image: into the overlay's upper layer, or (in_place) onto the
--- image's files as binds from a private tmpfs. Only where the image has an /etc.
+-- image's files as binds. Only where the image has an /etc, and not where the
+-- recipe mounts its own.
 -- @module nsbox.etc
 local core = require "nsbox.core"
 local validate = require "nsbox.validate"
@@ -183,8 +184,18 @@ function M.write(r, address)
   if not etc then return end -- no /etc (or one leading out of the root): nothing is written
   local st = core.stat(etc)
   if not (st and st.type == "directory") then core.close(etc) return end
-  local files = { { "hosts", M.hosts(r.hostname, r.domainname, address) }, { "resolv.conf", r.resolv_conf } }
-  if r.namespaces.uts then files[#files + 1] = { "hostname", r.hostname .. "\n" } end
+  local all = { { "hosts", M.hosts(r.hostname, r.domainname, address) }, { "resolv.conf", r.resolv_conf } }
+  if r.namespaces.uts then all[#all + 1] = { "hostname", r.hostname .. "\n" } end
+  -- a file the recipe mounts (its own resolv.conf, or a directory at /etc) is the recipe's
+  local files = {}
+  for _, f in ipairs(all) do
+    local mine = true
+    for _, m in ipairs(r.mounts or {}) do
+      local d = m.destination:gsub("/+$", "")
+      if d == "/etc/" .. f[1] or d == "/etc" then mine = false end
+    end
+    if mine then files[#files + 1] = f end
+  end
   local ok, err = pcall(function()
     if r.in_place then bind_over(files) else write_files(etc, files) end
   end)

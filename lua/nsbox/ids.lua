@@ -128,6 +128,20 @@ function M.candidates()
   end, count, "nsbox's range"
 end
 
+--- Is base a block this machine would hand out now (a candidate)? A recorded
+-- base is only taken back if so: a record planted beside an upper must not give
+-- a container the host's root, a user's ids, or half of another's range.
+function M.valid(base)
+  if math.type(base) ~= "integer" or base < M.SIZE then return false end
+  local nth, count, source = M.candidates()
+  if source == "nsbox's range" then
+    local off = base - M.FIRST
+    return off >= 0 and off % M.SIZE == 0 and off // M.SIZE < count and nth(off // M.SIZE + 1) == base
+  end
+  for i = 1, count do if nth(i) == base then return true end end
+  return false
+end
+
 local function lease_dir()
   for _, d in ipairs { "/run/nsbox", M.DIR } do
     local ok, err, errno = core.mkdir(d, tonumber("755", 8))
@@ -226,12 +240,18 @@ end
 --- The block recorded for a kept upper directory, or nil. The record is never
 -- read or written through a link: the upper's parent may be anyone's directory.
 function M.recorded(upper)
-  local fd = core.openat(nil, record_path(upper), "read")
+  local path = record_path(upper)
+  local fd = core.openat(nil, path, "read")
   if not fd then return nil end
   local st = core.stat(fd)
-  local text = st and st.type == "file" and core.read(fd, 32) or ""
+  local text = st and st.type == "file" and st.uid == 0 and core.read(fd, 32) or ""
   core.close(fd)
-  return tonumber(text:match("^(%d+)\n"))
+  local base = math.tointeger(tonumber(text:match("^(%d+)\n") or ""))
+  if not M.valid(base) then
+    return nil, string.format("upper: %s records no id range nsbox hands out (a file of root's holding a " ..
+      "base it picked): remove it, or the upper", path)
+  end
+  return base
 end
 
 --- Record base for a kept upper directory (a new file: never an existing name).

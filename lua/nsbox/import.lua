@@ -19,12 +19,13 @@ local TAR = "/usr/bin/tar"
 local function fail(fmt, ...) return nil, string.format(fmt, ...) end
 
 -- DEST: made if missing (its parent must exist), else an empty directory of ours.
+-- 0700: the image's setuid files and owners must not be the host's users' to use.
 local function destination(dest)
   local st = core.stat(dest, true)
   if not st then
-    local ok, err = core.mkdir(dest, tonumber("755", 8))
+    local ok, err = core.mkdir(dest, tonumber("700", 8))
     if not ok then return fail("import: %s", err) end
-    return core.realpath(dest)
+    return core.realpath(dest), true
   end
   if st.type ~= "directory" then return fail("import: %s is a %s, not a directory", dest, st.type) end
   local names = core.readdir(dest)
@@ -40,14 +41,14 @@ function M.import(src, dest)
   if st.type ~= "directory" and st.type ~= "file" then
     return fail("import: %s is a %s: a directory or a tar archive expected", src, st.type)
   end
-  local to, err = destination(dest)
-  if not to then return nil, err end
+  local to, made = destination(dest)
+  if not to then return nil, made end
   -- the maps a container of this caller gets by default
   local r, rerr = recipe.validate { rootfs = to }
   if not r then return fail("import: %s", rerr) end
   -- the image's /dev nodes stay out: a user namespace may not make them, and a
   -- container's /dev is nsbox's own (the image is mounted nodev: its nodes are dead)
-  local unpack = { TAR, "--numeric-owner", "--exclude=./dev/*", "-xpf", "-", "-C", to }
+  local unpack = { TAR, "--numeric-owner", "--exclude=./dev/*", "--exclude=dev/*", "-xpf", "-", "-C", to }
   if core.geteuid() ~= 0 and not r.subids then unpack[#unpack + 1] = "--no-same-owner" end
   -- the reading side runs as the caller, the writing side in the namespace
   local rd, wr = assert(core.pipe())
@@ -56,25 +57,27 @@ function M.import(src, dest)
   local pid, pidfd, errno = core.spawn { path = src_argv[1], argv = src_argv, stdout = wr, pdeathsig = core.SIGKILL }
   core.close(wr)
   if not pid then core.close(rd) return nil, pidfd, errno end
-  local ok, uerr
-  if core.geteuid() == 0 then
-    local upid, upidfd = core.spawn { path = TAR, argv = unpack, stdin = rd, pdeathsig = core.SIGKILL }
-    if upid then
-      local how, code = core.wait(upidfd)
-      core.close(upidfd)
-      ok = how == "exited" and code == 0
-      uerr = not ok and string.format("tar: %s %s", tostring(how), tostring(code)) or nil
-    else
-      uerr = upidfd
-    end
-  else
-    ok, uerr = require("nsbox.userns").run(r.uid_map, r.gid_map, unpack, rd)
-  end
+  -- as root too, tar runs in a user namespace (the identity map): it may not make
+  -- device nodes, whatever the archive holds
+  local all = { { inside = 0, outside = 0, count = 4294967295 } }
+  local umap, gmap = r.uid_map, r.gid_map
+  if core.geteuid() == 0 then umap, gmap = all, all end
+  local ok, uerr = require("nsbox.userns").run(umap, gmap, unpack, rd)
   core.close(rd)
   local how, code = core.wait(pidfd)
   core.close(pidfd)
-  if not ok then return fail("import: unpacking %s into %s failed (%s)", src, to, tostring(uerr)) end
-  if how ~= "exited" or code ~= 0 then return fail("import: reading %s failed (%s %s)", src, tostring(how), tostring(code)) end
+  if ok and (how ~= "exited" or code ~= 0) then
+    ok, uerr = nil, string.format("reading %s: %s %s", src, tostring(how), tostring(code))
+  end
+  if not ok then
+    -- what was unpacked goes, with the directory if it was made here (files of
+    -- subordinate ids: as root of a user namespace of them)
+    local layers = require "nsbox.layers"
+    local function clean() return layers.remove_path(to, not made) end
+    if core.geteuid() == 0 or not r.subids then clean()
+    else require("nsbox.userns").call(r.uid_map, r.gid_map, clean) end
+    return fail("import: unpacking %s into %s failed (%s)", src, to, tostring(uerr))
+  end
   return true
 end
 

@@ -42,6 +42,14 @@ local function upper_path(v, layers)
     if not (pst and pst.type == "directory") then bad("upper", "'%s': its parent directory does not exist", v) end
     path = core.realpath(parent == "" and "/" or parent):gsub("/$", "") .. "/" .. name
   end
+  -- as root, its directory must be root's alone: whoever may write there could plant
+  -- the record of its id range or swap the upper for a link between now and its use
+  local parent = path:match("^(.*)/[^/]+$")
+  local pst = core.geteuid() == 0 and core.stat(parent == "" and "/" or parent)
+  if pst and (pst.uid ~= 0 or pst.mode & tonumber("022", 8) ~= 0) then
+    bad("upper", "'%s' lies in %s, which another user may write: as root, keep uppers in a directory " ..
+      "only root may write", v, parent == "" and "/" or parent)
+  end
   for i, l in ipairs(layers) do
     if within(path, l) or within(l, path) then
       bad("upper", "'%s' overlaps %s '%s': the upper layer must be outside the image", v,
@@ -147,9 +155,9 @@ local function remove_tree(dir, name)
   return core.unlinkat(dir, name, true)
 end
 
--- The host ids of the container's root where they are not ours (root's
+--- The host ids of the container's root where they are not ours (root's
 -- container with a range of its own, picked or given): uid, gid; else nil.
-local function other_root(r)
+function M.other_root(r)
   if core.geteuid() ~= 0 or not r.uid_map then return nil end
   local function outside(map)
     for _, m in ipairs(map or {}) do if m.inside == 0 then return m.outside end end
@@ -161,7 +169,7 @@ end
 -- Give the directory at path to the container's root where it is another's (it
 -- must reach and write the directories of its overlay), mode as given.
 local function hand_over(path, r, mode)
-  local uid, gid = other_root(r)
+  local uid, gid = M.other_root(r)
   if not uid then return true end
   local fd, err = core.openat(nil, path, "dir")
   if not fd then return nil, err end
@@ -200,7 +208,7 @@ function M.prepare(r)
     if not ok then return nil, string.format("rootfs: an overlay in a user namespace keeps its upper layer on disk " ..
       "before Linux 6.6 (tmpfs has no user xattrs): %s", err) end
     parent, name = base .. "/" .. r.id, "upper"
-    if other_root(r) then -- the container's ids pass through to theirs, and see nothing else
+    if M.other_root(r) then -- the container's ids pass through to theirs, and see nothing else
       for _, d in ipairs { base, base:match("^(.*)/[^/]+$") } do
         local fd = core.openat(nil, d, "dir")
         if fd then core.fchmod(fd, tonumber("711", 8)) core.close(fd) end
@@ -222,6 +230,24 @@ function M.prepare(r)
     return nil, "upper: work directory: " .. err
   end
   return { upper = upper, work = work, remove = { base and parent or work } }
+end
+
+--- Remove the tree at path (never following a link); with keep, only what is in it.
+function M.remove_path(path, keep)
+  if keep then
+    local fd = core.openat(nil, path, "dir")
+    if not fd then return nil end
+    local ok = true
+    for _, n in ipairs(core.readdir(path) or {}) do ok = remove_tree(fd, n) and ok end
+    core.close(fd)
+    return ok
+  end
+  local parent, name = path:match("^(.*)/([^/]+)$")
+  local fd = core.openat(nil, parent == "" and "/" or parent, "dir")
+  if not fd then return nil end
+  local ok = remove_tree(fd, name)
+  core.close(fd)
+  return ok
 end
 
 local function remove_all(list)

@@ -328,6 +328,20 @@ local function check(r)
     name = r.name ~= nil and container_name(r.name) or id,
   }
   layers.check(r, out)
+  if out.auto_ids and not ns.pid then
+    -- processes left behind without a pid namespace would hold the range its lease gives away
+    bad("namespaces", "a range of ids picked for the container (root's default) needs the pid namespace, " ..
+      "whose end takes every process of the range with it: keep pid, or give uid_map and gid_map")
+  end
+  -- the idmapped or cloned trees the parent passes go in one message: 16 fds
+  local trees = (out.auto_ids and not out.in_place) and #out.layers or 0
+  local ranged = core.geteuid() == 0 and out.uid_map and not (out.uid_map[1].inside == 0 and out.uid_map[1].outside == 0)
+  for _, m in ipairs(out.mounts) do
+    if m.type == "bind" and (m.idmap or out.auto_ids or ranged) then trees = trees + 1 end
+  end
+  if trees > 16 then
+    bad("rootfs", "%d layers and bind mounts: at most 16 together with a range of ids as root", trees)
+  end
   if out.in_place and out.auto_ids then
     -- idmapped, its writes would land as the host's root (a setuid file planted in the
     -- image); not idmapped, the image's files are not the container's to write

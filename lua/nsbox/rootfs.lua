@@ -143,14 +143,14 @@ end
 
 -- The recipe's bind sources as detached trees, opened before anything of ours
 -- covers a host path (the private tmpfs over /tmp); bound: those the parent
--- cloned idmapped (idmap = true), by index.
+-- cloned (idmap = true, or all of them for a range's root), by index.
 local function bind_sources(root, mounts, bound)
   local trees = {}
   for i, t in pairs(bound or {}) do trees[i] = t end
   local ok, err = pcall(function()
     for i, m in ipairs(mounts) do
-      if m.type == "bind" then
-        local tree = trees[i] or try(core.open_tree(m.source, true))
+      if m.type == "bind" and not trees[i] then -- the parent's are read-only already where asked
+        local tree = try(core.open_tree(m.source, true))
         trees[i] = tree
         if m.readonly then try(core.mount_setattr(tree, A.rdonly, 0, true, root .. m.destination)) end
       end

@@ -320,13 +320,13 @@ function H.links(pid)
   return t
 end
 
---- A world-readable copy of the Lua tree, the rootfs and the given support
--- script, for running as an unprivileged uid; returns its directory.
+--- A world-readable copy of the Lua tree, bin/nsbox, the rootfs and the support
+-- scripts, for running as an unprivileged uid; returns its directory.
 function H.unprivileged_tree()
   if H._unpriv then return H._unpriv end
   local dir = H.tmpdir("unprivileged")
-  assert(os.execute(string.format("cp -r %s/lua %s/ && cp -a %s %s/rootfs && cp -r %s/spec/support %s/ && chmod -R a+rX %s",
-    H.root, dir, H.rootfs, dir, H.root, dir, dir)))
+  assert(os.execute(string.format("cp -r %s/lua %s/bin %s/ && cp -a %s %s/rootfs && cp -r %s/spec/support %s/ && " ..
+    "chmod -R a+rX %s", H.root, H.root, dir, H.rootfs, dir, H.root, dir, dir)))
   H._unpriv = dir
   return dir
 end
