@@ -156,7 +156,7 @@ static int l_overlay(lua_State *L)
 	if (fstat(layer[0], &top) < 0)
 		return nsbox_fail(L, errno, "overlay(%s): the top layer", label);
 	const char *what = "tmpfs";
-	char lower[MAX_LAYERS * 24] = "", *p = lower, name[16], reason[512] = "";
+	char lower[MAX_LAYERS * 32] = "", *p = lower, name[16], reason[512] = ""; /* "/proc/self/fd/N:" <= 26 each */
 	int fd = -1;
 	fds[2] = private_tmpfs(place);
 	if (fds[2] < 0)

@@ -204,6 +204,8 @@ describe("a copy-on-write root", function()
       assert.matches("^upper: '.*' is a file, not a directory$", refused { rootfs = img, upper = file })
       assert.matches("^upper: '/no/such/dir/up': its parent directory does not exist$",
         refused { rootfs = img, upper = "/no/such/dir/up" })
+      assert.matches("^upper: '/proc' is a mount point: its work directory, beside it, would be on another filesystem$",
+        refused { rootfs = img, upper = "/proc" })
     end)
 
     it("modes that exclude each other", function()

@@ -118,6 +118,17 @@ describe("a container of root", function()
     assert.is_nil(core.stat(open .. "/up"))
   end)
 
+  it("idmaps the image it was checked with, not a directory swapped in since", function()
+    local dir = H.tmpdir("swap")
+    finally(function() H.rm(dir) end)
+    assert(os.execute(string.format("cp -a %s %s/img && mkdir %s/other", q(img), q(dir), q(dir))))
+    local box = assert(nsbox.container { rootfs = dir .. "/img", command = { "true" } })
+    assert(os.execute(string.format("mv %s/img %s/was && mv %s/other %s/img", q(dir), q(dir), q(dir), q(dir))))
+    local ok, err = box:start()
+    assert.is_nil(ok)
+    assert.equal("rootfs: " .. dir .. "/img is not the directory the recipe was checked with: refused", err)
+  end)
+
   it("needs the pid namespace for a picked range: its end takes every process of the range", function()
     local box, err = nsbox.container { rootfs = img, namespaces = { "user", "mount", "uts", "ipc", "net" } }
     assert.is_nil(box)

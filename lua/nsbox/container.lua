@@ -291,8 +291,17 @@ function send_trees(r, cr, pid, psock)
   if userns then
     local ok = true
     if cr.idmapped then
-      for _, l in ipairs(r.layers) do
-        ok = add(l, core.open_in_root(l, "/"))
+      for i, l in ipairs(r.layers) do
+        local dir
+        dir, err, errno = core.open_in_root(l, "/")
+        local st = dir and core.stat(dir)
+        -- the directory checked, not one swapped in since (whoever owns its parent could)
+        if st and st.dev .. ":" .. st.ino ~= r.layer_ids[i] then
+          core.close(dir)
+          dir, err, errno = nil, string.format("rootfs: %s is not the directory the recipe was checked with: refused", l),
+            core.ESTALE
+        end
+        ok = dir and add(l, dir) or false
         if not ok then break end
         what.layers = what.layers + 1
       end

@@ -143,8 +143,10 @@ function M.valid(base)
 end
 
 local function lease_dir()
-  for _, d in ipairs { "/run/nsbox", M.DIR } do
-    local ok, err, errno = core.mkdir(d, tonumber("755", 8))
+  -- /run/nsbox is shared (the network leases); the ids directory and its files are
+  -- root's alone: a lease file another user could open, it could flock, pinning the range
+  for _, d in ipairs { { "/run/nsbox", "755" }, { M.DIR, "700" } } do
+    local ok, err, errno = core.mkdir(d[1], tonumber(d[2], 8))
     if not ok and errno ~= core.EEXIST then return nil, err end
   end
   local fd, err = core.openat(nil, M.DIR, "dir")
@@ -154,6 +156,7 @@ local function lease_dir()
     core.close(fd)
     return nil, M.DIR .. " is not root's"
   end
+  if st.mode & tonumber("077", 8) ~= 0 then core.fchmod(fd, tonumber("700", 8)) end -- one made 0755 before
   return fd
 end
 
@@ -164,7 +167,7 @@ local function try_lease(dir, base)
   local name = tostring(base)
   local fd = core.openat(dir, name, "read")
   if not fd then
-    fd = core.openat(dir, name, "new", tonumber("644", 8))
+    fd = core.openat(dir, name, "new", tonumber("600", 8))
     if not fd then fd = core.openat(dir, name, "read") end -- made meanwhile by another start
   end
   if not fd then return nil end

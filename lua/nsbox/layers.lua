@@ -17,7 +17,7 @@ local function dir_path(field, v)
   local st, err = core.stat(v, true)
   if not st then bad(field, "%s", err) end
   if st.type ~= "directory" then bad(field, "'%s' is a %s, not a directory", v, st.type) end
-  return core.realpath(v)
+  return core.realpath(v), st
 end
 
 -- Is path a or below b?
@@ -34,6 +34,11 @@ local function upper_path(v, layers)
   if st then
     if st.type ~= "directory" then bad("upper", "'%s' is a %s, not a directory", v, st.type) end
     path = core.realpath(v)
+    local up = path:match("^(.*)/[^/]+$")
+    local pst = core.stat((up == nil or up == "") and "/" or up)
+    if pst and pst.dev ~= st.dev then
+      bad("upper", "'%s' is a mount point: its work directory, beside it, would be on another filesystem", v)
+    end
   else
     local parent, name = v:match("^(.*)/([^/]+)/*$")
     if not parent then parent, name = ".", v end
@@ -64,15 +69,22 @@ end
 function M.check(r, out)
   local v = r.rootfs
   if v == nil then bad("rootfs", "required") end
-  local layers = {}
+  local layers, seen = {}, {}
   if type(v) == "table" then
     if #v == 0 then bad("rootfs", "at least one layer directory expected") end
     if #v > 64 then bad("rootfs", "at most 64 layers") end
-    for i, l in ipairs(v) do layers[i] = dir_path(string.format("rootfs[%d]", i), l) end
+    for i, l in ipairs(v) do
+      local st
+      layers[i], st = dir_path(string.format("rootfs[%d]", i), l)
+      seen[i] = st.dev .. ":" .. st.ino
+    end
   else
-    layers[1] = dir_path("rootfs", v)
+    local st
+    layers[1], st = dir_path("rootfs", v)
+    seen[1] = st.dev .. ":" .. st.ino
   end
-  out.layers, out.rootfs = layers, layers[1]
+  -- what each layer was when checked: the parent, as root, opens it again to idmap it
+  out.layers, out.rootfs, out.layer_ids = layers, layers[1], seen
   out.in_place = r.in_place
   if r.in_place ~= nil and type(r.in_place) ~= "boolean" then bad("in_place", "boolean expected, got %s", type(r.in_place)) end
   if r.in_place then
@@ -211,14 +223,22 @@ function M.prepare(r)
     if M.other_root(r) then -- the container's ids pass through to theirs, and see nothing else
       for _, d in ipairs { base, base:match("^(.*)/[^/]+$") } do
         local fd = core.openat(nil, d, "dir")
-        if fd then core.fchmod(fd, tonumber("711", 8)) core.close(fd) end
+        local dst = fd and core.stat(fd)
+        -- only nsbox's own (root's, 0700 or 0711): never a shared directory such as /var/tmp
+        if dst and dst.uid == 0 and dst.mode & tonumber("7066", 8) == 0 then core.fchmod(fd, tonumber("711", 8)) end
+        if fd then core.close(fd) end
       end
     end
-    ok, err = core.mkdir(parent, tonumber("700", 8))
+    local made
+    made, err = core.mkdir(parent, tonumber("700", 8))
+    ok = made
     if ok then ok, err = hand_over(parent, r) end
     if ok then ok, err = core.mkdir(parent .. "/upper", tonumber("755", 8)) end
     if ok then ok, err = hand_over(parent .. "/upper", r) end
-    if not ok then return nil, "rootfs: overlay directory: " .. err end
+    if not ok then
+      if made then M.remove({ remove = { parent } }) end
+      return nil, "rootfs: overlay directory: " .. err
+    end
     upper = parent .. "/upper"
   end
   -- the work directory: beside the upper (the same filesystem), private to this container

@@ -19,8 +19,11 @@ end
 --- Run fn() in a forked child, root of a new user namespace with the maps;
 -- true if it returned true, else nil, message.
 function M.call(uid_map, gid_map, fn)
-  local pid, pidfd, errno = core.spawn(spec(uid_map, gid_map, { fork = true }))
+  local pid, pidfd, errno = core.spawn(spec(uid_map, gid_map, { fork = true, close_fds = true }))
   if pid == 0 then
+    -- a copy of the caller's Lua state: no finalizer of its objects (a box's, which
+    -- would kill its container) may run here, and only 0, 1, 2 are open
+    collectgarbage("stop")
     local ok, res = pcall(fn)
     core._exit(ok and res and 0 or 1)
   end

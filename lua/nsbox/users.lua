@@ -73,20 +73,20 @@ end
 -- The entries of a colon file of the container (/etc/passwd, /etc/group),
 -- read after pivot_root, never following a link out of the root.
 local function entries(path)
-  local fd = core.open_in_root("/", path, nil, "beneath")
-  if not fd then return {} end
-  local st = core.stat(fd)
-  core.close(fd)
-  if not (st and st.type == "file") then return {} end
-  local f = io.open(path)
-  if not f then return {} end
+  local pfd = core.open_in_root("/", path, nil, "beneath")
+  if not pfd then return {} end
+  local st = core.stat(pfd)
+  -- read through the fd checked (O_PATH: reopened via /proc/self/fd, which is that very file)
+  local f = st and st.type == "file" and io.open("/proc/self/fd/" .. pfd)
+  local text = f and f:read("a") or ""
+  if f then f:close() end
+  core.close(pfd)
   local out = {}
-  for line in f:lines() do
+  for line in text:gmatch("[^\n]+") do
     local fields = {}
     for x in (line .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = x end
     if #fields >= 3 and fields[1] ~= "" and not fields[1]:match("^[#+-]") then out[#out + 1] = fields end
   end
-  f:close()
   return out
 end
 
@@ -117,7 +117,11 @@ function M.resolve(u, rootfs)
       core.ENOENT) end
     return tonumber(e[3])
   end
-  local gid = u.gid ~= nil and gid_of(u.gid) or (pw and tonumber(pw[4])) or 0
+  local gid = u.gid ~= nil and gid_of(u.gid) or (pw and math.tointeger(tonumber(pw[4]))) or (not pw and 0)
+  if not gid then
+    failure.raise(string.format("user: %s's group id in the image's /etc/passwd is not a number (%s)", pw[1], rootfs),
+      core.EINVAL)
+  end
   local groups, seen = {}, {}
   local function add(g) if g and not seen[g] then seen[g], groups[#groups + 1] = true, g end end
   add(gid) -- as initgroups(3): the primary group too
@@ -130,7 +134,7 @@ function M.resolve(u, rootfs)
       end
     end
   end
-  return { uid = uid, gid = gid, groups = groups, home = pw and pw[6] ~= "" and pw[6] or nil }
+  return { uid = uid, gid = gid, groups = groups, home = pw and pw[6] ~= "" and pw[6] or nil, asked = u.groups ~= nil }
 end
 
 --- In the child, just before the exec: become who (resolve's table). The
@@ -138,8 +142,10 @@ end
 -- resets, are set again.
 function M.become(who)
   local try = failure.try
+  -- EPERM: setgroups is denied here (an own-id map): the groups stay as they are,
+  -- unless the recipe asked for some
   local ok, err, errno = core.set_groups(who.groups)
-  if not ok and errno ~= core.EPERM then try(ok, err, errno) end -- EPERM: setgroups denied here (an own-id map)
+  if not ok and (errno ~= core.EPERM or who.asked) then try(ok, err, errno) end
   try(core.setresgid(who.gid, who.gid, who.gid))
   try(core.setresuid(who.uid, who.uid, who.uid))
   try(core.prctl(core.PR_SET_PDEATHSIG, core.SIGKILL))
