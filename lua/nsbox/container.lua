@@ -66,7 +66,7 @@ end
 local function child_recipe(r, dirs)
   return {
     rootfs = r.rootfs, layers = r.layers, in_place = r.in_place, upper = dirs.upper, work = dirs.work,
-    idmapped = r.auto_ids and not r.in_place, trees = (r.auto_ids and not r.in_place) or passed_binds(r) ~= nil,
+    idmapped = r.auto_ids and not r.in_place, binds = passed_binds(r),
     user = r.user, home_given = r.home_given, cwd_given = r.cwd_given,
     resolv_conf = etc.resolv_conf(r.dns), command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
@@ -306,7 +306,7 @@ function send_trees(r, cr, pid, psock)
         what.layers = what.layers + 1
       end
     end
-    local binds = passed_binds(r)
+    local binds = cr.binds
     for i, m in ipairs(r.mounts) do
       if not ok then break end
       if m.idmap then
@@ -373,7 +373,7 @@ function Box:launch()
     release(self)
     return nil, pidfd, psock
   end
-  if cr.trees then send_trees(r, cr, pid, psock) end
+  if cr.idmapped or cr.binds then send_trees(r, cr, pid, psock) end
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
   if r.network then

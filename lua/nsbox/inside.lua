@@ -143,7 +143,7 @@ local function setup(r, fd)
   local net = r.net and require "nsbox.net"
   if r.net == "child" then try(net.announce()) end
   local trees, bound
-  if r.trees then
+  if r.idmapped or r.binds then
     local what, fds = channel.await(fd, "layers")
     if what.error then failure.raise(what.error, what.errno) end
     fds = fds or {}

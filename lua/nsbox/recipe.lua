@@ -335,9 +335,9 @@ local function check(r)
   end
   -- the idmapped or cloned trees the parent passes go in one message: 16 fds
   local trees = (out.auto_ids and not out.in_place) and #out.layers or 0
-  local ranged = core.geteuid() == 0 and out.uid_map and not (out.uid_map[1].inside == 0 and out.uid_map[1].outside == 0)
+  local ranged = out.auto_ids or layers.other_root(out) ~= nil -- every bind source is passed then
   for _, m in ipairs(out.mounts) do
-    if m.type == "bind" and (m.idmap or out.auto_ids or ranged) then trees = trees + 1 end
+    if m.type == "bind" and (m.idmap or ranged) then trees = trees + 1 end
   end
   if trees > 16 then
     bad("rootfs", "%d layers and bind mounts: at most 16 together with a range of ids as root", trees)
