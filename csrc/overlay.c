@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define MAX_LAYERS 64
+#define MAX_FILES 8
 
 /* The kernel's own reason, from the fs context's log (the last "e " line), into msg. */
 static void kernel_reason(int fsfd, char *msg, size_t len)
@@ -81,11 +82,100 @@ static int attach_below(int dir, const char *name, int tree)
 /* tmpfs keeps user.* xattrs only from Linux 6.6 (other filesystems may have none):
  * without them an unprivileged overlay mounts, but cannot mark a directory opaque
  * (rm -r d; mkdir d gives EIO), so it is refused here. */
-static int user_xattrs(int dir)
+static int user_xattrs(int dir, int o_path)
 {
 	char path[32];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", dir); /* dir may be O_PATH: no fgetxattr */
-	return getxattr(path, "user.overlay.opaque", NULL, 0) < 0 && errno != ENODATA ? -1 : 0;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", dir); /* an O_PATH fd has no fgetxattr */
+	ssize_t r = o_path ? getxattr(path, "user.overlay.opaque", NULL, 0) : fgetxattr(dir, "user.overlay.opaque", NULL, 0);
+	return r < 0 && errno != ENODATA ? -1 : 0;
+}
+
+struct file {
+	const char *name, *text;
+	size_t len;
+};
+
+/* The files of opts.etc ({ { name, text }, ... }) into f, checked before anything is made: how many. */
+static int etc_files(lua_State *L, struct file *f)
+{
+	if (lua_getfield(L, 3, "etc") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	luaL_argcheck(L, lua_istable(L, -1) && lua_rawlen(L, -1) <= MAX_FILES, 3, "etc: at most 8 { name, text } expected");
+	int n = (int)lua_rawlen(L, -1);
+	for (int i = 0; i < n; i++) {
+		luaL_argcheck(L, lua_rawgeti(L, -1, i + 1) == LUA_TTABLE, 3, "etc: { name, text } expected");
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		f[i].name = lua_tostring(L, -2); /* the strings stay referenced by opts */
+		f[i].text = lua_tolstring(L, -1, &f[i].len);
+		luaL_argcheck(L, f[i].name && f[i].text && *f[i].name && !strchr(f[i].name, '/') && f[i].name[0] != '.', 3,
+			      "etc: a file name and its text expected");
+		lua_pop(L, 3);
+	}
+	lua_pop(L, 1);
+	return n;
+}
+
+/* The new file f->name in dir, holding f->text, mode 0644. */
+static int put_file(int dir, const struct file *f)
+{
+	int fd = openat(dir, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t done = 0;
+	while (done < f->len) {
+		ssize_t w = write(fd, f->text + done, f->len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	int r = done == f->len ? fchmod(fd, 0644) : -1; /* past the umask */
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* The container's /etc files put in the upper layer before the overlay is made,
+ * in an etc directory with the owner and mode of the image's (the top layer
+ * that has the name): the overlay shows them over the image's own, with no
+ * copy-up of /etc at the first write through it. 1 if put; 0 where the image
+ * has no /etc directory there (none, a link, a whiteout) or its owner is not
+ * mapped here (then the caller writes through the overlay); -1 with errno. */
+static int place_etc(int upper, const int *layer, int n, const struct file *f, int nf)
+{
+	struct stat st;
+	int i = 0;
+	for (; i < n; i++) {
+		if (fstatat(layer[i], "etc", &st, AT_SYMLINK_NOFOLLOW) == 0)
+			break;
+		if (errno != ENOENT)
+			return -1;
+	}
+	if (i == n || !S_ISDIR(st.st_mode))
+		return 0;
+	if (mkdirat(upper, "etc", 0700) < 0)
+		return -1;
+	int dir = openat(upper, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	int r = fchown(dir, st.st_uid, st.st_gid);
+	if (r < 0 && (errno == EINVAL || errno == EPERM)) { /* an owner we cannot give it */
+		close(dir);
+		return unlinkat(upper, "etc", AT_REMOVEDIR) < 0 ? -1 : 0;
+	}
+	if (r == 0)
+		r = fchmod(dir, st.st_mode & 07777);
+	for (int k = 0; r == 0 && k < nf; k++)
+		r = put_file(dir, &f[k]);
+	int e = errno;
+	close(dir);
+	errno = e;
+	return r < 0 ? -1 : 1;
 }
 
 static int set_string(int fsfd, const char *key, const char *value)
@@ -124,9 +214,11 @@ static int make(const char *lower, int upper, int work, int userxattr, unsigned 
  * @tparam string label names the root in messages
  * @tparam table opts `place` (required), `upper`, `work`: directory fds (both or
  * neither), `detached` (the layers are detached trees: idmapped clones),
- * `userxattr` (an unprivileged mount: user.overlay.* xattrs), `attrs` (MOUNT_ATTR_* bits)
+ * `userxattr` (an unprivileged mount: user.overlay.* xattrs), `attrs` (MOUNT_ATTR_* bits),
+ * `etc` ({ { name, text }, ... }: files put in the private upper's /etc where the image has one)
  * @treturn integer the overlay's fd
  * @treturn integer the private tmpfs's fd
+ * @treturn boolean whether the etc files were put
  */
 static int l_overlay(lua_State *L)
 {
@@ -152,6 +244,8 @@ static int l_overlay(lua_State *L)
 		layer[i] = (int)luaL_checkinteger(L, -1);
 		lua_pop(L, 1);
 	}
+	struct file files[MAX_FILES];
+	int nfiles = etc_files(L, files), placed = 0;
 	struct stat top;
 	if (fstat(layer[0], &top) < 0)
 		return nsbox_fail(L, errno, "overlay(%s): the top layer", label);
@@ -172,7 +266,7 @@ static int l_overlay(lua_State *L)
 	if (!given && ((fds[0] = subdir(fds[2], "upper")) < 0 || (fds[1] = subdir(fds[2], "work")) < 0 ||
 		       like_top(fds[0], &top) < 0))
 		goto fail;
-	if (userxattr && user_xattrs(fds[0]) < 0) {
+	if (userxattr && user_xattrs(fds[0], given) < 0) {
 		int e = errno;
 		if (!given)
 			close(fds[0]), close(fds[1]);
@@ -180,6 +274,8 @@ static int l_overlay(lua_State *L)
 		return nsbox_fail(L, e, "overlay(%s): the upper layer has no user xattrs (%s)", label,
 				  given ? "its filesystem" : "tmpfs has them from Linux 6.6");
 	}
+	if (!given && nfiles > 0 && (placed = place_etc(fds[0], layer, (int)n, files, nfiles)) < 0)
+		goto fail;
 	what = NULL;
 	fd = make(lower, fds[0], fds[1], userxattr, attrs, reason, sizeof reason);
 fail:;
@@ -200,7 +296,8 @@ fail:;
 		return nsbox_fail(L, e, "overlay(%s)", label);
 	lua_pushinteger(L, fd);
 	lua_pushinteger(L, fds[2]);
-	return 2;
+	lua_pushboolean(L, placed);
+	return 3;
 }
 
 void nsbox_open_overlay(lua_State *L)

@@ -109,6 +109,20 @@ describe("container networking", function()
     assert.equal(0, st2)
   end)
 
+  it("names its own address, not 127.0.1.1, for its hostname in /etc/hosts (overlay and in place)", function()
+    local copy = H.tmpdir("hosts-inplace")
+    assert(os.execute("cp -a " .. H.rootfs .. "/. " .. copy))
+    finally(function() H.rm(copy) end)
+    for _, extra in ipairs { {}, { rootfs = copy, in_place = true, uid_map = { { inside = 0, outside = 0, count = 65536 } },
+                                    gid_map = { { inside = 0, outside = 0, count = 65536 } } } } do
+      local r = { hostname = "web1", network = { bridge = "brg0", address = "10.10.10.9/24", gateway = "10.10.10.1" } }
+      for k, v in pairs(extra) do r[k] = v end
+      local st, out, err = H.run_sh("grep web1 /etc/hosts; hostname -f", r)
+      assert.equal(0, st, tostring(err))
+      assert.equal("10.10.10.9\tweb1\nweb1\n", out)
+    end
+  end)
+
   it("deletes a host veth named in the recipe at exit, so the name is free at once", function()
     local n = { bridge = "brg0", gateway = "10.10.10.1", host_interface = "vnamed0" }
     for _ = 1, 2 do

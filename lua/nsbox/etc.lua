@@ -177,16 +177,12 @@ local function write_files(etc, files)
   if #denied > 0 then bind_over(denied, true) end
 end
 
---- In the child, after pivot_root: write the files of child recipe r (address:
--- the container's, if it has a network).
-function M.write(r, address)
-  local etc = core.open_in_root("/", "/etc", nil, "beneath")
-  if not etc then return end -- no /etc (or one leading out of the root): nothing is written
-  local st = core.stat(etc)
-  if not (st and st.type == "directory") then core.close(etc) return end
+--- The files of child recipe r, { { name, text }, ... } (address: the
+-- container's, if known yet): those the recipe does not mount itself (its own
+-- resolv.conf, or a directory at /etc).
+function M.files(r, address)
   local all = { { "hosts", M.hosts(r.hostname, r.domainname, address) }, { "resolv.conf", r.resolv_conf } }
   if r.namespaces.uts then all[#all + 1] = { "hostname", r.hostname .. "\n" } end
-  -- a file the recipe mounts (its own resolv.conf, or a directory at /etc) is the recipe's
   local files = {}
   for _, f in ipairs(all) do
     local mine = true
@@ -196,6 +192,28 @@ function M.write(r, address)
     end
     if mine then files[#files + 1] = f end
   end
+  return files
+end
+
+--- In the child, after pivot_root: write the files of child recipe r (address:
+-- the container's, if it has a network). placed: the overlay was made with
+-- them in its upper layer already (rootfs), where only the hosts file may
+-- still lack the address: it is rewritten there, in the upper layer.
+function M.write(r, address, placed)
+  if placed then
+    if not address then return end
+    local hosts = M.files(r, address)[1]
+    if not (hosts and hosts[1] == "hosts") then return end
+    local fd = try(core.openat(nil, "/etc/hosts", "write"))
+    local ok, err, errno = core.write(fd, hosts[2])
+    core.close(fd)
+    return try(ok, err, errno)
+  end
+  local etc = core.open_in_root("/", "/etc", nil, "beneath")
+  if not etc then return end -- no /etc (or one leading out of the root): nothing is written
+  local st = core.stat(etc)
+  if not (st and st.type == "directory") then core.close(etc) return end
+  local files = M.files(r, address)
   local ok, err = pcall(function()
     if r.in_place then bind_over(files) else write_files(etc, files) end
   end)

@@ -151,7 +151,8 @@ local function setup(r, fd)
     bound = {}
     for j, i in ipairs(what.mounts) do bound[i] = fds[what.layers + j] end
   end
-  rootfs.enter(r, trees, bound)
+  local files = etc.files(r)
+  local placed = rootfs.enter(r, trees, bound, #files > 0 and files or nil)
   fault.point("hostname")
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end
   if r.domainname then try(core.setdomainname(r.domainname)) end
@@ -162,7 +163,7 @@ local function setup(r, fd)
   fault.point("net")
   if r.net == "child" then try(net.configure(info)) end
   fault.point("etc")
-  etc.write(r, info and info.address)
+  etc.write(r, info and info.address, placed)
   rootfs.seal(r)
   local who = r.user and users.resolve(r.user, r.rootfs)
   if who and who.home then

@@ -82,7 +82,7 @@ end
 -- the recipe's bind sources, is open already) and detached with the host's
 -- tree after pivot_root; the overlay goes on the tmpfs. Its fd is the root. In a user namespace the overlay
 -- keeps whiteouts in user.overlay.* xattrs (userxattr): trusted.* needs the host's root.
-local function overlay_root(r, trees)
+local function overlay_root(r, trees, etc_files)
   local fds = {}
   local function close_all() for _, fd in pairs(fds) do core.close(fd) end end
   local function need(fd, err, errno)
@@ -95,7 +95,7 @@ local function overlay_root(r, trees)
     for i, l in ipairs(r.layers) do lowers[i] = need(core.open_in_root(l, "/")) end
   end
   for i, fd in ipairs(lowers) do fds[i] = fd end
-  local opts = { userxattr = r.namespaces.user, attrs = A.nodev, detached = trees ~= nil }
+  local opts = { userxattr = r.namespaces.user, attrs = A.nodev, detached = trees ~= nil, etc = etc_files }
   opts.place = need(core.open_in_root("/", "/tmp"))
   fds.place = opts.place
   if r.upper then
@@ -104,10 +104,10 @@ local function overlay_root(r, trees)
     opts.work = need(core.open_in_root(r.work, "/"))
     fds.work = opts.work
   end
-  local ovl, tmp, errno = core.overlay(lowers, r.rootfs, opts)
+  local ovl, tmp, placed = core.overlay(lowers, r.rootfs, opts)
   close_all()
-  try(ovl, tmp, errno)
-  return attach(ovl, tmp, "overlay", r.rootfs, true)
+  try(ovl, tmp, placed)
+  return attach(ovl, tmp, "overlay", r.rootfs, true), placed
 end
 
 -- A new filesystem attached on the fd place (closed); its mount fd if keep.
@@ -207,14 +207,19 @@ end
 
 --- Build the filesystem of recipe r and pivot into it. trees: the layers as
 -- idmapped clones (the parent's "layers" message), if the image is shown so;
--- bound: the idmapped sources of mounts, by index.
-function M.enter(r, trees, bound)
+-- bound: the idmapped sources of mounts, by index; etc_files: the container's
+-- /etc files ({ { name, text }, ... }), put in a private upper layer before the
+-- overlay is made (no copy-up of /etc after). Returns whether they were put.
+function M.enter(r, trees, bound, etc_files)
   local root = r.rootfs
   fault.point("mount-private")
   try(core.mount(nil, "/", nil, core.MS_REC | core.MS_PRIVATE))
   fault.point("bind-rootfs")
   local sources = bind_sources(root, r.mounts, bound)
-  local ok, rootfd = pcall(function() return r.in_place and bind_root(root) or overlay_root(r, trees) end)
+  local ok, rootfd, placed = pcall(function()
+    if r.in_place then return bind_root(root) end
+    return overlay_root(r, trees, not r.upper and etc_files or nil)
+  end)
   if not ok then
     for _, t in pairs(sources) do core.close(t) end
     error(rootfd, 0)
@@ -238,6 +243,7 @@ function M.enter(r, trees, bound)
   try(core.pivot_root(".", "."))
   try(core.umount(".", core.MNT_DETACH))
   try(core.chdir("/"))
+  return placed
 end
 
 --- Last, once the container's /etc files are written: a read-only root made so.
