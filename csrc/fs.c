@@ -32,7 +32,8 @@ static const char *type_name(mode_t m)
  * @function stat
  * @tparam string|integer path a path, or an fd
  * @tparam[opt] boolean follow
- * @treturn table { type =, mode =, uid =, gid =, ino =, dev =, rdev_major =, rdev_minor =, size = }
+ * @treturn table { type =, mode =, uid =, gid =, ino =, dev =, rdev_major =, rdev_minor =, size =,
+ * mtime = (nanoseconds) }
  */
 static int l_stat(lua_State *L)
 {
@@ -46,7 +47,7 @@ static int l_stat(lua_State *L)
 		if ((lua_toboolean(L, 2) ? stat(path, &st) : lstat(path, &st)) < 0)
 			return nsbox_fail(L, errno, "stat(%s)", path);
 	}
-	lua_createtable(L, 0, 9);
+	lua_createtable(L, 0, 10);
 	lua_pushstring(L, type_name(st.st_mode));
 	lua_setfield(L, -2, "type");
 	struct { const char *k; lua_Integer v; } f[] = {
@@ -54,6 +55,7 @@ static int l_stat(lua_State *L)
 		{ "ino", (lua_Integer)st.st_ino }, { "dev", (lua_Integer)st.st_dev },
 		{ "rdev_major", major(st.st_rdev) }, { "rdev_minor", minor(st.st_rdev) },
 		{ "size", st.st_size },
+		{ "mtime", (lua_Integer)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec },
 	};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 		lua_pushinteger(L, f[i].v);

@@ -103,8 +103,21 @@ local function inside(base, ranges)
   return false
 end
 
---- The blocks a container may get, as a function that returns the nth base (1..count), and count.
-function M.candidates()
+-- The files candidates() reads, and what it made of them when each last had
+-- the identity (dev, ino, size, mtime) recorded: parsed again only once one changed.
+local SOURCES = { "/etc/subuid", "/etc/subgid", "/etc/passwd", "/etc/group" }
+local cached, cached_key
+
+local function sources_key()
+  local key = {}
+  for i, path in ipairs(SOURCES) do
+    local st = core.stat(path, true)
+    key[i] = st and string.format("%d:%d:%d:%d", st.dev, st.ino, st.size, st.mtime) or "-"
+  end
+  return table.concat(key, " ")
+end
+
+local function parse_candidates()
   local all_u, root_u = subids("/etc/subuid")
   local all_g, root_g = subids("/etc/subgid")
   if #root_u > 0 and #root_g > 0 then
@@ -128,6 +141,15 @@ function M.candidates()
   end, count, "nsbox's range"
 end
 
+--- The blocks a container may get, as a function that returns the nth base (1..count), and count.
+function M.candidates()
+  local key = sources_key()
+  if key ~= cached_key then
+    cached, cached_key = table.pack(parse_candidates()), key
+  end
+  return table.unpack(cached, 1, 3)
+end
+
 --- Is base a block this machine would hand out now (a candidate)? A recorded
 -- base is only taken back if so: a record planted beside an upper must not give
 -- a container the host's root, a user's ids, or half of another's range.
@@ -145,11 +167,14 @@ end
 local function lease_dir()
   -- /run/nsbox is shared (the network leases); the ids directory and its files are
   -- root's alone: a lease file another user could open, it could flock, pinning the range
-  for _, d in ipairs { { "/run/nsbox", "755" }, { M.DIR, "700" } } do
-    local ok, err, errno = core.mkdir(d[1], tonumber(d[2], 8))
-    if not ok and errno ~= core.EEXIST then return nil, err end
+  local fd, err, errno = core.openat(nil, M.DIR, "dir")
+  if not fd and errno == core.ENOENT then
+    for _, d in ipairs { { "/run/nsbox", "755" }, { M.DIR, "700" } } do
+      local ok, merr, merrno = core.mkdir(d[1], tonumber(d[2], 8))
+      if not ok and merrno ~= core.EEXIST then return nil, merr end
+    end
+    fd, err = core.openat(nil, M.DIR, "dir")
   end
-  local fd, err = core.openat(nil, M.DIR, "dir")
   if not fd then return nil, err end
   local st = core.fstat(fd)
   if not st or st.uid ~= 0 then
@@ -165,11 +190,8 @@ end
 -- a lock won on a file that is no longer the one at the name is no lease.
 local function try_lease(dir, base)
   local name = tostring(base)
-  local fd = core.openat(dir, name, "read")
-  if not fd then
-    fd = core.openat(dir, name, "new", tonumber("600", 8))
-    if not fd then fd = core.openat(dir, name, "read") end -- made meanwhile by another start
-  end
+  -- new first: a lease file lives only as long as its container
+  local fd = core.openat(dir, name, "new", tonumber("600", 8)) or core.openat(dir, name, "read")
   if not fd then return nil end
   if core.flock(fd, "try") then
     local mine, linked = core.stat(fd), core.stat(M.DIR .. "/" .. name, true)
@@ -196,13 +218,22 @@ local function sweep()
   core.close(dir)
 end
 
+-- Releases since this process last swept: a stale lease costs nothing but its
+-- name (try_lease takes it over), so the sweep, a read of the whole directory,
+-- runs at a process's first release and every SWEEP_EVERY-th after.
+local since_sweep, SWEEP_EVERY = nil, 16
+
 --- The container is done: its lease file removed (under its lock), the lock let
--- go, and stale leases of killed starts swept (at the end of a container, not on
--- the way to the next one's start).
+-- go, and now and then stale leases of killed starts swept (at the end of a
+-- container, not on the way to the next one's start).
 function M.release(base, fd)
   os.remove(M.DIR .. "/" .. tostring(base))
   core.close(fd)
-  sweep()
+  if not since_sweep or since_sweep >= SWEEP_EVERY then
+    sweep()
+    since_sweep = 0
+  end
+  since_sweep = since_sweep + 1
 end
 
 --- Lease a block: want (a base, from a kept upper directory) or any free one,
