@@ -90,14 +90,14 @@ deps-demo:
 	@$(MAKE) -s deps DEBS="$(DEMO_DEBS)"
 
 # A Debian 12 minbase tree (debootstrap, from the mirror apt uses here), for the specs that
-# want a real distribution (dpkg, useradd, su); built once and kept in build/debian.
+# want a real distribution (dpkg, useradd, su; python3 for getfqdn); built once and kept in build/debian.
 DEBIAN   ?= build/debian
-debian-image: $(DEBIAN)/usr/bin/dpkg
-$(DEBIAN)/usr/bin/dpkg:
+debian-image: $(DEBIAN)/usr/bin/python3
+$(DEBIAN)/usr/bin/python3:
 	@$(MAKE) -s deps DEBS=debootstrap
 	rm -rf $(DEBIAN).tmp
 	mirror=$$(awk '/^URIs:/ {print $$2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null); \
-	  debootstrap --variant=minbase bookworm $(DEBIAN).tmp $$mirror > build/debootstrap.log 2>&1 || \
+	  debootstrap --variant=minbase --include=python3-minimal bookworm $(DEBIAN).tmp $$mirror > build/debootstrap.log 2>&1 || \
 	  { tail -20 build/debootstrap.log; exit 1; }
 	rm -rf $(DEBIAN) && mv $(DEBIAN).tmp $(DEBIAN)
 

@@ -34,7 +34,7 @@ end
 
 describe("a Debian 12 image", function()
   if H.needs_root("debootstraps the image (make debian-image) and becomes users with subordinate ranges") then return end
-  if not core.stat(DEBIAN .. "/usr/bin/dpkg") then
+  if not core.stat(DEBIAN .. "/usr/bin/python3") then
     it("is built by make debian-image", function() pending("run make debian-image (debootstrap)") end)
     return
   end
@@ -58,6 +58,37 @@ describe("a Debian 12 image", function()
     assert.equal(0, st)
     assert.equal("deb1\ndeb1\ndeb1\n", out)
   end)
+
+  -- The resolver is a socket that takes queries and never answers: a name
+  -- looked up there would cost the resolver's timeout and leave a query queued.
+  local SILENT = [[
+import socket, subprocess
+dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+dns.bind(("127.0.0.53", 53))
+print(socket.getfqdn())
+print(subprocess.run(["hostname", "-f"], capture_output=True, text=True).stdout.strip())
+dns.setblocking(False)
+try:
+    dns.recv(512)
+    print("the resolver was asked")
+except BlockingIOError:
+    print("no query")
+]]
+
+  for _, case in ipairs {
+    { "without a network", {} },
+    { "with a domain name", { domainname = "example.test" }, "deb2.example.test" },
+  } do
+    it("answers python's getfqdn() and hostname -f from /etc/hosts, never asking the resolver: " .. case[1], function()
+      local r = { rootfs = DEBIAN, hostname = "deb2",
+                  dns = { servers = { "127.0.0.53" }, options = { "timeout:1", "attempts:1" } } }
+      for k, v in pairs(case[2]) do r[k] = v end
+      local st, out, err = H.run_sh("python3 -c " .. q(SILENT), r)
+      assert.equal(0, st, tostring(err))
+      local name = case[3] or "deb2"
+      assert.equal(name .. "\n" .. name .. "\nno query\n", out)
+    end)
+  end
 
   describe("as an unprivileged user with subordinate ranges, imported", function()
     local USER, home, tarball = "nsbox-deb-spec"
