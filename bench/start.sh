@@ -66,6 +66,8 @@ runs=${RUNS:-200}
 rounds=${ROUNDS:-10}
 rows=(-n floor "$out/floor $top/build/rootfs"
   -n 'floor --full (+ nsbox defaults: /dev, /sys, masks, lo, caps)' "$out/floor --full $top/build/rootfs"
+  -n 'floor --full --image (+ issue 12 defaults in C: a range, the image idmapped, an overlay, /etc files)' \
+     "$out/floor --full --image $top/build/rootfs"
   -n 'nsbox run (CLI)' "$prefix/bin/nsbox run --rootfs $top/build/rootfs /bin/true"
   -n 'nsbox run (CLI), host ids (--uid-map/--gid-map 0:0:65536: no range lease, no idmap)' \
      "$prefix/bin/nsbox run --rootfs $top/build/rootfs --uid-map 0:0:65536 --gid-map 0:0:65536 /bin/true"
