@@ -4,13 +4,16 @@
 -- each step adding one default: the image written in place with the host's
 -- ids and no /etc (the start before issue 12), the copy-on-write overlay, the
 -- container's own /etc files, and (root's default) a range of ids of its own
--- with the image idmapped. Root only. Returns rows for RESULTS.md.
+-- with the image idmapped; and, in the same rounds, bench/floor.c doing all
+-- three in C with the fewest syscalls (--image): the kernel's share. Root
+-- only. Returns rows for RESULTS.md.
 local nsbox = require "nsbox"
 local core = nsbox.core
 local clock = require("bench.clock").clock -- run.lua sets the paths
 
 local ROOTFS = arg and arg[1] or "build/rootfs"
 local ROUNDS, PER = tonumber(arg and arg[2]) or 20, 10
+local FLOOR = arg and arg[3] -- bench/floor.c built: the same defaults in C, in the same rounds
 
 -- the image without /etc (no /etc files are written), beside it: the same filesystem
 local noetc = ROOTFS:gsub("/*$", "") .. "-noetc-" .. core.getpid()
@@ -23,16 +26,30 @@ local VARIANTS = {
   { "+ a range of ids of its own, the image idmapped (the default)", { rootfs = ROOTFS } },
 }
 
+-- the C floor's rows: one floor process runs PER containers (its own exec is in both alike)
+if FLOOR then
+  for _, v in ipairs {
+    { "C: floor --full (before issue 12)", "--full" },
+    { "C: + a range, the image idmapped, an overlay, /etc files (floor --full --image)", "--full --image" },
+  } do
+    VARIANTS[#VARIANTS + 1] = { v[1], string.format("%s %s %s %d", FLOOR, v[2], ROOTFS, PER) }
+  end
+end
+
 local times = {}
 for i = 1, #VARIANTS do times[i] = {} end
 for round = 1, ROUNDS do
   for j = 1, #VARIANTS do
     local i = round % 2 == 1 and j or #VARIANTS + 1 - j
-    local r = {}
-    for k, v in pairs(VARIANTS[i][2]) do r[k] = v end
-    r.command = { "/bin/true" }
     local t0 = clock()
-    for _ = 1, PER do assert(assert(nsbox.container(r)):run() == 0) end
+    if type(VARIANTS[i][2]) == "string" then
+      assert(os.execute(VARIANTS[i][2]))
+    else
+      local r = {}
+      for k, v in pairs(VARIANTS[i][2]) do r[k] = v end
+      r.command = { "/bin/true" }
+      for _ = 1, PER do assert(assert(nsbox.container(r)):run() == 0) end
+    end
     times[i][#times[i] + 1] = (clock() - t0) * 1000 / PER
   end
 end
@@ -46,6 +63,7 @@ end
 local rows, prev = {}, nil
 for i, v in ipairs(VARIANTS) do
   local m = median(times[i])
+  if i == 5 then prev = nil end -- the C rows: their own base
   rows[#rows + 1] = { v[1], m, prev and m - prev or nil }
   prev = m
 end
