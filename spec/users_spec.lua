@@ -55,6 +55,39 @@ describe("a container of root", function()
     assert.is_nil(core.stat("/run/nsbox/ids/" .. bb))
   end)
 
+  it("takes its blocks from root's own /etc/subuid and /etc/subgid ranges where root has them", function()
+    local BASE = 0x70000000 -- above nsbox's own pick range: a block here came from the files
+    local FILES, saved, boxes = { "/etc/subuid", "/etc/subgid" }, {}, {}
+    local function write(f, text)
+      local out = assert(io.open(f, "w"))
+      out:write(text)
+      out:close()
+    end
+    -- one finally (busted keeps only the last one given): the containers, then the files as they were
+    finally(function()
+      for _, b in ipairs(boxes) do b:kill(core.SIGKILL) b:wait() end
+      for _, f in ipairs(FILES) do
+        if saved[f] then write(f, saved[f]) else os.remove(f) end
+      end
+    end)
+    for _, f in ipairs(FILES) do
+      saved[f] = H.read_file(f)
+      write(f, (saved[f] or "") .. string.format("root:%d:131072\n", BASE))
+    end
+    for i = 1, 2 do
+      boxes[i] = assert(nsbox.container { rootfs = img, command = { "sleep", "30" } })
+      assert(boxes[i]:start())
+    end
+    local got = { base_of(boxes[1].pid), base_of(boxes[2].pid) }
+    table.sort(got)
+    assert.same({ BASE, BASE + 65536 }, got)
+    -- two blocks in root's ranges, both taken: the third start is refused, naming where they come from
+    local third = assert(nsbox.container { rootfs = img, command = { "true" } })
+    local st, err = third:run()
+    assert.is_nil(st)
+    assert.matches("no free range of 65536 ids in /etc/subuid", err)
+  end)
+
   it("sees its root-owned image as root's, and apt's kind of work (chown, su to a user) works", function()
     local st, out, err = H.run_sh("ls -ln /etc/passwd | awk '{print $3, $4}'; touch /f; chown 1000:50 /f; " ..
       "ls -ln /f | awk '{print $3, $4}'; su web -c 'id -u; touch /home/web/mine'; ls -ln /home/web/mine | awk '{print $3}'",
