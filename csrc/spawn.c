@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,6 +47,8 @@ struct spawn_plan {
 	int root;  /* become uid and gid 0 of the new user namespace after the go */
 	int setsid;
 	int stdio[3]; /* fds to become 0, 1, 2; -1 to inherit */
+	struct sock_fprog *filters; /* seccomp programs loaded last before exec */
+	int nfilters;
 };
 
 /* The one message the child writes on a caller's channel, in the framing of
@@ -155,6 +159,9 @@ static int spawn_child(const struct spawn_plan *p)
 			goto fail;
 	if (p->setsid && setsid() < 0)
 		goto fail;
+	for (int i = 0; i < p->nfilters; i++)
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filters[i]) < 0)
+			goto fail;
 	if (p->exec_fd >= 0)
 		syscall(SYS_execveat, p->exec_fd, "", p->argv, p->envp, AT_EMPTY_PATH);
 	else
@@ -218,6 +225,34 @@ static int *int_array(lua_State *L, int t, const char *k, int *n)
 		if (!ok || x < 0 || x > 0x7fffffff)
 			luaL_error(L, "field '%s'[%d]: file descriptor expected", k, (int)i);
 		v[i - 1] = (int)x;
+		lua_pop(L, 1);
+	}
+	lua_remove(L, -2);
+	*n = (int)len;
+	return v;
+}
+
+/* The seccomp programs of field "seccomp" (a list of strings of struct
+ * sock_filter, nsbox.seccomp's), anchored on the stack like str_array's. */
+static struct sock_fprog *filter_array(lua_State *L, int t, int *n)
+{
+	*n = 0;
+	if (lua_getfield(L, t, "seccomp") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_Integer len = luaL_len(L, -1);
+	luaL_argcheck(L, len >= 0 && len <= 16, 1, "seccomp: at most 16 programs");
+	struct sock_fprog *v = lua_newuserdatauv(L, (size_t)(len + 1) * sizeof *v, 0);
+	for (lua_Integer i = 1; i <= len; i++) {
+		size_t bytes;
+		lua_geti(L, -2, i);
+		const char *prog = lua_tolstring(L, -1, &bytes);
+		if (!prog || bytes == 0 || bytes % sizeof(struct sock_filter) || bytes / sizeof(struct sock_filter) > BPF_MAXINSNS)
+			luaL_error(L, "field 'seccomp'[%d]: a BPF program expected", (int)i);
+		v[i - 1].len = (unsigned short)(bytes / sizeof(struct sock_filter));
+		v[i - 1].filter = (struct sock_filter *)(uintptr_t)prog; /* the string stays in the caller's table */
 		lua_pop(L, 1);
 	}
 	lua_remove(L, -2);
@@ -303,7 +338,10 @@ static void open_set(lua_State *L, struct spawn_plan *p)
  *   message), `fork`, `channel`, `peer`, `hold`, `fd`, `close_fds`, `root` (after the go, become
  *   uid and gid 0 of the new user namespace, those the maps hold, without
  *   supplementary groups where setgroups is allowed; the parent-death signal
- *   is set again)
+ *   is set again), `cgroup` (a cgroup v2 directory fd: the child is born in
+ *   it, CLONE_INTO_CGROUP), `seccomp` (a list of BPF programs as strings:
+ *   loaded in this order right before the exec, so nothing but the exec
+ *   runs under them)
  * @treturn integer pid (0 in a forked child)
  * @treturn integer pidfd (close-on-exec; none in a forked child)
  */
@@ -322,6 +360,8 @@ static int l_spawn(lua_State *L)
 	if (!p.envp)
 		p.envp = environ;
 	p.keep = int_array(L, 1, "keep_fds", &p.nkeep);
+	p.filters = filter_array(L, 1, &p.nfilters);
+	luaL_argcheck(L, !p.filters || !forked, 1, "seccomp: not with fork");
 	lua_Integer exec_fd = nsbox_opt_int_field(L, 1, "fd", -1);
 	luaL_argcheck(L, exec_fd >= -1 && exec_fd <= 0x7fffffff && (exec_fd < 0 || !forked), 1,
 		      "fd: file descriptor expected, not with fork");
@@ -345,6 +385,8 @@ static int l_spawn(lua_State *L)
 	p.hold = p.own || nsbox_opt_bool_field(L, 1, "hold", 0);
 	int close_fds = nsbox_opt_bool_field(L, 1, "close_fds", 0);
 	uint64_t flags = (uint64_t)nsbox_opt_int_field(L, 1, "flags", 0);
+	lua_Integer cgroup = nsbox_opt_int_field(L, 1, "cgroup", -1);
+	luaL_argcheck(L, cgroup >= -1 && cgroup <= 0x7fffffff, 1, "cgroup: file descriptor expected");
 	lua_getfield(L, 1, "setup");
 	int setup = lua_gettop(L);
 	if (!lua_isnil(L, setup))
@@ -377,6 +419,11 @@ static int l_spawn(lua_State *L)
 	ca.flags = flags | CLONE_PIDFD;
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
+	if (cgroup >= 0) {
+		/* born in the cgroup: it never runs a moment outside its limits */
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cgroup;
+	}
 	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 	if (pid == 0) {
 		spawn_child(&p);
