@@ -20,28 +20,34 @@ MANDIR   ?= $(PREFIX)/share/man
 # The tests' on top: busted and the real clients the specs drive, luarocks (the install
 # spec), strace (a spec traces a set-up's syscalls), uidmap (newuidmap for id ranges), and
 # the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db).
-DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev busybox-static lua-cjson
+DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev libseccomp-dev busybox-static lua-cjson
 TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua-ldoc \
              lua-markdown groff-base man-db strace uidmap debootstrap
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
 RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/rtnl_neigh.c csrc/nl.c
-SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS),$(wildcard csrc/*.c))
+SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS) csrc/scmp.c,$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
 # the rules it shares with nsbox.core (interface names, addresses) are linked into both
 RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o build/obj/addr.o build/obj/ifname.o
 SO       := lua/nsbox/core.so
 SO_RTNL  := lua/nsbox/rtnl.so
+# nsbox.scmp: seccomp profiles compiled to BPF, loaded on first use (only it needs libseccomp)
+SO_SCMP  := lua/nsbox/scmp.so
+SECCOMP_LIBS ?= -lseccomp
 # The Lua modules precompiled (luac, line numbers kept): what is installed. Loading
 # them skips the parser, about 2.7 ms of a process that starts one container.
-BC       := $(patsubst lua/%,build/lua/%,$(wildcard lua/nsbox/*.lua))
+# The default seccomp filter, compiled by nsbox.seccomp at build time: a start then
+# loads it without libseccomp (compiling it costs a new process about 25 ms).
+SECCOMP_DEFAULT := lua/nsbox/seccomp_default.lua
+BC       := $(patsubst lua/%,build/lua/%,$(sort $(wildcard lua/nsbox/*.lua) $(SECCOMP_DEFAULT)))
 RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH='$(CURDIR)/lua/?.so;;'
 
 SHELL    := /bin/bash
 
 .PHONY: all deps deps-demo lint rootfs debian-image test vmtest demo bench install clean helper install-helper doc
-all: $(SO) $(SO_RTNL) $(BC)
+all: $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) $(BC)
 
 build/lua/nsbox/%.lua: lua/nsbox/%.lua
 	@mkdir -p $(@D)
@@ -71,6 +77,13 @@ build/obj/stub.o: csrc/stub.c $(INIT_BIN) $(wildcard csrc/*.h)
 
 $(SO_RTNL): $(RTNL_OBJS)
 	$(CC) -shared -o $@ $(RTNL_OBJS) $(LIBS)
+
+$(SECCOMP_DEFAULT): lua/nsbox/seccomp.lua $(SO) $(SO_SCMP)
+	LUA_PATH='$(CURDIR)/lua/?.lua;;' LUA_CPATH='$(CURDIR)/lua/?.so;;' $(LUA) -e \
+	  'io.write(require("nsbox.seccomp").generate())' > $@.tmp && mv $@.tmp $@
+
+$(SO_SCMP): build/obj/scmp.o build/obj/common.o
+	$(CC) -shared -o $@ build/obj/scmp.o build/obj/common.o $(SECCOMP_LIBS)
 
 # Install the missing Debian packages of $(DEBS): as root with apt-get (its lists are
 # updated first only when one is not known yet); otherwise say the line to run.
@@ -118,7 +131,7 @@ $(ROOTFS)/bin/busybox: $(BUSYBOX)
 # then the VM's (vmtest, below) unless VMTEST=0.
 VMTEST   ?= 1
 # (the Debian image as root only: debootstrap needs it, and so do the specs that use it)
-test: deps $(SO) $(SO_RTNL) rootfs $(if $(filter 0,$(shell id -u)),debian-image)
+test: deps $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs $(if $(filter 0,$(shell id -u)),debian-image)
 	@mkdir -p build && rm -f build/vmtest.tap build/lint.tap
 	set -o pipefail; $(MAKE) --no-print-directory lint; lint=$$?; \
 	$(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap; \
@@ -132,7 +145,8 @@ VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spe
             spec/network_spec.lua spec/rtnl_spec.lua spec/hardening_spec.lua spec/recipe_spec.lua \
             spec/failure_spec.lua spec/netns_helper_spec.lua spec/channel_spec.lua \
             spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
-            spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua
+            spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua \
+            spec/resources_spec.lua spec/seccomp_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)
@@ -145,12 +159,12 @@ lint:
 	@grep -q '^ok' build/lint.tap
 
 demo: deps-demo
-	@$(MAKE) -s $(SO) $(SO_RTNL) rootfs
+	@$(MAKE) -s $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs
 	$(LUA) examples/ns-process.lua
 
 # Side by side with the C floor, unshare, bwrap, crun and runc; writes bench/RESULTS.md (root).
 BENCH_DEBS := hyperfine bubblewrap crun runc time python3
-bench: deps $(SO) $(SO_RTNL) rootfs build/bench/clock.so
+bench: deps $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs build/bench/clock.so
 	@$(MAKE) -s deps DEBS="$(BENCH_DEBS)"
 	$(RUNENV) $(LUA) $(CURDIR)/bench/run.lua
 
@@ -164,10 +178,10 @@ doc: deps
 	rm -rf build/doc
 	ldoc -c config.ld .
 
-install: $(SO) $(SO_RTNL) $(BC)
+install: $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) $(BC)
 	install -d $(LMOD)/nsbox $(CMOD)/nsbox $(BINDIR)
 	install -m 644 $(BC) $(LMOD)/nsbox/
-	install -m 755 $(SO) $(SO_RTNL) $(CMOD)/nsbox/
+	install -m 755 $(SO) $(SO_RTNL) $(SO_SCMP) $(CMOD)/nsbox/
 	sed '1s|.*|#!$(LUA_BIN)|' bin/nsbox > $(BINDIR)/nsbox && chmod 755 $(BINDIR)/nsbox
 	install -d $(MANDIR)/man1
 	install -m 644 man/nsbox.1 $(MANDIR)/man1/nsbox.1
@@ -202,4 +216,4 @@ install-helper: $(HELPER)
 	  '#bridge brg0 10.10.10.1/24' > $(NSBOX_NETNS_CONF) && chmod 644 $(NSBOX_NETNS_CONF); }
 
 clean:
-	rm -rf build $(SO) $(SO_RTNL)
+	rm -rf build $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT)

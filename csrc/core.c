@@ -44,6 +44,9 @@ int luaopen_nsbox_core(lua_State *L)
 	nsbox_open_devices(L);
 	nsbox_open_overlay(L);
 	nsbox_open_idmapped(L);
+	nsbox_open_seccomp(L);
+	nsbox_open_cgroup(L);
+	nsbox_open_rlimit(L);
 	lua_newtable(L);
 	lua_pushcfunction(L, core_index);
 	lua_setfield(L, -2, "__index");

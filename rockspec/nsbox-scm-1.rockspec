@@ -35,6 +35,7 @@ dependencies = {
 
 external_dependencies = {
    MNL = { header = "libmnl/libmnl.h", library = "mnl" },
+   SECCOMP = { header = "seccomp.h", library = "seccomp" },
 }
 
 build = {
@@ -43,9 +44,10 @@ build = {
    type = "make",
    build_variables = {
       CFLAGS = "$(CFLAGS)",
-      LUA_INC = "-I$(LUA_INCDIR) -I$(MNL_INCDIR)",
+      LUA_INC = "-I$(LUA_INCDIR) -I$(MNL_INCDIR) -I$(SECCOMP_INCDIR)",
       LUAC = "$(LUA_BINDIR)/luac5.4",
       LIBS = "-L$(MNL_LIBDIR) -lmnl",
+      SECCOMP_LIBS = "-L$(SECCOMP_LIBDIR) -lseccomp",
    },
    install_variables = {
       PREFIX = "$(PREFIX)",

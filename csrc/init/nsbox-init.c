@@ -231,6 +231,9 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 		while ((w = sys4(__NR_wait4, -1, &st, WNOHANG | __WALL, 0)) > 0)
 			if (w == pid)
 				leave(status_of(st)); /* the kernel kills the rest of the namespace */
+		/* a wait refused (a seccomp profile of the recipe's): never a hang */
+		if (w < 0 && w != -ECHILD && w != -EINTR)
+			break;
 	}
 	/* in a pid namespace of our own, -1 is everything in it (and exiting
 	 * kills the rest); anywhere else only the command is ours to kill */

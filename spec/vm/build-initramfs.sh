@@ -9,9 +9,10 @@ tree=$PWD
 stage=$(dirname "$out")/root
 # What the specs call: lua, busted and lua-cjson (their JSON, as nsbox's), a shell and
 # coreutils, ps/pgrep, ip, setpriv, unshare, script(1), ipcmk, cc and make (specs build
-# probes and the setuid helper); busybox for the rest.
+# probes and the setuid helper), libseccomp2 (nsbox.scmp, built on the host, links it; no
+# package above depends on it); busybox for the rest.
 PKGS=(lua5.4 lua-busted lua-cjson busybox-static dash bash coreutils findutils grep sed mawk
-      util-linux mount bsdutils procps iproute2 hostname libmnl0 libmnl-dev make
+      util-linux mount bsdutils procps iproute2 hostname libmnl0 libmnl-dev libseccomp2 make
       gcc libc6-dev e2fsprogs)
 # Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables, tun, and loop
 # and ext4 for a disk (an overlay's upper layer in a user namespace needs user xattrs,
