@@ -1,10 +1,11 @@
--- What each of issue 12's defaults costs a start, from one long-lived Lua
+-- What each of issue 12's and 13's defaults costs a start, from one long-lived Lua
 -- process (no module loading): one container at a time running /bin/true,
 -- the variants taken in turn, round after round (so slow spells fall on all),
 -- each step adding one default: the image written in place with the host's
 -- ids and no /etc (the start before issue 12), the copy-on-write overlay, the
--- container's own /etc files, and (root's default) a range of ids of its own
--- with the image idmapped; and, in the same rounds, bench/floor.c doing all
+-- container's own /etc files, (root's default) a range of ids of its own
+-- with the image idmapped, the default seccomp filter; then what limits cost
+-- (a cgroup with memory and pids); and, in the same rounds, bench/floor.c doing all
 -- three in C with the fewest syscalls (--image): the kernel's share. Root
 -- only. Returns rows for RESULTS.md.
 local nsbox = require "nsbox"
@@ -23,8 +24,11 @@ local VARIANTS = {
   { "in place, host ids, no /etc (as before issue 12)", { rootfs = noetc, in_place = true, uid_map = HOST, gid_map = HOST } },
   { "+ copy-on-write overlay (private tmpfs upper)", { rootfs = noetc, uid_map = HOST, gid_map = HOST } },
   { "+ /etc/hostname, hosts, resolv.conf", { rootfs = ROOTFS, uid_map = HOST, gid_map = HOST } },
-  { "+ a range of ids of its own, the image idmapped (the default)", { rootfs = ROOTFS } },
+  { "+ a range of ids of its own, the image idmapped", { rootfs = ROOTFS, seccomp = false } },
+  { "+ the default seccomp filter (the default)", { rootfs = ROOTFS } },
+  { "+ limits: a cgroup, memory 256M and pids 64", { rootfs = ROOTFS, resources = { memory = "256M", pids = 64 } } },
 }
+local NSBOX_ROWS = #VARIANTS
 
 -- the C floor's rows: one floor process runs PER containers (its own exec is in both alike)
 if FLOOR then
@@ -63,7 +67,7 @@ end
 local rows, prev = {}, nil
 for i, v in ipairs(VARIANTS) do
   local m = median(times[i])
-  if i == 5 then prev = nil end -- the C rows: their own base
+  if i == NSBOX_ROWS + 1 then prev = nil end -- the C rows: their own base
   rows[#rows + 1] = { v[1], m, prev and m - prev or nil }
   prev = m
 end

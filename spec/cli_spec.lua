@@ -193,3 +193,63 @@ describe("nsbox ps and exec", function()
     assert.equal("", H.sh("ls " .. STATE .. "/containers"))
   end)
 end)
+
+describe("nsbox run with limits", function()
+  local V2 = io.open("/sys/fs/cgroup/cgroup.controllers") ~= nil
+  if H.needs_root("cgroups of the host") then return end
+
+  it("says an out-of-memory kill on stderr, with the limit, and exits 137", function()
+    local _, err, code = nsbox("run --memory 64m -- sh -c 'x=$(head -c 200000000 /dev/zero | tr \"\\0\" a)'")
+    assert.same({ "nsbox: killed: out of memory (memory limit 64m)\n", 137 }, { err, code })
+  end)
+
+  it("maps --pids-limit, --cpus, --cpuset-cpus, --memory-swap and --ulimit onto the recipe", function()
+    local out, err, code = nsbox("run --memory 64m --memory-swap 64m --pids-limit 10 --cpus 0.5 --cpuset-cpus 0 " ..
+      "--ulimit nofile=100:200 --ulimit nproc=1000 -- sh -c 'grep -E \"open files|processes\" /proc/self/limits'")
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    assert.matches("Max processes%s+1000%s+1000", out)
+    assert.matches("Max open files%s+100%s+200", out)
+  end)
+
+  it("turns the seccomp filter off with --security-opt seccomp=unconfined, on by default", function()
+    local on = nsbox("run grep Seccomp: /proc/self/status")
+    local off = nsbox("run --security-opt seccomp=unconfined grep Seccomp: /proc/self/status")
+    assert.same({ "Seccomp:\t2\n", "Seccomp:\t0\n" }, { on, off })
+  end)
+
+  it("refuses bad values naming the option or the field, with status 125", function()
+    for args, msg in pairs {
+      ["--pids-limit x true"] = "nsbox: --pids-limit: 'x' is not an integer\n",
+      ["--memory lots true"] = "nsbox: resources.memory: lots is not a size (bytes, or a number with b, k, m, g or " ..
+        "t: \"256m\")\n",
+      ["--ulimit nofile true"] = "nsbox: --ulimit: 'nofile' is not NAME=SOFT[:HARD]\n",
+      ["--ulimit nofiles=3 true"] = "nsbox: rlimits: unknown limit 'nofiles' (as, core, cpu, data, fsize, locks, " ..
+        "memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)\n",
+      ["--security-opt apparmor=x true"] = "nsbox: --security-opt: 'apparmor=x' is not seccomp=unconfined or " ..
+        "seccomp=FILE\n",
+      ["--security-opt seccomp=/nonexistent.json true"] =
+        "nsbox: --security-opt seccomp: /nonexistent.json: No such file or directory\n",
+    } do
+      local out, err, code = nsbox("run " .. args)
+      assert.same({ "", msg, 125 }, { out, err, code }, args)
+    end
+  end)
+
+  it("puts what nsbox exec runs into the container's cgroup and filter", function()
+    local runner = io.popen(NSBOX .. " run --name cli-lim --pids-limit 20 sleep 30 2>&1")
+    finally(function()
+      os.execute("pkill -KILL -f 'run --name cli-lim'")
+      runner:close()
+    end)
+    for _ = 1, 200 do
+      if nsbox("ps"):find("cli-lim", 1, true) then break end
+      os.execute("sleep 0.02")
+    end
+    local out, err, code = nsbox("exec cli-lim sh -c 'cat /proc/self/cgroup; grep Seccomp: /proc/self/status'")
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    assert.matches(V2 and "^0::/\n" or "\n%d+:pids:/\n", out)
+    assert.matches("Seccomp:\t2\n", out)
+  end)
+end)

@@ -4,6 +4,8 @@
 -- line into the caller's shell (CVE-2017-5226), as for run. Its session keyring: the
 -- container and every exec'd command get an empty keyring of their own, also 250
 -- containers of one unprivileged uid at once (the default key quota is 200 keys).
+-- These guards are checked on their own, without the seccomp filter (seccomp = false),
+-- which refuses TIOCSTI and keyctl besides (spec/seccomp_spec.lua).
 local H = require "spec.support.helpers"
 local q = H.sh_quote
 
@@ -58,7 +60,7 @@ describe("the caller's terminal (CVE-2017-5226)", function()
   local function exec_probe(uid, tree, rootfs, bin)
     local script = string.format([[
       local nsbox = require "nsbox"
-      local box = assert(nsbox.container { rootfs = %q, command = { "/bin/sleep", "30" }, mounts = %s })
+      local box = assert(nsbox.container { seccomp = false, rootfs = %q, command = { "/bin/sleep", "30" }, mounts = %s })
       assert(box:start())
       for _, s in ipairs { "default", true, false } do
         io.write("new_session=", tostring(s), " ") io.flush()
@@ -108,7 +110,7 @@ describe("the caller's terminal (CVE-2017-5226)", function()
   end)
 
   it("refuses a new_session that is no boolean", function()
-    local box = assert(H.nsbox.container { rootfs = H.rootfs, command = { "/bin/sleep", "30" } })
+    local box = assert(H.nsbox.container { seccomp = false, rootfs = H.rootfs, command = { "/bin/sleep", "30" } })
     assert(box:start())
     finally(function() box:kill(9) box:wait() end)
     assert.same({ nil, "new_session: boolean expected, got string" },
@@ -129,13 +131,13 @@ describe("the caller's session keyring", function()
       local show = { "/keyring", "show", "secret", os.getenv("KEY_ID") }
       local mounts = %s
       io.write("caller=", os.getenv("KEY_SESSION"), "\n") io.flush()
-      local box = assert(nsbox.container { rootfs = %q, command = show, mounts = mounts })
+      local box = assert(nsbox.container { seccomp = false, rootfs = %q, command = show, mounts = mounts })
       io.write("run ") io.flush()
       assert(box:run())
-      box = assert(nsbox.container { rootfs = %q, command = show, mounts = mounts, reexec = true })
+      box = assert(nsbox.container { seccomp = false, rootfs = %q, command = show, mounts = mounts, reexec = true })
       io.write("reexec ") io.flush()
       assert(box:run())
-      box = assert(nsbox.container { rootfs = %q, command = { "/bin/sleep", "30" }, mounts = mounts })
+      box = assert(nsbox.container { seccomp = false, rootfs = %q, command = { "/bin/sleep", "30" }, mounts = mounts })
       assert(box:start())
       io.write("exec ") io.flush()
       assert(box:exec { command = show })
@@ -171,10 +173,10 @@ describe("the caller's session keyring", function()
     local ns = { "mount", "uts", "ipc", "pid", "net" }
     local mounts = { { source = probe, destination = "/keyring" } }
     local r, w = H.core.pipe()
-    local box = assert(H.nsbox.container { rootfs = H.rootfs, namespaces = ns, mounts = mounts, stdout = w,
+    local box = assert(H.nsbox.container { seccomp = false, rootfs = H.rootfs, namespaces = ns, mounts = mounts, stdout = w,
       command = { "/keyring", "desc" } })
     assert.equal(0, box:run())
-    box = assert(H.nsbox.container { rootfs = H.rootfs, namespaces = ns, mounts = mounts,
+    box = assert(H.nsbox.container { seccomp = false, rootfs = H.rootfs, namespaces = ns, mounts = mounts,
       command = { "/bin/sleep", "30" } })
     assert(box:start())
     finally(function() box:kill(H.core.SIGKILL) box:wait() end)
@@ -206,7 +208,7 @@ describe("the caller's session keyring", function()
         local boxes = {}
         for i = 1, N do
           -- each shows its keyring, then holds it until stdin ends: all N at once
-          local box = assert(nsbox.container { rootfs = %q, stdin = in_r, stdout = out_w,
+          local box = assert(nsbox.container { seccomp = false, rootfs = %q, stdin = in_r, stdout = out_w,
             command = { "/bin/sh", "-c", "/keyring show secret " .. os.getenv("KEY_ID") .. "; read x" } })
           local ok, err = box:start()
           if not ok then io.write("start ", i, ": ", err, "\n") break end
@@ -248,7 +250,7 @@ describe("the caller's session keyring", function()
         local show = { "/keyring", "show", "secret", os.getenv("KEY_ID") }
         local mounts = nil
         local r, w = assert(core.pipe())
-        local box = assert(nsbox.container { rootfs = %q, mounts = mounts, stdout = w,
+        local box = assert(nsbox.container { seccomp = false, rootfs = %q, mounts = mounts, stdout = w,
           command = { "/bin/sh", "-c", "/keyring plant; exec sleep 30" } })
         assert(box:start()) core.close(w)
         repeat local c = core.read(r, 1) io.write(c) until c == "\n" or c == ""
@@ -256,7 +258,7 @@ describe("the caller's session keyring", function()
         assert(os.execute(%q .. " fill true"))
         local st, err = box:exec { command = show }
         io.write("exec full: ", tostring(st), " ", tostring(err), "\n") io.flush()
-        local other = assert(nsbox.container { rootfs = %q, mounts = mounts, command = show })
+        local other = assert(nsbox.container { seccomp = false, rootfs = %q, mounts = mounts, command = show })
         io.write("run full ") io.flush()
         io.write("status ", tostring(other:run()), "\n")
         box:kill(core.SIGKILL) box:wait()

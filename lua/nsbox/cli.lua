@@ -68,6 +68,20 @@ local COMMANDS = {
       { name = "cap-add", arg = "CAP", many = true,
         help = "Add CAP to the default capabilities (podman's 11), e.g. net_raw for busybox's ping." },
       { name = "cap-drop", arg = "CAP", many = true, help = "Drop CAP from the default capabilities." },
+      { name = "memory", short = "m", arg = "SIZE", help = "Memory limit (e.g. 256m; b, k, m, g, t)." },
+      { name = "memory-swap", arg = "SIZE", help =
+        "Memory and swap together (podman's meaning; -1: unlimited swap; default: twice --memory)." },
+      { name = "pids-limit", arg = "N", help = "At most N processes and threads." },
+      { name = "cpus", arg = "N", help = "CPU time of N CPUs at most (e.g. 1.5)." },
+      { name = "cpuset-cpus", arg = "LIST", help = "Run only on these CPUs (e.g. 0-1,3)." },
+      { name = "cpu-weight", arg = "N", help = "CPU weight against other cgroups, 1-10000 (default 100)." },
+      { name = "io-weight", arg = "N", help = "Block I/O weight, 1-10000 (needs BFQ or io.cost)." },
+      { name = "cgroup-parent", arg = "PATH", help =
+        "Make the container's cgroup under PATH (default: nsbox's own cgroup)." },
+      { name = "ulimit", arg = "NAME=SOFT[:HARD]", many = true, help =
+        "A resource limit, e.g. nofile=1024:2048 (-1 or unlimited: none)." },
+      { name = "security-opt", arg = "seccomp=PROFILE", many = true, help =
+        "seccomp=unconfined (no filter) or seccomp=FILE (an OCI seccomp profile, JSON)." },
     },
   },
   exec = {
@@ -212,6 +226,54 @@ local function env_option(list)
   return env
 end
 
+-- --ulimit NAME=SOFT[:HARD] as the recipe's rlimits.
+local function ulimits(list)
+  if #list == 0 then return nil end
+  local out = {}
+  for _, u in ipairs(list) do
+    local name, soft, hard = u:match("^([%w_]+)=([%w-]+):?([%w-]*)$")
+    local function n(x) return x == "unlimited" and -1 or math.tointeger(tonumber(x)) end
+    soft, hard = n(soft or ""), n(hard ~= "" and hard or soft or "")
+    if not (name and soft and hard) then return nil, "--ulimit: '" .. u .. "' is not NAME=SOFT[:HARD]" end
+    out[name] = { soft, hard }
+  end
+  return out
+end
+
+-- The resources options as the recipe's resources (their checks are the recipe's).
+local function resource_options(a)
+  local res = { memory = a.memory, memory_swap = a.memory_swap, cpus = a.cpus, cpuset = a.cpuset_cpus }
+  for opt, k in pairs { pids_limit = "pids", cpu_weight = "cpu_weight", io_weight = "io_weight" } do
+    if a[opt] then
+      res[k] = math.tointeger(tonumber(a[opt]))
+      if not res[k] then return nil, "--" .. opt:gsub("_", "-") .. ": '" .. a[opt] .. "' is not an integer" end
+    end
+  end
+  if a.memory_swap == "-1" then res.memory_swap = -1 end
+  if next(res) == nil then return nil end
+  return res
+end
+
+-- --security-opt seccomp=unconfined|FILE.
+local function security_options(list)
+  local profile
+  for _, o in ipairs(list) do
+    local v = o:match("^seccomp[=:](.+)$")
+    if not v then return nil, "--security-opt: '" .. o .. "' is not seccomp=unconfined or seccomp=FILE" end
+    if v == "unconfined" then profile = false
+    else
+      local f, err = io.open(v)
+      if not f then return nil, "--security-opt seccomp: " .. err end
+      local text = f:read("a")
+      f:close()
+      local ok, t = pcall(state.json.decode, text)
+      if not ok or type(t) ~= "table" then return nil, "--security-opt seccomp: " .. v .. " is not a JSON profile" end
+      profile = t
+    end
+  end
+  return profile
+end
+
 --- Turn parsed options into a recipe, or nil and a message.
 function M.recipe(a)
   local r = { rootfs = a.rootfs or default_rootfs(), hostname = a.hostname, domainname = a.domainname,
@@ -274,6 +336,13 @@ function M.recipe(a)
   if err then return nil, err end
   r.gid_map, err = id_maps(a.gid_map, "gid")
   if err then return nil, err end
+  r.resources, err = resource_options(a)
+  if err then return nil, err end
+  r.rlimits, err = ulimits(a.ulimit)
+  if err then return nil, err end
+  r.seccomp, err = security_options(a.security_opt)
+  if err then return nil, err end
+  r.cgroup_parent = a.cgroup_parent
   return r
 end
 
@@ -321,10 +390,12 @@ local function run(a)
   local rr = box.recipe
   ok, err = state.save { name = name, id = id, pid = box.pid, command = rr.command,
     ip = box.net and box.net.address or nil, interpreter = rr.interpreter, env = rr.env, cwd = rr.cwd,
-    flags = rr.flags, hostname = rr.hostname, capabilities = rr.capabilities, no_new_privs = rr.no_new_privs }
+    flags = rr.flags, hostname = rr.hostname, capabilities = rr.capabilities, no_new_privs = rr.no_new_privs,
+    rlimits = rr.rlimits, seccomp = rr.seccomp_spec, cgroup = box:cgroup_paths() }
   if not ok then io.stderr:write("nsbox: state not saved (nsbox ps/exec will not see it): ", err, "\n") end
-  local status = box:wait()
+  local status, note = box:wait()
   state.remove(name, id)
+  if note then io.stderr:write("nsbox: ", note, "\n") end
   return status
 end
 

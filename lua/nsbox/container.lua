@@ -10,6 +10,8 @@ local status = require "nsbox.status"
 local layers = require "nsbox.layers"
 local etc = require "nsbox.etc"
 local ids = require "nsbox.ids"
+local cgroup = require "nsbox.cgroup"
+local resources = require "nsbox.resources"
 
 local Box = {}
 Box.__index = Box
@@ -72,6 +74,9 @@ local function child_recipe(r, dirs)
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio, gid_map = r.gid_map,
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
+    rlimits = r.rlimits, seccomp = r.seccomp,
+    -- placed in its cgroup after the clone: it makes its cgroup namespace then, rooted there
+    cgroupns = r.resources ~= nil and r.namespaces.cgroup or nil,
     -- who configures the container's interface: this process as root (it makes
     -- the host side itself), else the child, from the "network" message
     net = r.network and (require("nsbox.net").direct() and "parent" or "child") or false,
@@ -85,7 +90,8 @@ end
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
 local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.idmap",
-                        "nsbox.net", "nsbox.rootfs", "nsbox.etc", "nsbox.users", "nsbox.inside" }
+                        "nsbox.net", "nsbox.rootfs", "nsbox.etc", "nsbox.users", "nsbox.resources", "nsbox.seccomp",
+                        "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
   local key = package.path
@@ -262,8 +268,10 @@ function take_ids(r)
   return lock
 end
 
--- What a launch holds until the box is done: the overlay's directories on disk, the id lease.
+-- What a launch holds until the box is done: the overlay's directories on disk,
+-- the id lease, the cgroup (its last counters kept for stats()).
 function release(self)
+  if self.cg then self.last_stats = cgroup.finish(self.cg) self.cg = nil end
   layers.remove(self.dirs, self.recipe)
   self.dirs = nil
   if self.ids_lock then ids.release(self.recipe.uid_map[1].outside, self.ids_lock) self.ids_lock = nil end
@@ -360,15 +368,29 @@ function Box:launch()
     if lock then ids.release(r.uid_map[1].outside, lock) end
     return nil, derr
   end
+  self.dirs, self.ids_lock = dirs, lock
+  local cg, cerr
+  if r.resources then
+    cg, cerr = cgroup.create(r.id, r.resources, r.cgroup_parent)
+    if not cg then
+      release(self)
+      return nil, cerr
+    end
+    self.cg = cg
+  end
   local cr = child_recipe(r, dirs)
   local pid, pidfd, psock, path = spawn_side(r, "main", cr, {
-    flags = r.flags, pdeathsig = core.SIGKILL, root = r.namespaces.user,
+    flags = cr.cgroupns and r.flags & ~core.CLONE_NEWCGROUP or r.flags, pdeathsig = core.SIGKILL,
+    root = r.namespaces.user, cgroup = cg and cg.fd,
     setup = function(p)
       if fault.armed == "idmap" then return nil, "idmap: injected fault" end
+      local ok, err, errno = true, nil, nil
+      if cg then ok, err, errno = cgroup.place(cg, p) end
+      if ok then ok, err, errno = resources.raise(p, r.rlimits) end
+      if not ok then return nil, err, errno end
       return idmap.write(p, r.uid_map, r.gid_map)
     end,
   }, keep)
-  self.dirs, self.ids_lock = dirs, lock
   if not pid then -- nothing made: the box stays new
     release(self)
     return nil, pidfd, psock
@@ -437,6 +459,7 @@ function Box:wait()
     end
   end
   if self.state == "done" then
+    if self.note then return self.status, self.note end
     if self.status then return self.status end
     return nil, "container: its start failed"
   end
@@ -448,10 +471,24 @@ function Box:wait()
   self.pidfd = nil
   if self.psock then core.close(self.psock) self.psock = nil end
   if self.net then require("nsbox.net").detach(self.net) end
+  local cg = self.cg
   release(self)
   self.status = status.of(how, code)
+  self.note = cg and cgroup.note(cg, self.last_stats, self.status)
   move(self, "done")
+  if self.note then return self.status, self.note end
   return self.status
+end
+
+--- What the container's cgroup counts (a box with `resources`): memory current
+-- and peak (bytes), cpu time and throttling (us), pids, out-of-memory kills; after
+-- the end, the last counts.
+-- @treturn table|nil { memory = { current, peak }, cpu = { usage_usec, user_usec, system_usec,
+-- nr_throttled, throttled_usec }, pids = { current }, oom_kills }
+function Box:stats()
+  if self.cg then return cgroup.stats(self.cg) end
+  if self.last_stats then return self.last_stats end
+  return nil, "container: no cgroup (the recipe asks for no resources)"
 end
 
 --- start() then wait(). A command that could not be exec'd gives 127 (not
@@ -473,8 +510,18 @@ function Box:exec(spec)
   if not running then return nil, why end
   local r, err = recipe.validate_exec(spec, self.recipe)
   if not r then return nil, err end
-  local pid, pidfd, psock, path = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL },
-                                   std_fds(r, { self.pidfd }), self.pidfd)
+  -- it joins the container's cgroup too (and its limits), and its raised rlimits
+  local cg, setup = self.cg, nil
+  if (cg and not cg.v2) or #r.rlimits > 0 then
+    setup = function(p)
+      local ok, msg, errno = true, nil, nil
+      if cg then ok, msg, errno = cgroup.place(cg, p) end
+      if ok then ok, msg, errno = resources.raise(p, r.rlimits) end
+      return ok, msg, errno
+    end
+  end
+  local pid, pidfd, psock, path = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL,
+                                   cgroup = cg and cg.fd, setup = setup }, std_fds(r, { self.pidfd }), self.pidfd)
   if not pid then return nil, pidfd, psock end
   local ok, eno, failed
   ok, err, eno, failed = await_exec(psock, path)
@@ -488,6 +535,14 @@ function Box:exec(spec)
   local how, code = core.wait(pidfd, status.FORWARD)
   core.close(pidfd)
   return status.of(how, code)
+end
+
+--- The container's cgroup directories, for a state entry: { v2 =, paths = {...} }, or nil without one.
+function Box:cgroup_paths()
+  if not self.cg then return nil end
+  local paths = {}
+  for i, d in ipairs(self.cg.dirs) do paths[i] = d.path end
+  return { v2 = self.cg.v2 or false, paths = paths }
 end
 
 --- Send a signal to the container's command (default SIGTERM).
@@ -507,6 +562,10 @@ local function finish(self)
   end
   if self.foreign then
     if self.pidfd then core.close(self.pidfd) self.pidfd = nil end
+    if self.cg then
+      for _, d in ipairs(self.cg.dirs) do core.close(d.fd) end
+      self.cg = nil
+    end
     move(self, "done")
   elseif self.state == "running" then
     core.kill(self.pidfd, core.SIGKILL)
@@ -541,9 +600,28 @@ function M.running(entry)
     return nil, "container " .. entry.name .. " is gone"
   end
   local r = { interpreter = entry.interpreter, env = entry.env, cwd = entry.cwd, flags = entry.flags,
-              hostname = entry.hostname, capabilities = entry.capabilities, no_new_privs = entry.no_new_privs }
-  -- not ours to reap: closing the box only closes the pidfd
-  return setmetatable({ recipe = r, id = entry.id, name = entry.name, pid = entry.pid, pidfd = pidfd,
+              hostname = entry.hostname, capabilities = entry.capabilities, no_new_privs = entry.no_new_privs,
+              rlimits = entry.rlimits or {} }
+  -- what is joined is confined as the container is: its filter, its cgroup
+  local filters, serr = require("nsbox.seccomp").compile(entry.seccomp)
+  if filters == nil then core.close(pidfd) return nil, serr end
+  r.seccomp = type(filters) == "string" and { filters } or filters
+  local cg
+  if entry.cgroup then
+    cg = { v2 = entry.cgroup.v2, dirs = {} }
+    for i, path in ipairs(entry.cgroup.paths) do
+      local fd, cerr, ceno = core.openat(nil, path, "dir")
+      if not fd then
+        for _, d in ipairs(cg.dirs) do core.close(d.fd) end
+        core.close(pidfd)
+        return nil, "cgroup: " .. cerr, ceno
+      end
+      cg.dirs[i] = { path = path, fd = fd }
+    end
+    cg.fd = cg.v2 and cg.dirs[1] and cg.dirs[1].fd or nil
+  end
+  -- not ours to reap: closing the box only closes the pidfd (and the cgroup's fds)
+  return setmetatable({ recipe = r, id = entry.id, name = entry.name, pid = entry.pid, pidfd = pidfd, cg = cg,
                         foreign = true, state = "running" }, Box)
 end
 

@@ -12,6 +12,8 @@ local users = require "nsbox.users"
 local fault = require "nsbox.fault"
 local failure = require "nsbox.failure"
 local status = require "nsbox.status"
+local resources = require "nsbox.resources"
+local seccomp = require "nsbox.seccomp"
 
 local M = {}
 
@@ -112,7 +114,12 @@ local function exec(r, fd, who)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
   for _, k in ipairs(r.keep_fds) do try(core.cloexec(k, false)) end
   fault.point("harden")
+  try(resources.apply(r.rlimits))
   harden(r)
+  -- the filter goes last, before the exec; without no_new_privs loading it takes
+  -- CAP_SYS_ADMIN, which a user's ids lose: then before them (as runc does)
+  local early = r.seccomp and who and not r.no_new_privs
+  if early then try(seccomp.load(r.seccomp)) end
   if who then users.become(who) end
   if r.new_session then try(core.setsid()) end
   local init = r.namespaces.pid or r.init
@@ -122,6 +129,7 @@ local function exec(r, fd, who)
   fault.point("exec")
   channel.send(fd, "exec", path)
   try(core.cloexec(fd, false)) -- the stub's report channel; it makes it close-on-exec again
+  if r.seccomp and not early then try(seccomp.load(r.seccomp)) end
   local _, err, errno = core.fexecve(r.stub, stub_argv(init and "nsbox-init" or "nsbox-exec", fd, path, r.command),
                                      r.env)
   exec_failed(r, err, errno)
@@ -136,6 +144,9 @@ local function drop_groups()
 end
 
 local function setup(r, fd)
+  -- placed in its cgroup by now (cloned into it, or moved while held): its
+  -- cgroup namespace is rooted there, not at the caller's cgroup
+  if r.cgroupns then try(core.unshare(core.CLONE_NEWCGROUP)) end
   if not r.namespaces.user then drop_groups() end -- with one, core.spawn's root did
   try(core.join_session_keyring(not r.namespaces.user)) -- the caller's keys stay out of reach
   -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
@@ -200,12 +211,14 @@ local function join(r, fd, pidfd)
   local path = find_program(r)
   check_program(r, path)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
+  try(resources.apply(r.rlimits))
   harden(r)
   -- "exec" first: the stub reports a failed exec of the command on fd after it
   channel.send(fd, "exec", path)
   local pid, cfd, errno = core.spawn { fd = r.stub, path = path, argv = stub_argv("nsbox-exec", fd, path, r.command),
     env = r.env, pdeathsig = core.SIGKILL, keep_fds = { fd }, close_fds = true,
-    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session }
+    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session,
+    seccomp = r.seccomp or nil } -- loaded in the stub's child, after the clone3 that seccomp would refuse
   if not pid then exec_failed(r, cfd, errno) end
   core.close(fd)
   local how, code = core.wait(cfd, status.FORWARD)

@@ -8,6 +8,7 @@ local validate = require "nsbox.validate"
 local layers = require "nsbox.layers"
 local etc = require "nsbox.etc"
 local users = require "nsbox.users"
+local resources = require "nsbox.resources"
 
 local M = {}
 
@@ -36,6 +37,7 @@ local FIELDS = {
   user = true, userns = true,
   stdin = true, stdout = true, stderr = true,
   capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
+  resources = true, rlimits = true, cgroup_parent = true, seccomp = true,
 }
 
 local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true,
@@ -326,7 +328,15 @@ local function check(r)
     new_session = flag("new_session", r.new_session, true), init = flag("init", r.init, false),
     stdio = { stdio("stdin", r.stdin), stdio("stdout", r.stdout), stdio("stderr", r.stderr) },
     name = r.name ~= nil and container_name(r.name) or id,
+    resources = resources.check(r.resources), rlimits = resources.check_rlimits(r.rlimits),
+    cgroup_parent = r.cgroup_parent ~= nil and abs_path("cgroup_parent", r.cgroup_parent) or nil,
   }
+  -- a parent given without limits: the container still gets its cgroup there
+  if out.cgroup_parent and not out.resources then out.resources = { text = {} } end
+  local filters, serr = require("nsbox.seccomp").compile(r.seccomp)
+  if filters == nil then validate.raise(serr) end
+  out.seccomp = type(filters) == "string" and { filters } or filters -- a list of programs, or false
+  out.seccomp_spec = r.seccomp -- as given: nsbox exec of the CLI compiles it again
   layers.check(r, out)
   if out.auto_ids and not ns.pid then
     -- processes left behind without a pid namespace would hold the range its lease gives away
@@ -397,6 +407,7 @@ local function check_exec(spec, base)
   return { command = command(spec.command), env = list, path = e.PATH,
            cwd = spec.cwd ~= nil and abs_path("cwd", spec.cwd) or base.cwd, flags = base.flags,
            capabilities = base.capabilities, no_new_privs = base.no_new_privs,
+           rlimits = base.rlimits or {}, seccomp = base.seccomp,
            new_session = flag("new_session", spec.new_session, true),
            stdio = { stdio("stdin", spec.stdin), stdio("stdout", spec.stdout), stdio("stderr", spec.stderr) } }
 end
