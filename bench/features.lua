@@ -28,7 +28,30 @@ local VARIANTS = {
   { "+ the default seccomp filter (the default)", { rootfs = ROOTFS } },
   { "+ limits: a cgroup, memory 256M and pids 64", { rootfs = ROOTFS, resources = { memory = "256M", pids = 64 } } },
 }
+-- cgroup v1 (this host): the kernel's share of the limits row. A v1 migration (a pid
+-- written to cgroup.procs) waits for an RCU grace period when none passed lately;
+-- this row is the default start followed by one migration of a sleeping process,
+-- at the same pace as the starts, into a cgroup of this bench's own and back.
+local V1 = io.open("/sys/fs/cgroup/cgroup.controllers") == nil and core.stat("/sys/fs/cgroup/pids/cgroup.procs")
+local sleeper, own_pids
+if V1 then
+  for line in io.lines("/proc/self/cgroup") do own_pids = own_pids or line:match("^%d+:pids:(.*)$") end
+  own_pids = ("/sys/fs/cgroup/pids" .. own_pids):gsub("/$", "")
+  assert(core.mkdir(own_pids .. "/nsbox-bench-" .. core.getpid()))
+  local p = assert(io.popen("sleep 600 & echo $!"))
+  sleeper = p:read("l")
+  p:close()
+  VARIANTS[#VARIANTS + 1] = { "kernel: the default start, then one v1 cgroup migration of a sleeping process",
+    { rootfs = ROOTFS }, function()
+      for _, d in ipairs { own_pids .. "/nsbox-bench-" .. core.getpid(), own_pids } do
+        local f = assert(io.open(d .. "/cgroup.procs", "w"))
+        f:write(sleeper)
+        f:close()
+      end
+    end }
+end
 local NSBOX_ROWS = #VARIANTS
+local DEFAULT_ROW = 5
 
 -- the C floor's rows: one floor process runs PER containers (its own exec is in both alike)
 if FLOOR then
@@ -52,22 +75,31 @@ for round = 1, ROUNDS do
       local r = {}
       for k, v in pairs(VARIANTS[i][2]) do r[k] = v end
       r.command = { "/bin/true" }
-      for _ = 1, PER do assert(assert(nsbox.container(r)):run() == 0) end
+      for _ = 1, PER do
+        assert(assert(nsbox.container(r)):run() == 0)
+        if VARIANTS[i][3] then VARIANTS[i][3]() end
+      end
     end
     times[i][#times[i] + 1] = (clock() - t0) * 1000 / PER
   end
 end
 os.execute("rm -rf " .. noetc)
+if sleeper then
+  os.execute("kill " .. sleeper)
+  os.execute("rmdir " .. own_pids .. "/nsbox-bench-" .. core.getpid())
+end
 
 local function median(t)
   table.sort(t)
   local n = #t
   return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
 end
-local rows, prev = {}, nil
+local rows, prev, medians = {}, nil, {}
 for i, v in ipairs(VARIANTS) do
   local m = median(times[i])
+  medians[i] = m
   if i == NSBOX_ROWS + 1 then prev = nil end -- the C rows: their own base
+  if v[3] then prev = medians[DEFAULT_ROW] end -- the migration row: added to the default start
   rows[#rows + 1] = { v[1], m, prev and m - prev or nil }
   prev = m
 end

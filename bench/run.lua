@@ -75,11 +75,14 @@ table_rows("case", rows)
 -- 2b. What issue 12's defaults cost, each on top of the one before.
 arg = { top .. "/build/rootfs", "20", top .. "/build/bench/floor" }
 local frows = dofile(top .. "/bench/features.lua")
-say("## What each default of issue 12 costs a start (one long-lived process, ms per container)\n")
+say("## What each default of issues 12 and 13 costs a start (one long-lived process, ms per container)\n")
 say("Root, one container at a time running /bin/true; the variants in turn, 20 rounds of 10 starts, every")
 say("other round reversed; medians of the rounds. Each row adds one default to the row above. The two C rows,")
 say("in the same rounds, are bench/floor.c running 10 containers per process without and with all three")
-say("defaults done with the fewest syscalls (`--image`): what the kernel charges for them.\n")
+say("defaults done with the fewest syscalls (`--image`): what the kernel charges for them. On cgroup v1 the")
+say("\"kernel\" row is the default start followed by one cgroup migration of a sleeping process (a pid written")
+say("to cgroup.procs, which waits for an RCU grace period): its added time is to the default row, and it is")
+say("the kernel's share of the limits row, where the held child is so placed (v2 clones it into its cgroup).\n")
 say("| variant | median ms | added |")
 say("|---|---:|---:|")
 for _, r in ipairs(frows) do

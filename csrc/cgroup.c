@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <dirent.h>
 
 static long long now_ms(void)
 {
@@ -34,31 +36,57 @@ static int write_file(int dir, const char *name, const char *s)
 	return e;
 }
 
-/* v1 has no cgroup.kill: SIGKILL every pid its cgroup.procs lists. A pid read
- * there is a member of this cgroup, which only the container's processes are. */
-static void kill_listed(int dir)
+/* The pids cgroup.procs of dir lists, at most max: their number. */
+static int listed(int dir, long *pids, int max)
 {
 	int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 0;
 	char buf[4096];
 	ssize_t r;
 	size_t have = 0;
-	while ((r = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+	int n = 0;
+	while (n < max && (r = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
 		have += (size_t)r;
 		buf[have] = 0;
 		char *p = buf, *nl;
-		while ((nl = strchr(p, '\n'))) {
+		while (n < max && (nl = strchr(p, '\n'))) {
 			*nl = 0;
 			long pid = strtol(p, NULL, 10);
 			if (pid > 0)
-				kill((pid_t)pid, SIGKILL);
+				pids[n++] = pid;
 			p = nl + 1;
 		}
 		have = strlen(p);
 		memmove(buf, p, have);
 	}
 	close(fd);
+	return n;
+}
+
+/* v1 has no cgroup.kill: SIGKILL what cgroup.procs lists, through pidfds
+ * opened first and signalled only for pids still listed after: a pid that
+ * exited and was reused by a process outside between the read and the open is
+ * not listed the second time (nothing outside is ever moved in). */
+static void kill_listed(int dir)
+{
+	enum { MAX = 256 };
+	long pids[MAX], again[MAX];
+	int fds[MAX];
+	int n = listed(dir, pids, MAX);
+	for (int i = 0; i < n; i++)
+		fds[i] = (int)syscall(SYS_pidfd_open, (pid_t)pids[i], 0);
+	int m = listed(dir, again, MAX);
+	for (int i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		for (int j = 0; j < m; j++)
+			if (again[j] == pids[i]) {
+				syscall(SYS_pidfd_send_signal, fds[i], SIGKILL, NULL, 0);
+				break;
+			}
+		close(fds[i]);
+	}
 }
 
 /* Wait up to ms for a v2 cgroup's "populated 0" (cgroup.events signals a
@@ -76,7 +104,9 @@ static void await_empty(int dir, int ms)
 	if (r > 0) {
 		buf[r] = 0;
 		if (!strstr(buf, "populated 1")) {
+			struct timespec ts = { 0, 1000000 }; /* empty: a child cgroup going, not a process */
 			close(fd);
+			nanosleep(&ts, NULL);
 			return;
 		}
 	}
@@ -85,11 +115,51 @@ static void await_empty(int dir, int ms)
 	close(fd);
 }
 
+/* Remove the cgroup name under parent and everything below it, children
+ * first (a cgroup with children is EBUSY to rmdir): kill what runs in it,
+ * rmdir, retried until it is empty or end (ms, CLOCK_MONOTONIC) has passed.
+ * 0 or an errno. depth bounds the walk. */
+static int remove_tree(int parent, const char *name, long long end, int depth)
+{
+	int dir = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return errno == ENOENT ? 0 : errno;
+	int v1 = write_file(dir, "cgroup.kill", "1") == ENOENT;
+	int e = 0;
+	for (;;) {
+		int sub = depth < 32 ? dup(dir) : -1;
+		DIR *d = sub >= 0 ? fdopendir(sub) : NULL;
+		if (d) {
+			struct dirent *de;
+			while ((de = readdir(d)))
+				if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+					remove_tree(dir, de->d_name, end, depth + 1);
+			closedir(d);
+		} else if (sub >= 0) {
+			close(sub);
+		}
+		if (v1)
+			kill_listed(dir);
+		if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
+			e = 0;
+			break;
+		}
+		e = errno;
+		long long left = end - now_ms();
+		if (e != EBUSY || left <= 0)
+			break;
+		await_empty(dir, (int)(left < 100 ? left : 100));
+	}
+	close(dir);
+	return e;
+}
+
 /***
- * Remove the cgroup name of the directory dirfd and whatever still runs in it:
- * every process is killed (cgroup.kill on v2, SIGKILL to each pid of
- * cgroup.procs on v1), then rmdir, retried until the last one has left or
- * timeout_ms has passed. A cgroup that is not there is no error.
+ * Remove the cgroup name of the directory dirfd, the cgroups below it, and
+ * whatever still runs in them: every process is killed (cgroup.kill on v2,
+ * SIGKILL through a pidfd to each pid of cgroup.procs on v1), then rmdir,
+ * children first, retried until the last process has left or timeout_ms has
+ * passed. A cgroup that is not there is no error.
  * @function cgroup_remove
  * @tparam integer dirfd the parent cgroup's directory
  * @tparam string name
@@ -100,31 +170,9 @@ static int l_cgroup_remove(lua_State *L)
 	int parent = nsbox_check_fd(L, 1);
 	const char *name = luaL_checkstring(L, 2);
 	lua_Integer timeout = luaL_optinteger(L, 3, 2000);
-	int dir = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir < 0) {
-		if (errno == ENOENT)
-			goto gone;
-		return nsbox_fail(L, errno, "open(%s)", name);
-	}
-	int v1 = write_file(dir, "cgroup.kill", "1") == ENOENT;
-	long long end = now_ms() + timeout;
-	int e;
-	for (;;) {
-		if (v1)
-			kill_listed(dir);
-		if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
-			close(dir);
-			goto gone;
-		}
-		e = errno;
-		long long left = end - now_ms();
-		if (e != EBUSY || left <= 0)
-			break;
-		await_empty(dir, (int)(left < 100 ? left : 100));
-	}
-	close(dir);
-	return nsbox_fail(L, e, "rmdir(%s)", name);
-gone:
+	int e = remove_tree(parent, name, now_ms() + timeout, 0);
+	if (e)
+		return nsbox_fail(L, e, "rmdir(%s)", name);
 	lua_pushboolean(L, 1);
 	return 1;
 }

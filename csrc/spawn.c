@@ -247,8 +247,8 @@ static struct sock_fprog *filter_array(lua_State *L, int t, int *n)
 	struct sock_fprog *v = lua_newuserdatauv(L, (size_t)(len + 1) * sizeof *v, 0);
 	for (lua_Integer i = 1; i <= len; i++) {
 		size_t bytes;
-		lua_geti(L, -2, i);
-		const char *prog = lua_tolstring(L, -1, &bytes);
+		/* a string only: lua_tolstring would convert a number on a stack copy that is popped */
+		const char *prog = lua_geti(L, -2, i) == LUA_TSTRING ? lua_tolstring(L, -1, &bytes) : NULL;
 		if (!prog || bytes == 0 || bytes % sizeof(struct sock_filter) || bytes / sizeof(struct sock_filter) > BPF_MAXINSNS)
 			luaL_error(L, "field 'seccomp'[%d]: a BPF program expected", (int)i);
 		v[i - 1].len = (unsigned short)(bytes / sizeof(struct sock_filter));

@@ -131,7 +131,7 @@ describe("resources", function()
     box:kill(core.SIGKILL)
     box:wait()
     assert.are.same({ ["memory.limit_in_bytes"] = "104857600", ["memory.memsw.limit_in_bytes"] = "209715200",
-      ["pids.max"] = "50", ["cpu.cfs_quota_us"] = "150000", ["cpu.cfs_period_us"] = "100000", ["cpu.shares"] = "5219",
+      ["pids.max"] = "50", ["cpu.cfs_quota_us"] = "150000", ["cpu.cfs_period_us"] = "100000", ["cpu.shares"] = "2048",
       ["cpuset.cpus"] = "0" }, seen)
     for _, c in ipairs { "memory", "pids", "cpu", "cpuset" } do assert.matches("\n%d+:" .. c .. ":/\n", out) end
   end)
@@ -175,6 +175,18 @@ describe("resources", function()
     assert.are.equal(0, status)
     assert.matches(V2 and "^0::/\n" or "\n%d+:pids:/\n", out)
     assert.matches("Max open files%s+500%s+500", out)
+  end)
+
+  it("removes the cgroups made below the container's own, and what runs there", function()
+    local box = assert(nsbox.container { rootfs = H.rootfs, command = { "/bin/sleep", "30" }, resources = { pids = 8 } })
+    assert(box:start())
+    for _, p in ipairs(box:cgroup_paths().paths) do
+      assert(core.mkdir(p .. "/sub"))
+      assert(core.mkdir(p .. "/sub/deeper"))
+    end
+    box:kill(core.SIGKILL)
+    box:wait()
+    assert.are.same({}, leftovers())
   end)
 
   it("leaves no cgroup behind after 200 containers with limits", function()
@@ -319,6 +331,10 @@ describe("resources and rlimits, bad input", function()
     refused({ resources = { pids = 1.5 } }, "resources.pids: an integer from 1 to 4194304 expected, got 1.5")
     refused({ resources = { cpus = 0 } }, "resources.cpus: must be positive, got 0")
     refused({ resources = { cpus = "fast" } }, "resources.cpus: a number of CPUs expected (1.5), got fast")
+    refused({ resources = { cpus = 0 / 0 } }, "resources.cpus: must be positive, got " .. tostring(0 / 0))
+    refused({ resources = { memory = math.maxinteger } }, "resources.memory: " .. math.maxinteger ..
+      " is not a size (bytes, or a number with b, k, m, g or t: \"256m\")")
+    refused({ resources = { cpuset = "0-4000000000" } }, "resources.cpuset: '0-4000000000' is not a list of CPUs (\"0-1,3\")")
     local n = 0
     for _ in io.lines("/proc/cpuinfo") do end
     for c in (io.open("/sys/devices/system/cpu/online"):read("l") .. ","):gmatch("(.-),") do

@@ -127,7 +127,9 @@ local function enable(base, list, field, own_dir)
   local basefd, err = core.openat(nil, base, "dir")
   if not basefd then return fail(f, "%s", err) end
   local ok, errno, moved = true, nil, nil
-  local function busy() return base ~= M.ROOT and (read(base .. "/cgroup.procs") or ""):match("%d") end
+  -- the real root (no cgroup.type: not a cgroup namespace's root) is exempt from the rule
+  local root = not core.stat(base .. "/cgroup.type")
+  local function busy() return not root and (read(base .. "/cgroup.procs") or ""):match("%d") end
   if busy() and base == own_dir then
     -- this process (and its threads) into the leaf: then base holds none of ours
     local leaf = base .. "/" .. M.LEAF
@@ -166,14 +168,19 @@ local function enable(base, list, field, own_dir)
   return fail(f, "%s", err)
 end
 
+-- The quota of cpus CPUs per PERIOD, rounded (1.1 is 110000, not 110001).
+local function quota(cpus)
+  return math.floor(cpus * PERIOD + 0.5)
+end
+
 -- The limit files, v2 and v1, of the normalized resources.
 local function files_v2(res)
   local out = {}
-  local function add(field, file, value) out[#out + 1] = { field = field, file = file, value = value } end
+  local function add(field, file, value, bfq) out[#out + 1] = { field = field, file = file, value = value, bfq = bfq } end
   if res.cpuset then add("resources.cpuset", "cpuset.cpus", res.cpuset) end
-  if res.cpus then add("resources.cpus", "cpu.max", string.format("%d %d", math.ceil(res.cpus * PERIOD), PERIOD)) end
+  if res.cpus then add("resources.cpus", "cpu.max", string.format("%d %d", quota(res.cpus), PERIOD)) end
   if res.cpu_weight then add("resources.cpu_weight", "cpu.weight", tostring(res.cpu_weight)) end
-  if res.io_weight then add("resources.io_weight", "io.weight", "default " .. res.io_weight) end
+  if res.io_weight then add("resources.io_weight", "io.weight", "default " .. res.io_weight, "io.bfq.weight") end
   if res.memory then
     add("resources.memory", "memory.max", tostring(res.memory))
     -- podman: swap as much as memory unless memory_swap says (memory and swap together)
@@ -184,8 +191,9 @@ local function files_v2(res)
   return out
 end
 
--- v1: controller -> its files; cpu_weight as cpu.shares (crun's mapping of
--- 1..10000 onto 2..262144); no io weight without BFQ's blkio.bfq.weight.
+-- v1: controller -> its files; cpu_weight as cpu.shares (systemd's mapping:
+-- the default weight 100 is the default 1024 shares); no io weight without
+-- BFQ's blkio.bfq.weight.
 local function files_v1(res, parent_mems)
   local out = {}
   local function add(c, field, file, value) out[#out + 1] = { ctrl = c, field = field, file = file, value = value } end
@@ -195,10 +203,10 @@ local function files_v1(res, parent_mems)
   end
   if res.cpus then
     add("cpu", "resources.cpus", "cpu.cfs_period_us", tostring(PERIOD))
-    add("cpu", "resources.cpus", "cpu.cfs_quota_us", tostring(math.ceil(res.cpus * PERIOD)))
+    add("cpu", "resources.cpus", "cpu.cfs_quota_us", tostring(quota(res.cpus)))
   end
   if res.cpu_weight then
-    add("cpu", "resources.cpu_weight", "cpu.shares", tostring(2 + ((res.cpu_weight - 1) * 262142) // 9999))
+    add("cpu", "resources.cpu_weight", "cpu.shares", tostring(math.max(2, math.min(262144, res.cpu_weight * 1024 // 100))))
   end
   if res.io_weight then add("blkio", "resources.io_weight", "blkio.bfq.weight", tostring(math.min(res.io_weight, 1000))) end
   if res.memory then
@@ -217,6 +225,8 @@ end
 local function write_limits(files, dir_for, no_io)
   for _, f in ipairs(files) do
     local d = dir_for(f)
+    -- BFQ reads its own weight file (v2's io.weight is io.cost's): that one where it is
+    if f.bfq and core.stat(d.path .. "/" .. f.bfq) then f = { field = f.field, file = f.bfq, value = f.value } end
     local ok, err, errno = put(d.fd, d.path, f.file, f.value)
     if not ok and errno == core.ENOENT and f.field == "resources.io_weight" then
       return fail(f.field, no_io, d.path)
@@ -263,6 +273,7 @@ local function make(base, name, field)
   local now = st and core.stat(base .. "/" .. name)
   if not (now and now.ino == st.ino) then
     if fd then core.close(fd) end
+    if st then core.unlinkat(basefd, name, true) end -- ours, locked: not left behind
     core.close(basefd)
     return fail(field, "the cgroup %s/%s was removed as it was made", base, name)
   end
@@ -308,7 +319,7 @@ function M.create(id, res, parent)
     if not d then return nil, err end
     cg.dirs[1], cg.fd = d, d.fd
     ok, err = write_limits(files_v2(res), function() return d end,
-      "this kernel has no io weight (no %s/io.weight: neither BFQ nor io.cost)")
+      "this kernel has no io weight (no io.weight nor io.bfq.weight in %s: neither io.cost nor BFQ)")
     if not ok then return undo(nil, err) end
   else
     for _, c in ipairs(list) do

@@ -371,7 +371,9 @@ function Box:launch()
   self.dirs, self.ids_lock = dirs, lock
   local cg, cerr
   if r.resources then
-    cg, cerr = cgroup.create(r.id, r.resources, r.cgroup_parent)
+    local ok
+    ok, cg, cerr = pcall(cgroup.create, r.id, r.resources, r.cgroup_parent)
+    if not ok then cg, cerr = nil, "cgroup: " .. tostring(cg) end
     if not cg then
       release(self)
       return nil, cerr
@@ -609,7 +611,16 @@ function M.running(entry)
   local cg
   if entry.cgroup then
     cg = { v2 = entry.cgroup.v2, dirs = {} }
-    for i, path in ipairs(entry.cgroup.paths) do
+    -- only the container's own cgroups: under /sys/fs/cgroup, named for its id
+    local paths = type(entry.cgroup.paths) == "table" and entry.cgroup.paths or {}
+    for _, path in ipairs(paths) do
+      if type(path) ~= "string" or path:find("/%.%.?/") or not path:match("^/sys/fs/cgroup/") or
+        path:match("[^/]+$") ~= "nsbox-" .. tostring(entry.id) then
+        core.close(pidfd)
+        return nil, "container " .. entry.name .. ": its state entry names a cgroup not its own: refused"
+      end
+    end
+    for i, path in ipairs(paths) do
       local fd, cerr, ceno = core.openat(nil, path, "dir")
       if not fd then
         for _, d in ipairs(cg.dirs) do core.close(d.fd) end

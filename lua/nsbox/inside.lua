@@ -114,7 +114,6 @@ local function exec(r, fd, who)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
   for _, k in ipairs(r.keep_fds) do try(core.cloexec(k, false)) end
   fault.point("harden")
-  try(resources.apply(r.rlimits))
   harden(r)
   -- the filter goes last, before the exec; without no_new_privs loading it takes
   -- CAP_SYS_ADMIN, which a user's ids lose: then before them (as runc does)
@@ -129,6 +128,8 @@ local function exec(r, fd, who)
   fault.point("exec")
   channel.send(fd, "exec", path)
   try(core.cloexec(fd, false)) -- the stub's report channel; it makes it close-on-exec again
+  -- the rlimits late too: a small nofile, nproc or as would fail nsbox's own steps
+  try(resources.apply(r.rlimits))
   if r.seccomp and not early then try(seccomp.load(r.seccomp)) end
   local _, err, errno = core.fexecve(r.stub, stub_argv(init and "nsbox-init" or "nsbox-exec", fd, path, r.command),
                                      r.env)

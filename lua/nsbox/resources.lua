@@ -29,6 +29,7 @@ end
 
 local function size_field(field, v, min)
   local n = M.size(v)
+  if n and n >= 2 ^ 52 then n = nil end -- past what any machine has, and what doubles hold exactly
   if not n then bad(field, "%s is not a size (bytes, or a number with b, k, m, g or t: \"256m\")", tostring(v)) end
   if n <= 0 then bad(field, "must be positive, got %s", tostring(v)) end
   if n < min then bad(field, "%s is below the smallest limit nsbox allows (%d bytes)", tostring(v), min) end
@@ -47,7 +48,7 @@ local function cpu_list(s)
   for part in (s .. ","):gmatch("(.-),") do
     local a, b = part:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
     if not a then a = part:match("^%s*(%d+)%s*$") b = a end
-    if not a or tonumber(a) > tonumber(b) then return nil end
+    if not a or tonumber(a) > tonumber(b) or tonumber(b) > 8191 then return nil end -- the kernel's NR_CPUS at most
     for c = tonumber(a), tonumber(b) do set[c] = true end
   end
   return set
@@ -112,7 +113,7 @@ function M.check(v)
     if type(v.cpus) == "string" and n == nil or type(v.cpus) ~= "string" and type(v.cpus) ~= "number" then
       bad("resources.cpus", "a number of CPUs expected (1.5), got %s", tostring(v.cpus))
     end
-    if n <= 0 then bad("resources.cpus", "must be positive, got %s", tostring(v.cpus)) end
+    if n ~= n or n <= 0 then bad("resources.cpus", "must be positive, got %s", tostring(v.cpus)) end
     if n < 0.01 then bad("resources.cpus", "%s is below 0.01 (the kernel's smallest quota is 1 ms of 100)", tostring(v.cpus)) end
     if n > count(cpus) then
       bad("resources.cpus", "%s is more than this machine has (%d online)", tostring(v.cpus), count(cpus))

@@ -469,7 +469,8 @@ function M.compile(spec, fresh)
   end
   local progs, err = check(key == "default" and M.default() or spec)
   if not progs then return nil, err end
-  local scmp = require "nsbox.scmp" -- libseccomp, for those who ask for a filter only
+  local found, scmp = pcall(require, "nsbox.scmp") -- libseccomp, for those who ask for a filter only
+  if not found then return nil, "seccomp: nsbox.scmp (libseccomp) cannot be loaded: " .. tostring(scmp) end
   local out, skipped, seen = {}, {}, {}
   for i, p in ipairs(progs) do
     local bpf, s, errno = scmp.compile(p)
