@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,6 +50,8 @@ struct spawn_plan {
 	int stdio[3]; /* fds to become 0, 1, 2; -1 to inherit */
 	struct sock_fprog *filters; /* seccomp programs loaded last before exec */
 	int nfilters;
+	struct spawn_rlimit { int resource; struct rlimit rl; } *rlimits; /* set before the filters */
+	int nrlimits;
 };
 
 /* The one message the child writes on a caller's channel, in the framing of
@@ -159,6 +162,9 @@ static int spawn_child(const struct spawn_plan *p)
 			goto fail;
 	if (p->setsid && setsid() < 0)
 		goto fail;
+	for (int i = 0; i < p->nrlimits; i++)
+		if (setrlimit(p->rlimits[i].resource, &p->rlimits[i].rl) < 0)
+			goto fail;
 	for (int i = 0; i < p->nfilters; i++)
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->filters[i]) < 0)
 			goto fail;
@@ -260,6 +266,37 @@ static struct sock_fprog *filter_array(lua_State *L, int t, int *n)
 	return v;
 }
 
+/* Field "rlimits": a list of { resource =, soft =, hard = } (-1: unlimited), as
+ * nsbox.resources makes them. */
+static struct spawn_rlimit *rlimit_array(lua_State *L, int t, int *n)
+{
+	*n = 0;
+	if (lua_getfield(L, t, "rlimits") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_Integer len = luaL_len(L, -1);
+	luaL_argcheck(L, len >= 0 && len <= 64, 1, "rlimits: at most 64");
+	struct spawn_rlimit *v = lua_newuserdatauv(L, (size_t)(len + 1) * sizeof *v, 0);
+	for (lua_Integer i = 1; i <= len; i++) {
+		if (lua_geti(L, -2, i) != LUA_TTABLE)
+			luaL_error(L, "field 'rlimits'[%d]: table expected", (int)i);
+		int e = lua_gettop(L);
+		lua_Integer res = nsbox_opt_int_field(L, e, "resource", -1);
+		lua_Integer soft = nsbox_opt_int_field(L, e, "soft", -1), hard = nsbox_opt_int_field(L, e, "hard", -1);
+		if (res < 0 || res >= RLIM_NLIMITS || soft < -1 || hard < -1)
+			luaL_error(L, "field 'rlimits'[%d]: resource, soft and hard expected", (int)i);
+		v[i - 1].resource = (int)res;
+		v[i - 1].rl.rlim_cur = soft < 0 ? RLIM_INFINITY : (rlim_t)soft;
+		v[i - 1].rl.rlim_max = hard < 0 ? RLIM_INFINITY : (rlim_t)hard;
+		lua_pop(L, 1);
+	}
+	lua_remove(L, -2);
+	*n = (int)len;
+	return v;
+}
+
 static void close_keep_errno(int fd)
 {
 	int e = errno;
@@ -341,7 +378,8 @@ static void open_set(lua_State *L, struct spawn_plan *p)
  *   is set again), `cgroup` (a cgroup v2 directory fd: the child is born in
  *   it, CLONE_INTO_CGROUP), `seccomp` (a list of BPF programs as strings:
  *   loaded in this order right before the exec, so nothing but the exec
- *   runs under them)
+ *   runs under them), `rlimits` (a list of { resource =, soft =, hard = },
+ *   -1 unlimited: set right before them)
  * @treturn integer pid (0 in a forked child)
  * @treturn integer pidfd (close-on-exec; none in a forked child)
  */
@@ -361,6 +399,7 @@ static int l_spawn(lua_State *L)
 		p.envp = environ;
 	p.keep = int_array(L, 1, "keep_fds", &p.nkeep);
 	p.filters = filter_array(L, 1, &p.nfilters);
+	p.rlimits = rlimit_array(L, 1, &p.nrlimits);
 	luaL_argcheck(L, !p.filters || !forked, 1, "seccomp: not with fork");
 	lua_Integer exec_fd = nsbox_opt_int_field(L, 1, "fd", -1);
 	luaL_argcheck(L, exec_fd >= -1 && exec_fd <= 0x7fffffff && (exec_fd < 0 || !forked), 1,

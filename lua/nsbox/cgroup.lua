@@ -70,8 +70,9 @@ local function detect()
   for line in io.lines("/proc/self/mountinfo") do
     local root, mp, fstype, opts = line:match("^%S+ %S+ %S+ (%S+) (%S+) .- %- (%S+) %S+ (%S+)")
     if fstype == "cgroup" then
+      local m = { dir = mp, root = root, ctrls = {} } -- one hierarchy may hold several (cpu,cpuacct)
       for o in opts:gmatch("[^,]+") do
-        if not mounts[o] then mounts[o] = { dir = mp, root = root } end
+        if not mounts[o] then mounts[o], m.ctrls[o] = m, true end
       end
     end
   end
@@ -97,6 +98,19 @@ local function needed(res)
   local list = {}
   for _, c in ipairs(ORDER) do if set[c] then list[#list + 1] = c end end
   return list, field
+end
+
+-- What stats() counts with, besides the limits' controllers: taken where the
+-- host has them, never an error where it has not.
+local COUNTERS = { "memory", "pids", "cpuacct" }
+local handed = {}
+local function with_counters(list, avail)
+  local set, out = {}, {}
+  for _, c in ipairs(list) do set[c] = true out[#out + 1] = c end
+  for _, c in ipairs(COUNTERS) do
+    if not set[c] and avail(c) then set[c] = true out[#out + 1] = c end
+  end
+  return out
 end
 
 -- v2: let base hand the controllers down to its children. Its own processes
@@ -312,7 +326,8 @@ function M.create(id, res, parent)
       if not probe then return fail(field[list[1]], "%s (cgroup_parent must be an existing cgroup)", perr) end
       core.close(probe)
     end
-    local ok, err = enable(base, list, field, own_dir)
+    if not handed[base] then handed[base] = words(read(base .. "/cgroup.controllers")) end
+    local ok, err = enable(base, with_counters(list, function(c) return handed[base][c] end), field, own_dir)
     if not ok then return nil, err end
     local d
     d, err = make(base, name, field[list[1]])
@@ -322,19 +337,25 @@ function M.create(id, res, parent)
       "this kernel has no io weight (no io.weight nor io.bfq.weight in %s: neither io.cost nor BFQ)")
     if not ok then return undo(nil, err) end
   else
-    for _, c in ipairs(list) do
+    local made = {} -- a hierarchy of several controllers gets one cgroup
+    local function counter(c) -- where this host has it, and the parent exists in its hierarchy
+      return l.v1[c] and (parent or l.own[c]) and core.stat(dir_of(l.v1[c], parent or l.own[c]))
+    end
+    for _, c in ipairs(with_counters(list, counter)) do
       local h = c == "io" and "blkio" or c
       local m = l.v1[h]
       if not m then return undo(fail(field[c], "this host has no %s controller (no cgroup v1 hierarchy of it is mounted)", h)) end
       local own = l.own[h]
       if not own and not parent then return undo(fail(field[c], "this process is in no cgroup of the %s hierarchy", h)) end
-      local d, err = make(dir_of(m, parent or own), name, field[c])
-      if not d then return undo(nil, err) end
-      d.ctrl = h
-      cg.dirs[#cg.dirs + 1] = d
+      if not made[m] then
+        local d, err = make(dir_of(m, parent or own), name, field[c])
+        if not d then return undo(nil, err) end
+        d.ctrls, made[m] = m.ctrls, d
+        cg.dirs[#cg.dirs + 1] = d
+      end
     end
     local by = {}
-    for _, d in ipairs(cg.dirs) do by[d.ctrl] = d end
+    for m, d in pairs(made) do for c in pairs(m.ctrls) do by[c] = d end end
     local mems = by.cpuset and (read(by.cpuset.base .. "/cpuset.mems") or ""):match("%S+")
     local ok, err = write_limits(files_v1(res, mems), function(f) return by[f.ctrl] end,
       "cgroup v1 has no io weight without the BFQ scheduler (no %s/blkio.bfq.weight)")
@@ -373,16 +394,24 @@ function M.stats(cg)
         s.cpu[k] = num(cpu, k)
       end
       s.oom_kills = num(read(p .. "memory.events"), "oom_kill") or 0
-    elseif d.ctrl == "memory" then
-      s.memory.current, s.memory.peak = n("memory.usage_in_bytes"), n("memory.max_usage_in_bytes")
-      s.oom_kills = num(read(p .. "memory.oom_control"), "oom_kill") or 0
-    elseif d.ctrl == "pids" then
-      s.pids.current = n("pids.current")
-    elseif d.ctrl == "cpu" then
-      local cpu = read(p .. "cpu.stat")
-      s.cpu.nr_throttled = num(cpu, "nr_throttled")
-      local t = num(cpu, "throttled_time")
-      s.cpu.throttled_usec = t and t // 1000
+    else
+      local c = d.ctrls
+      if c.memory then
+        s.memory.current, s.memory.peak = n("memory.usage_in_bytes"), n("memory.max_usage_in_bytes")
+        s.oom_kills = num(read(p .. "memory.oom_control"), "oom_kill") or 0
+      end
+      if c.pids then s.pids.current = n("pids.current") end
+      if c.cpu then
+        local cpu = read(p .. "cpu.stat")
+        s.cpu.nr_throttled = num(cpu, "nr_throttled")
+        local t = num(cpu, "throttled_time")
+        s.cpu.throttled_usec = t and t // 1000
+      end
+      if c.cpuacct then -- nanoseconds
+        local total, user, sys = n("cpuacct.usage"), n("cpuacct.usage_user"), n("cpuacct.usage_sys")
+        s.cpu.usage_usec, s.cpu.user_usec, s.cpu.system_usec = total and total // 1000, user and user // 1000,
+          sys and sys // 1000
+      end
     end
   end
   return s

@@ -212,14 +212,14 @@ local function join(r, fd, pidfd)
   local path = find_program(r)
   check_program(r, path)
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
-  try(resources.apply(r.rlimits))
   harden(r)
   -- "exec" first: the stub reports a failed exec of the command on fd after it
   channel.send(fd, "exec", path)
   local pid, cfd, errno = core.spawn { fd = r.stub, path = path, argv = stub_argv("nsbox-exec", fd, path, r.command),
     env = r.env, pdeathsig = core.SIGKILL, keep_fds = { fd }, close_fds = true,
     stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session,
-    seccomp = r.seccomp or nil } -- loaded in the stub's child, after the clone3 that seccomp would refuse
+    -- both in the stub's child, after the clone3 the filter refuses (and a low nproc or nofile would)
+    rlimits = r.rlimits, seccomp = r.seccomp or nil }
   if not pid then exec_failed(r, cfd, errno) end
   core.close(fd)
   local how, code = core.wait(cfd, status.FORWARD)
