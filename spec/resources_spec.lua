@@ -117,22 +117,16 @@ describe("resources", function()
     assert.is_true((s.cpu.nr_throttled or 0) > 0, "nr_throttled " .. tostring(s.cpu.nr_throttled))
   end)
 
-  it("writes every limit before the command runs, in the cgroup its cgroup namespace is rooted at", function()
+  it("writes every limit before the command runs, on a cgroup out of the container's reach", function()
     local res = { memory = "100m", pids = 50, cpus = 1.5, cpuset = "0", cpu_weight = 200 }
-    if V2 then
-      -- the command mounts its own cgroup (its namespace's root: the mount needs sys_admin and
-      -- no filter) and reads the limits first thing
-      local status, out, err = H.run_sh("cat /proc/self/cgroup; mount -t cgroup2 none /sys/fs/cgroup && cd /sys/fs/cgroup && " ..
-        "cat memory.max memory.swap.max pids.max cpu.max cpuset.cpus cpu.weight",
-        { resources = res, seccomp = false, capabilities = { add = { "sys_admin" } } })
-      assert.are.equal(0, status, err)
-      assert.are.equal("0::/\n104857600\n104857600\n50\n150000 100000\n0\n200\n", out)
-      return
-    end
-    -- v1: a user namespace may not mount v1 hierarchies; the host reads them while the command runs
+    -- inside: its cgroup namespace's root; on v2 it mounts it (sys_admin, no filter: the most it
+    -- could be given) and finds there no limit to raise: they are on the cgroup above
+    local inside = V2 and "mount -t cgroup2 none /sys/fs/cgroup && ls /sys/fs/cgroup | grep -E '^(memory|pids|cpu)\\.max$'; "
+      or ""
     local r, w = assert(core.pipe())
-    local box = assert(nsbox.container { rootfs = H.rootfs, resources = res, stdout = w,
-      command = { "/bin/sh", "-c", "cat /proc/self/cgroup; echo end; exec sleep 30" } })
+    local box = assert(nsbox.container { rootfs = H.rootfs, resources = res, stdout = w, seccomp = false,
+      capabilities = { add = { "sys_admin" } },
+      command = { "/bin/sh", "-c", "cat /proc/self/cgroup; " .. inside .. "echo end; exec sleep 30" } })
     assert(box:start())
     core.close(w)
     local out = ""
@@ -144,18 +138,25 @@ describe("resources", function()
     core.close(r)
     local seen = {}
     for _, p in ipairs(box:cgroup_paths().paths) do
-      for _, f in ipairs { "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "pids.max", "cpu.cfs_quota_us",
-                           "cpu.cfs_period_us", "cpu.shares", "cpuset.cpus" } do
+      for _, f in ipairs(V2 and { "memory.max", "memory.swap.max", "pids.max", "cpu.max", "cpuset.cpus", "cpu.weight" } or
+          { "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "pids.max", "cpu.cfs_quota_us", "cpu.cfs_period_us",
+            "cpu.shares", "cpuset.cpus" }) do
         local fh = io.open(p .. "/" .. f)
         if fh then seen[f] = fh:read("l") fh:close() end
       end
     end
     box:kill(core.SIGKILL)
     box:wait()
-    assert.are.same({ ["memory.limit_in_bytes"] = "104857600", ["memory.memsw.limit_in_bytes"] = "209715200",
-      ["pids.max"] = "50", ["cpu.cfs_quota_us"] = "150000", ["cpu.cfs_period_us"] = "100000", ["cpu.shares"] = "2048",
-      ["cpuset.cpus"] = "0" }, seen)
-    for _, c in ipairs { "memory", "pids", "cpu", "cpuset" } do assert.matches("\n%d+:" .. c .. ":/\n", out) end
+    if V2 then
+      assert.are.same({ ["memory.max"] = "104857600", ["memory.swap.max"] = "104857600", ["pids.max"] = "50",
+        ["cpu.max"] = "150000 100000", ["cpuset.cpus"] = "0", ["cpu.weight"] = "200" }, seen)
+      assert.are.equal("0::/\nend\n", out)
+    else
+      assert.are.same({ ["memory.limit_in_bytes"] = "104857600", ["memory.memsw.limit_in_bytes"] = "209715200",
+        ["pids.max"] = "50", ["cpu.cfs_quota_us"] = "150000", ["cpu.cfs_period_us"] = "100000", ["cpu.shares"] = "2048",
+        ["cpuset.cpus"] = "0" }, seen)
+      for _, c in ipairs { "memory", "pids", "cpu", "cpuset" } do assert.matches("\n%d+:" .. c .. ":/\n", out) end
+    end
   end)
 
   it("sets rlimits, seen in /proc/self/limits", function()

@@ -15,6 +15,8 @@ M.ROOT = "/sys/fs/cgroup"
 -- the leaf a v2 caller moves itself into when its own cgroup must hand
 -- controllers down (the no-internal-process rule): not nsbox-<id>, never reaped
 M.LEAF = "nsbox.caller"
+-- v2: the leaf of a container's cgroup its processes run in
+M.PAYLOAD = "payload"
 local PERIOD = 100000 -- cpu quota period, us (the kernel's default)
 local FIX = "run nsbox in a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes ...), " ..
   "or give cgroup_parent a cgroup you own"
@@ -297,6 +299,7 @@ end
 local function drop(cg)
   for _, d in ipairs(cg.dirs) do
     core.cgroup_remove(d.basefd, d.name)
+    if d.payload then core.close(d.payload) end
     core.close(d.fd)
     core.close(d.basefd)
   end
@@ -332,10 +335,18 @@ function M.create(id, res, parent)
     local d
     d, err = make(base, name, field[list[1]])
     if not d then return nil, err end
-    cg.dirs[1], cg.fd = d, d.fd
+    cg.dirs[1] = d
     ok, err = write_limits(files_v2(res), function() return d end,
       "this kernel has no io weight (no io.weight nor io.bfq.weight in %s: neither io.cost nor BFQ)")
     if not ok then return undo(nil, err) end
+    -- the processes run in a leaf below the limits (crun's layout), and the cgroup
+    -- namespace is rooted there: the limits' files are out of the container's sight,
+    -- and the leaf, with no controller handed to it, has none to write
+    local _, errno
+    ok, _, errno = core.mkdirat(d.fd, M.PAYLOAD, tonumber("755", 8))
+    if ok then d.payload, _, errno = core.openat(d.fd, M.PAYLOAD, "dir") end
+    if not d.payload then return undo(fail(field[list[1]], "%s/%s: %s", d.path, M.PAYLOAD, core.strerror(errno))) end
+    cg.fd = d.payload
   else
     local made = {} -- a hierarchy of several controllers gets one cgroup
     local function counter(c) -- where this host has it, and the parent exists in its hierarchy

@@ -565,7 +565,10 @@ local function finish(self)
   if self.foreign then
     if self.pidfd then core.close(self.pidfd) self.pidfd = nil end
     if self.cg then
-      for _, d in ipairs(self.cg.dirs) do core.close(d.fd) end
+      for _, d in ipairs(self.cg.dirs) do
+        core.close(d.fd)
+        if d.payload then core.close(d.payload) end
+      end
       self.cg = nil
     end
     move(self, "done")
@@ -629,7 +632,15 @@ function M.running(entry)
       end
       cg.dirs[i] = { path = path, fd = fd }
     end
-    cg.fd = cg.v2 and cg.dirs[1] and cg.dirs[1].fd or nil
+    if cg.v2 and cg.dirs[1] then -- the joiner goes where the container's processes run
+      local fd, perr, peno = core.openat(cg.dirs[1].fd, cgroup.PAYLOAD, "dir")
+      if not fd then
+        for _, d in ipairs(cg.dirs) do core.close(d.fd) end
+        core.close(pidfd)
+        return nil, "cgroup: " .. perr, peno
+      end
+      cg.dirs[1].payload, cg.fd = fd, fd
+    end
   end
   -- not ours to reap: closing the box only closes the pidfd (and the cgroup's fds)
   return setmetatable({ recipe = r, id = entry.id, name = entry.name, pid = entry.pid, pidfd = pidfd, cg = cg,
