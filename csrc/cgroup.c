@@ -119,12 +119,14 @@ static void await_empty(int dir, int ms)
  * first (a cgroup with children is EBUSY to rmdir): kill what runs in it,
  * rmdir, retried until it is empty or end (ms, CLOCK_MONOTONIC) has passed.
  * 0 or an errno. depth bounds the walk. */
-static int remove_tree(int parent, const char *name, long long end, int depth)
+static int remove_tree(int parent, const char *name, long long end, int depth, int v1)
 {
 	int dir = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return errno == ENOENT ? 0 : errno;
-	int v1 = write_file(dir, "cgroup.kill", "1") == ENOENT;
+	/* v2's cgroup.kill takes the whole subtree: written at the top only */
+	if (depth == 0)
+		v1 = write_file(dir, "cgroup.kill", "1") == ENOENT;
 	int e = 0;
 	for (;;) {
 		int sub = depth < 32 ? dup(dir) : -1;
@@ -133,7 +135,7 @@ static int remove_tree(int parent, const char *name, long long end, int depth)
 			struct dirent *de;
 			while ((de = readdir(d)))
 				if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-					remove_tree(dir, de->d_name, end, depth + 1);
+					remove_tree(dir, de->d_name, end, depth + 1, v1);
 			closedir(d);
 		} else if (sub >= 0) {
 			close(sub);
@@ -170,7 +172,7 @@ static int l_cgroup_remove(lua_State *L)
 	int parent = nsbox_check_fd(L, 1);
 	const char *name = luaL_checkstring(L, 2);
 	lua_Integer timeout = luaL_optinteger(L, 3, 2000);
-	int e = remove_tree(parent, name, now_ms() + timeout, 0);
+	int e = remove_tree(parent, name, now_ms() + timeout, 0, 0);
 	if (e)
 		return nsbox_fail(L, e, "rmdir(%s)", name);
 	lua_pushboolean(L, 1);
