@@ -287,6 +287,23 @@ describe("resources", function()
       assert.matches("pids", control)
     end)
 
+    it("writes io_weight to io.weight (or BFQ's io.bfq.weight), or refuses it naming the field, leaving nothing", function()
+      local box = assert(nsbox.container { rootfs = H.rootfs, command = { "/bin/sleep", "30" }, resources = { io_weight = 200 } })
+      local ok, err = box:start()
+      if not ok then
+        assert.matches("^resources.io_weight: this kernel has no io weight", err)
+        assert.are.same({}, leftovers())
+        return pending("this kernel has neither io.cost nor BFQ: the refusal is checked")
+      end
+      local path = box:cgroup_paths().paths[1]
+      local bfq, cost = io.open(path .. "/io.bfq.weight"), io.open(path .. "/io.weight")
+      local w = (bfq or cost):read("a")
+      box:kill(core.SIGKILL)
+      box:wait()
+      assert.matches("default 200\n", w)
+      assert.are.same({}, leftovers())
+    end)
+
     it("says which cgroup holds other processes, and the fix, when it cannot hand controllers down", function()
       local cg = own_dirs()[1] .. "/nsbox-spec-busy"
       assert(core.mkdir(cg))
