@@ -90,7 +90,7 @@ end
 -- one container would spend more compiling the bundle than the child saves.
 -- Modules not found as files are left to require.
 local CHILD_MODULES = { "nsbox.failure", "nsbox.status", "nsbox.fault", "nsbox.channel", "nsbox.validate", "nsbox.idmap",
-                        "nsbox.net", "nsbox.rootfs", "nsbox.etc", "nsbox.users", "nsbox.resources", "nsbox.seccomp",
+                        "nsbox.net", "nsbox.rootfs", "nsbox.etc", "nsbox.users", "nsbox.resources",
                         "nsbox.inside" }
 local bundle_cache, starts = {}, 0
 local function bundle()
@@ -248,6 +248,16 @@ local function spawn_side(r, entry, cr, spec, keep, ...)
   return pid, pidfd, psock, spec.path
 end
 
+-- What the parent does to a held child before it runs: into its v1 cgroups (v2
+-- clones it there), its hard rlimits raised. Returns true or nil, message, errno.
+local function confine(cg, rlimits, pid)
+  if cg then
+    local ok, err, errno = cgroup.place(cg, pid)
+    if not ok then return nil, err, errno end
+  end
+  return resources.raise(pid, rlimits)
+end
+
 -- A picked id range (r.auto_ids): leased, and written into r as both maps.
 -- Returns the lease's fd (nil without a range), or nil, message.
 function take_ids(r)
@@ -386,9 +396,7 @@ function Box:launch()
     root = r.namespaces.user, cgroup = cg and cg.fd,
     setup = function(p)
       if fault.armed == "idmap" then return nil, "idmap: injected fault" end
-      local ok, err, errno = true, nil, nil
-      if cg then ok, err, errno = cgroup.place(cg, p) end
-      if ok then ok, err, errno = resources.raise(p, r.rlimits) end
+      local ok, err, errno = confine(cg, r.rlimits, p)
       if not ok then return nil, err, errno end
       return idmap.write(p, r.uid_map, r.gid_map)
     end,
@@ -515,12 +523,7 @@ function Box:exec(spec)
   -- it joins the container's cgroup too (and its limits), and its raised rlimits
   local cg, setup = self.cg, nil
   if (cg and not cg.v2) or #r.rlimits > 0 then
-    setup = function(p)
-      local ok, msg, errno = true, nil, nil
-      if cg then ok, msg, errno = cgroup.place(cg, p) end
-      if ok then ok, msg, errno = resources.raise(p, r.rlimits) end
-      return ok, msg, errno
-    end
+    setup = function(p) return confine(cg, r.rlimits, p) end
   end
   local pid, pidfd, psock, path = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL,
                                    cgroup = cg and cg.fd, setup = setup }, std_fds(r, { self.pidfd }), self.pidfd)
@@ -610,7 +613,7 @@ function M.running(entry)
   -- what is joined is confined as the container is: its filter, its cgroup
   local filters, serr = require("nsbox.seccomp").compile(entry.seccomp)
   if filters == nil then core.close(pidfd) return nil, serr end
-  r.seccomp = type(filters) == "string" and { filters } or filters
+  r.seccomp = filters
   local cg
   if entry.cgroup then
     cg = { v2 = entry.cgroup.v2, dirs = {} }

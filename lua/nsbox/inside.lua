@@ -13,7 +13,6 @@ local fault = require "nsbox.fault"
 local failure = require "nsbox.failure"
 local status = require "nsbox.status"
 local resources = require "nsbox.resources"
-local seccomp = require "nsbox.seccomp"
 
 local M = {}
 
@@ -64,6 +63,11 @@ local function enter_cwd(cwd)
   local ok, ferr, ferrno = core.fchdir(fd)
   core.close(fd)
   try(ok, ferr, ferrno)
+end
+
+-- The filter's programs, compiled by the parent (nsbox.seccomp): only loaded here.
+local function load_filter(programs)
+  for _, p in ipairs(programs) do try(core.seccomp_load(p)) end
 end
 
 -- What the command may keep: the capability bounding set of the recipe and
@@ -118,7 +122,7 @@ local function exec(r, fd, who)
   -- the filter goes last, before the exec; without no_new_privs loading it takes
   -- CAP_SYS_ADMIN, which a user's ids lose: then before them (as runc does)
   local early = r.seccomp and who and not r.no_new_privs
-  if early then try(seccomp.load(r.seccomp)) end
+  if early then load_filter(r.seccomp) end
   if who then users.become(who) end
   if r.new_session then try(core.setsid()) end
   local init = r.namespaces.pid or r.init
@@ -130,7 +134,7 @@ local function exec(r, fd, who)
   try(core.cloexec(fd, false)) -- the stub's report channel; it makes it close-on-exec again
   -- the rlimits late too: a small nofile, nproc or as would fail nsbox's own steps
   try(resources.apply(r.rlimits))
-  if r.seccomp and not early then try(seccomp.load(r.seccomp)) end
+  if r.seccomp and not early then load_filter(r.seccomp) end
   local _, err, errno = core.fexecve(r.stub, stub_argv(init and "nsbox-init" or "nsbox-exec", fd, path, r.command),
                                      r.env)
   exec_failed(r, err, errno)

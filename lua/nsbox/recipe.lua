@@ -335,7 +335,7 @@ local function check(r)
   if out.cgroup_parent and not out.resources then out.resources = { text = {} } end
   local filters, serr = require("nsbox.seccomp").compile(r.seccomp)
   if filters == nil then validate.raise(serr) end
-  out.seccomp = type(filters) == "string" and { filters } or filters -- a list of programs, or false
+  out.seccomp = filters -- a list of programs, or false
   out.seccomp_spec = r.seccomp -- as given: nsbox exec of the CLI compiles it again
   layers.check(r, out)
   if out.auto_ids and not ns.pid then

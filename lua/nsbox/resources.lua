@@ -107,7 +107,7 @@ function M.check(v)
     end
   end
   if v.pids ~= nil then out.pids = int_in("resources.pids", v.pids, 1, 4194304) end
-  local cpus = online_cpus()
+  local cpus = (v.cpus ~= nil or v.cpuset ~= nil) and online_cpus()
   if v.cpus ~= nil then
     local n = tonumber(v.cpus)
     if type(v.cpus) == "string" and n == nil or type(v.cpus) ~= "string" and type(v.cpus) ~= "number" then
