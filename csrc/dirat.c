@@ -22,7 +22,8 @@ static int check_dirfd(lua_State *L, int arg)
  * openat(2), never following a symlink in the last part of path; close-on-exec.
  * how: "dir" (O_RDONLY | O_DIRECTORY), "read" (O_RDONLY | O_NONBLOCK: a fifo
  * never blocks the open), "new" (O_WRONLY | O_CREAT | O_EXCL, with mode) or
- * "write" (O_WRONLY | O_TRUNC: an existing file rewritten).
+ * "write" (O_WRONLY | O_TRUNC: an existing file rewritten), "append" (O_WRONLY | O_CREAT | O_APPEND:
+ * a log, made if missing).
  * @function openat
  * @tparam integer|nil dirfd nil: the current directory
  * @tparam string path
@@ -34,9 +35,9 @@ static int l_openat(lua_State *L)
 {
 	int dirfd = check_dirfd(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	static const char *const hows[] = { "dir", "read", "new", "write", NULL };
+	static const char *const hows[] = { "dir", "read", "new", "write", "append", NULL };
 	static const int flags[] = { O_RDONLY | O_DIRECTORY, O_RDONLY | O_NONBLOCK, O_WRONLY | O_CREAT | O_EXCL,
-				     O_WRONLY | O_TRUNC };
+				     O_WRONLY | O_TRUNC, O_WRONLY | O_CREAT | O_APPEND };
 	int how = luaL_checkoption(L, 3, NULL, hows);
 	mode_t mode = (mode_t)luaL_optinteger(L, 4, 0600);
 	int fd = openat(dirfd, path, flags[how] | O_NOFOLLOW | O_CLOEXEC, mode);

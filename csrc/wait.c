@@ -2,6 +2,7 @@
  * loop of a tiny init, pidfd kill and open, and the signal numbers. */
 #include "common.h"
 #include "init/signals.h"
+#include "relay.h"
 
 /*** @module nsbox.core */
 
@@ -13,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef P_PIDFD
@@ -68,41 +70,102 @@ static int forward_fd(const sigset_t *set, sigset_t *old)
 	return fd;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A signal that asks the process to end: its forwarding starts the kill_after clock. */
+static int ends(int sig)
+{
+	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT;
+}
+
 /***
  * Wait for the process behind a pidfd to end, forwarding the listed signals to it meanwhile.
  * The signals are blocked only for the duration of the wait. If they cannot be
  * caught (no signalfd: e.g. no fd left), nothing is waited for: the error comes back.
+ * opts: `relay`, the flows of bytes moved meanwhile (`{ from =, to =, out =, own =,
+ * veof = }`, up to 4, and `winch = { from, to }`: on SIGWINCH the size of from's
+ * terminal is set on to's), see csrc/relay.h; `kill_after` (ms): SIGKILL once that
+ * long has passed since a forwarded SIGINT, SIGTERM, SIGHUP or SIGQUIT (the third
+ * result is then true); `kill_in` (ms): SIGKILL once that long has passed from now
+ * (a stop: the signal asking it to end was sent already); `timeout` (ms): give up then (false, "timeout": still running).
  * @function wait
  * @tparam integer pidfd
  * @tparam[opt] table forward signal numbers to forward
+ * @tparam[opt] table opts relay, kill_after, kill_in, timeout
  * @treturn string "exited", "killed" or "dumped"
  * @treturn integer exit code or signal number
+ * @treturn[opt] boolean true if it was killed when kill_after or kill_in passed (else nothing)
  */
 static int l_wait(lua_State *L)
 {
 	int pidfd = nsbox_check_fd(L, 1);
-	int forwarding = !lua_isnoneornil(L, 2);
+	int with_opts = lua_istable(L, 3);
+	int forwarding = !lua_isnoneornil(L, 2) || with_opts;
 	sigset_t set, old;
 	signal_set(L, 2, &set);
+	struct relay r;
+	if (with_opts)
+		lua_getfield(L, 3, "relay");
+	else
+		lua_pushnil(L);
+	relay_parse(L, lua_gettop(L), &r);
+	long long kill_after = with_opts ? nsbox_opt_int_field(L, 3, "kill_after", -1) : -1;
+	long long timeout = with_opts ? nsbox_opt_int_field(L, 3, "timeout", -1) : -1;
+	long long kill_in = with_opts ? nsbox_opt_int_field(L, 3, "kill_in", -1) : -1;
+	if (r.winch_from >= 0)
+		sigaddset(&set, SIGWINCH);
 	int sfd = -1;
 	if (forwarding && (sfd = forward_fd(&set, &old)) < 0)
 		return nsbox_fail(L, errno, "signalfd");
+	long long deadline = kill_in >= 0 ? now_ms() + kill_in : -1, give_up = timeout >= 0 ? now_ms() + timeout : -1;
+	int stopped = 0, timed_out = 0;
 	siginfo_t si;
 	int err = 0;
 	for (;;) {
 		if (sfd >= 0) {
-			struct pollfd pf[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-			if (poll(pf, 2, -1) < 0) {
+			struct pollfd pf[2 + RELAY_FLOWS] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+			int n = 2;
+			relay_poll(&r, pf, &n);
+			long long t = -1, now = now_ms();
+			if (deadline >= 0)
+				t = deadline > now ? deadline - now : 0;
+			if (give_up >= 0 && (t < 0 || give_up - now < t))
+				t = give_up > now ? give_up - now : 0;
+			int got = poll(pf, (nfds_t)n, (int)t);
+			if (got < 0) {
 				if (errno == EINTR)
 					continue;
 				err = errno;
 				break;
 			}
 			struct signalfd_siginfo ss;
-			while (read(sfd, &ss, sizeof ss) == (ssize_t)sizeof ss)
+			while (read(sfd, &ss, sizeof ss) == (ssize_t)sizeof ss) {
+				if ((int)ss.ssi_signo == SIGWINCH && r.winch_from >= 0) {
+					relay_winch(&r);
+					continue;
+				}
 				syscall(SYS_pidfd_send_signal, pidfd, (int)ss.ssi_signo, NULL, 0);
-			if (!(pf[0].revents & POLLIN))
+				if (kill_after >= 0 && deadline < 0 && ends((int)ss.ssi_signo))
+					deadline = now_ms() + kill_after;
+			}
+			relay_move(&r, pf);
+			if (!(pf[0].revents & POLLIN)) {
+				now = now_ms();
+				if (deadline >= 0 && now >= deadline && !stopped) {
+					stopped = 1;
+					syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+				}
+				if (give_up >= 0 && now >= give_up) {
+					timed_out = 1;
+					break;
+				}
 				continue;
+			}
 		}
 		memset(&si, 0, sizeof si);
 		if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) == 0)
@@ -112,13 +175,24 @@ static int l_wait(lua_State *L)
 			break;
 		}
 	}
+	if (!timed_out)
+		relay_end(&r);
 	if (sfd >= 0) {
 		close(sfd);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	if (err)
 		return nsbox_fail(L, err, "waitid(pidfd %d)", pidfd);
-	return push_status(L, &si);
+	if (timed_out) {
+		lua_pushboolean(L, 0);
+		lua_pushliteral(L, "timeout");
+		return 2;
+	}
+	push_status(L, &si);
+	if (!stopped)
+		return 2;
+	lua_pushboolean(L, 1);
+	return 3;
 }
 
 /***
@@ -216,6 +290,26 @@ static int l_poll(lua_State *L)
 }
 
 /***
+ * Wait, at most timeout ms, for the process behind a pidfd to end, without
+ * reaping it (any process may: a pidfd is readable once its process has ended).
+ * @function pidfd_ended
+ * @tparam integer pidfd
+ * @tparam[opt=0] integer timeout ms (-1: no limit)
+ * @treturn boolean whether it has ended
+ */
+static int l_pidfd_ended(lua_State *L)
+{
+	struct pollfd pf = { .fd = nsbox_check_fd(L, 1), .events = POLLIN };
+	int timeout = (int)luaL_optinteger(L, 2, 0), r;
+	while ((r = poll(&pf, 1, timeout)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return nsbox_fail(L, errno, "poll(pidfd %d)", pf.fd);
+	lua_pushboolean(L, r > 0);
+	return 1;
+}
+
+/***
  * Send a signal through a pidfd (no pid reuse race).
  * @function kill
  * @tparam integer pidfd
@@ -251,7 +345,7 @@ void nsbox_open_wait(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "wait", l_wait }, { "reap", l_reap }, { "sigblock", l_sigblock }, { "poll", l_poll },
-		{ "kill", l_kill }, { "pidfd_open", l_pidfd_open }, { NULL, NULL }
+		{ "kill", l_kill }, { "pidfd_open", l_pidfd_open }, { "pidfd_ended", l_pidfd_ended }, { NULL, NULL }
 	};
 	static const struct nsbox_const consts[] = {
 		{ "SIGHUP", SIGHUP }, { "SIGINT", SIGINT }, { "SIGQUIT", SIGQUIT }, { "SIGKILL", SIGKILL },

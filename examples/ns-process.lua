@@ -40,6 +40,8 @@ local box = assert(nsbox.container {
                            host_interface = "veth0", interface = "veth1" },
   -- busybox's ping opens raw ICMP sockets only, and NET_RAW is not in the default set
   capabilities = with_net and { add = { "net_raw" } } or nil,
+  -- from a terminal, a terminal of its own (job control, Ctrl-C to the foreground job)
+  tty = nsbox.core.isatty(0) and nsbox.core.isatty(1),
 })
 io.stderr:write("nsbox: starting ", table.concat(command, " "), " in ", rootfs, " as container ", box.id, "\n")
 local status, err = box:run()

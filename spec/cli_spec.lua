@@ -109,7 +109,7 @@ describe("nsbox run", function()
       ["run --readonly=yes true"] = "option '--readonly' takes no value",
       ["run -x true"] = "unknown option '-x'",
       ["frobnicate"] = "unknown command 'frobnicate'",
-      [""] = "a command is needed (run, exec, ps, import)",
+      [""] = "a command is needed (run, exec, ps, logs, stop, kill, wait, rm, inspect, import)",
       ["exec"] = "missing argument 'container'",
       ["exec somebox"] = "missing argument 'command'",
       ["ps extra"] = "unexpected argument 'extra'",
@@ -154,7 +154,7 @@ describe("nsbox ps and exec", function()
 
   it("lists the running container, also as JSON", function()
     local out = nsbox("ps")
-    assert.matches("^NAME%s+PID%s+IP%s+AGE%s+COMMAND\ncli%-web%s+%d+%s+%-%s+%d+s%s+sleep 30\n$", out)
+    assert.matches("^NAME%s+PID%s+IP%s+STATUS%s+COMMAND\ncli%-web%s+%d+%s+%-%s+Up %d+s%s+sleep 30\n$", out)
     -- JSON by lua-cjson: read back, not matched as text (its key order is not fixed)
     out = nsbox("ps --json")
     local rows = H.json_decode(out)
@@ -189,7 +189,7 @@ describe("nsbox ps and exec", function()
       if not nsbox("ps"):find("cli-web", 1, true) then break end
       os.execute("sleep 0.02")
     end
-    assert.equal("NAME             PID      IP                 AGE    COMMAND\n", nsbox("ps"))
+    assert.equal("NAME             PID      IP                 STATUS                 COMMAND\n", nsbox("ps"))
     assert.equal("", H.sh("ls " .. STATE .. "/containers"))
   end)
 end)

@@ -291,28 +291,34 @@ describe("defaults inside the container", function()
     finally(function() rm(dir) end)
     assert(os.execute(string.format("cc -static -O2 -o %s/tiocsti %s/spec/support/tiocsti.c", q(dir), q(H.root))))
     -- A Lua process whose controlling terminal is a pty (script(1)) runs the probe in a
-    -- container with that terminal as stdin, in a new session and in the caller's:
-    -- without the seccomp filter (its own guard, below), then in the caller's with it.
+    -- container with that terminal as stdin. By default nsbox puts a pipe between
+    -- them (no terminal to push into, in either session, even without the filter). Handed over as it is
+    -- (tty = "inherit"), in a new session and in the caller's, without the seccomp
+    -- filter (its own guard), then in the caller's with it.
     local script = string.format([[
       local nsbox = require "nsbox"
-      for _, s in ipairs { { true, false }, { false, false }, { false, nil } } do
+      for _, s in ipairs { { true, false, nil }, { false, false, nil }, { true, false, "inherit" },
+                           { false, false, "inherit" }, { false, nil, "inherit" } } do
         local box = assert(nsbox.container { rootfs = %q, command = { "/tiocsti" }, new_session = s[1],
-          seccomp = s[2], mounts = { { source = %q, destination = "/tiocsti" } } })
-        io.write("new_session=", tostring(s[1]), " seccomp=", tostring(s[2] ~= false), " ") io.flush()
+          seccomp = s[2], tty = s[3], mounts = { { source = %q, destination = "/tiocsti" } } })
+        io.write("new_session=", tostring(s[1]), " seccomp=", tostring(s[2] ~= false), " tty=", tostring(s[3]), " ")
+        io.flush()
         box:run()
       end
     ]], H.rootfs, dir .. "/tiocsti")
     local env = H.LUA_ENV
     local out = H.sh("script -qec " .. q(env .. " lua5.4 -e " .. q(script)) .. " /dev/null </dev/null 2>&1")
       :gsub("\r", "")
-    assert.matches("new_session=true seccomp=false TIOCSTI: Operation not permitted\n", out)
+    assert.matches("new_session=true seccomp=false tty=nil TIOCSTI: Inappropriate ioctl for device\n", out)
+    assert.matches("new_session=false seccomp=false tty=nil TIOCSTI: Inappropriate ioctl for device\n", out)
+    assert.matches("new_session=true seccomp=false tty=inherit TIOCSTI: Operation not permitted\n", out)
     -- the filter refuses it in the caller's session too
-    assert.matches("new_session=false seccomp=true TIOCSTI: Operation not permitted\n", out)
+    assert.matches("new_session=false seccomp=true tty=inherit TIOCSTI: Operation not permitted\n", out)
     -- the same probe in the caller's session reaches the terminal where the kernel still allows it
     local f = io.open("/proc/sys/dev/tty/legacy_tiocsti")
     local legacy = f and f:read("l")
     if f then f:close() end
-    if legacy == "1" then assert.matches("new_session=false seccomp=false .*TIOCSTI: injected\n", out) end
+    if legacy == "1" then assert.matches("new_session=false seccomp=false tty=inherit .*TIOCSTI: injected\n", out) end
   end)
 
   it("masks the OCI default paths: files behind the real /dev/null, directories under an empty ro tmpfs", function()

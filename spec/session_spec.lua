@@ -56,15 +56,19 @@ describe("the caller's terminal (CVE-2017-5226)", function()
   local probe = static("tiocsti", PROBES)
 
   -- A Lua process whose controlling terminal is a pty starts a container and runs
-  -- the TIOCSTI probe in it with box:exec: by default, new_session = true, false.
+  -- the TIOCSTI probe in it with box:exec: by default (a pipe between: no terminal
+  -- at all), then with the terminal handed over (tty = "inherit") by default,
+  -- new_session = true, false.
   local function exec_probe(uid, tree, rootfs, bin)
     local script = string.format([[
       local nsbox = require "nsbox"
       local box = assert(nsbox.container { seccomp = false, rootfs = %q, command = { "/bin/sleep", "30" }, mounts = %s })
       assert(box:start())
+      io.write("interposed ") io.flush()
+      box:exec { command = { "/tiocsti" }, new_session = false }
       for _, s in ipairs { "default", true, false } do
         io.write("new_session=", tostring(s), " ") io.flush()
-        local spec = { command = { "/tiocsti" } }
+        local spec = { command = { "/tiocsti" }, tty = "inherit" }
         if s ~= "default" then spec.new_session = s end
         local st, err = box:exec(spec)
         if not st then io.write(tostring(err), "\n") end
@@ -75,6 +79,7 @@ describe("the caller's terminal (CVE-2017-5226)", function()
   end
 
   local function check(out)
+    assert.matches("interposed TIOCSTI: Inappropriate ioctl for device\n", out, 1, true)
     assert.matches("new_session=default TIOCSTI: Operation not permitted\n", out, 1, true)
     assert.matches("new_session=true TIOCSTI: Operation not permitted\n", out, 1, true)
     -- the caller's session, where the kernel still allows TIOCSTI: the line gets in

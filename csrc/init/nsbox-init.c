@@ -19,7 +19,10 @@
  *                               (only the command when init is not PID 1).
  *
  * FD is the channel to the parent; the caller blocks the signals init takes
- * before the exec, so that no signal is lost before init watches them. */
+ * before the exec, so that no signal is lost before init watches them. FD
+ * followed by "t" (e.g. "3t"): fd 0 is a terminal of the container's own, and
+ * the command (not init: it must get none of the terminal's signals) leads a
+ * new session with it as its controlling terminal. */
 #include "signals.h"
 #include "sys.h"
 
@@ -35,6 +38,16 @@
 #define MSG_NOSIGNAL 0x4000
 
 #define TAKEN NSBOX_INIT_SIGNALS /* signals.h: what init takes and passes on */
+#define TIOCSCTTY 0x540E
+
+/* A session of the command's own, fd 0 its controlling terminal (tty mode):
+ * 0, or the errno. setsid fails only for a session leader, which it is then. */
+static int take_terminal(void)
+{
+	sys0(__NR_setsid);
+	long r = sys3(__NR_ioctl, 0, TIOCSCTTY, 0);
+	return r < 0 ? (int)-r : 0;
+}
 
 /* The compiler may emit calls to these for plain loops and initialisers. */
 void *memset(void *d, int c, unsigned long n)
@@ -148,7 +161,7 @@ static char **copy_args(const char **path, char **argv, int *err)
 	return copy;
 }
 
-__attribute__((noreturn)) static void init(int fd, const char *path, char **argv, char **envp)
+__attribute__((noreturn)) static void init(int fd, int tty, const char *path, char **argv, char **envp)
 {
 	/* nothing inside may ptrace or read us */
 	sys5(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -192,7 +205,9 @@ __attribute__((noreturn)) static void init(int fd, const char *path, char **argv
 		}
 		unsigned long none = 0;
 		sys4(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof none);
-		int e = (int)-sys3(__NR_execve, path, args, envp);
+		int e = tty ? take_terminal() : 0;
+		if (!e)
+			e = (int)-sys3(__NR_execve, path, args, envp);
 		sys3(__NR_write, pipefd[1], &e, sizeof e);
 		leave(127);
 	}
@@ -254,8 +269,12 @@ __attribute__((noreturn, used)) void start(long *sp)
 	int as_init = argc > 0 && same(argv[0], "nsbox-init");
 	if (argc < 4 || !(as_init || same(argv[0], "nsbox-exec")))
 		die("nsbox runs this itself, as a container's init or exec stub");
-	int fd = 0;
+	int fd = 0, tty = 0;
 	for (const char *c = argv[1]; *c; c++) {
+		if (c[0] == 't' && !c[1] && c > argv[1]) {
+			tty = 1;
+			break;
+		}
 		if (*c < '0' || *c > '9' || fd > 100000000)
 			die("channel: not an fd number");
 		fd = fd * 10 + (*c - '0');
@@ -263,8 +282,10 @@ __attribute__((noreturn, used)) void start(long *sp)
 	if (sys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC) < 0)
 		die("channel: not an open fd");
 	if (as_init)
-		init(fd, argv[2], argv + 3, envp);
-	int e = (int)-sys3(__NR_execve, argv[2], argv + 3, envp);
+		init(fd, tty, argv[2], argv + 3, envp);
+	int e = tty ? take_terminal() : 0;
+	if (!e)
+		e = (int)-sys3(__NR_execve, argv[2], argv + 3, envp);
 	say(fd, "exec_failed", e);
 	leave(exec_status(e));
 }

@@ -18,7 +18,7 @@ local M = {}
 
 --- The kinds of message, in the order of a start, and what each means.
 -- Parent to child: `maps`, `bundle`, `recipe`, `layers`, `network`; child to parent:
--- `exec`, `running`, `error`, `exec_failed`.
+-- `pty`, `exec`, `running`, `error`, `exec_failed`.
 M.KINDS = {
   maps = "the id maps are written: the child, held in core.spawn, goes on",
   bundle = "the child side's modules as bytecode (raw), for a re-executed child",
@@ -26,6 +26,7 @@ M.KINDS = {
   layers = "the image's layers as idmapped clones (fds, the top first), or { error =, errno = } if the kernel refused",
   network = "the network is ready: the host side is made; when the child configures its interface "
     .. "(net = 'child') the payload says how: { interface =, address =, gateway = }",
+  pty = "the master of the pty made in the container's own devpts for its command (the fd; recipe tty)",
   exec = "the command (its path the payload) is about to be exec'd: EOF next means its exec succeeded",
   running = "from nsbox-init: the command is exec'd; init keeps the channel open, its EOF is the parent's death",
   error = "a setup step failed: { error = message, errno =, status = }",

@@ -82,6 +82,16 @@ local COMMANDS = {
         "A resource limit, e.g. nofile=1024:2048 (-1 or unlimited: none)." },
       { name = "security-opt", arg = "seccomp=PROFILE", many = true, help =
         "seccomp=unconfined (no filter) or seccomp=FILE (an OCI seccomp profile, JSON)." },
+      { name = "tty", short = "t", bool = true, help =
+        "A terminal of the container's own for the command (default: when stdin and stdout are terminals); " ..
+        "--tty=false: none." },
+      { name = "interactive", short = "i", help =
+        "Keep stdin attached (default: from a terminal; else the command's stdin is /dev/null)." },
+      { name = "detach", short = "d", help = "Run in the background: print the name; output to nsbox logs NAME." },
+      { name = "rm", help = "Remove the container's entry (and log) when it ends (detached; a foreground run leaves none)." },
+      { name = "init", help = "nsbox-init as the command's parent even without a pid namespace (reaps, passes signals)." },
+      { name = "stop-timeout", arg = "SECONDS", help =
+        "After SIGTERM, SIGINT or SIGHUP, kill the container if it has not ended this long after (default 10)." },
     },
   },
   exec = {
@@ -92,6 +102,9 @@ local COMMANDS = {
     options = {
       { name = "env", arg = "K=V", help = "Set K=V in the command's environment.", many = true },
       { name = "cwd", arg = "DIR", help = "Working directory inside." },
+      { name = "tty", short = "t", bool = true, help =
+        "A terminal of the container's own (default: when stdin and stdout are terminals); --tty=false: none." },
+      { name = "interactive", short = "i", help = "Keep stdin attached (default: from a terminal; else /dev/null)." },
     },
   },
   import = {
@@ -103,19 +116,37 @@ local COMMANDS = {
     options = {},
   },
   ps = {
-    usage = "nsbox ps [--json]",
+    usage = "nsbox ps [-a] [--json]",
     help = "List running containers.",
-    options = { { name = "json", help = "One JSON array, for scripts." } },
+    options = { { name = "json", help = "One JSON array, for scripts." },
+                { name = "all", short = "a", help = "Detached containers that have ended too, with their status." } },
     no_command = true,
   },
+  logs = { usage = "nsbox logs [-f] NAME", help = "Show a detached container's output.", words = { "container" },
+           no_command = true,
+           options = { { name = "follow", short = "f", help = "Go on showing what it writes until it ends." } } },
+  stop = { usage = "nsbox stop [-t SECONDS] NAME", words = { "container" }, no_command = true,
+           help = "Stop a container: SIGTERM, then SIGKILL after the timeout.",
+           options = { { name = "time", short = "t", arg = "SECONDS", help = "Seconds to wait before SIGKILL (default 10)." } } },
+  kill = { usage = "nsbox kill NAME [SIGNAL]", words = { "container" }, help = "Send a signal (default KILL).",
+           options = {} },
+  wait = { usage = "nsbox wait NAME", words = { "container" }, no_command = true,
+           help = "Wait for a container to end; print its status and exit with it.", options = {} },
+  rm = { usage = "nsbox rm [-f] NAME", words = { "container" }, no_command = true,
+         help = "Remove an ended container's entry and log.",
+         options = { { name = "force", short = "f", help = "Kill a running one first." } } },
+  inspect = { usage = "nsbox inspect NAME", words = { "container" }, no_command = true,
+              help = "Print a container's entry as JSON: its recipe as run, pid, address, status.", options = {} },
 }
 
 local function help(name)
   if not name then
-    return "Usage: nsbox run|exec|ps|import [options] ...\n\nLinux containers from namespace primitives.\n\n" ..
-      "Commands:\n  run    " .. COMMANDS.run.help .. "\n  exec   " .. COMMANDS.exec.help ..
-      "\n  ps     " .. COMMANDS.ps.help .. "\n  import Unpack an image into a directory as your own." ..
-      "\n\nnsbox COMMAND --help tells its options.\n"
+    local out = { "Usage: nsbox COMMAND [options] ...\n\nLinux containers from namespace primitives.\n\nCommands:" }
+    for _, n in ipairs { "run", "exec", "ps", "logs", "stop", "kill", "wait", "rm", "inspect" } do
+      out[#out + 1] = string.format("  %-8s %s", n, COMMANDS[n].help)
+    end
+    out[#out + 1] = "  import   Unpack an image into a directory as your own."
+    return table.concat(out, "\n") .. "\n\nnsbox COMMAND --help tells its options.\n"
   end
   local c, out = COMMANDS[name], {}
   out[1] = "Usage: " .. c.usage .. "\n\n" .. c.help .. "\n\nOptions:"
@@ -133,7 +164,10 @@ local function parse(argv)
   local name = argv[1]
   if name == "-h" or name == "--help" then return "help", help() end
   local c = COMMANDS[name]
-  if not c then return nil, name and "unknown command '" .. name .. "'" or "a command is needed (run, exec, ps, import)" end
+  if not c then
+    return nil, name and "unknown command '" .. name .. "'" or
+      "a command is needed (run, exec, ps, logs, stop, kill, wait, rm, inspect, import)"
+  end
   local a, opts = { command_name = name, command = {} }, {}
   local short = {}
   for _, o in ipairs(c.options) do
@@ -142,8 +176,23 @@ local function parse(argv)
     if o.many then a[o.name:gsub("%-", "_")] = {} end
   end
   local i, words = 2, 0
+  argv = { table.unpack(argv) }
   while i <= #argv do
     local w = argv[i]
+    -- -it: short flags together, as docker's users type them
+    if not short[w] and w:match("^%-%a%a+$") then
+      local each = {}
+      for ch in w:sub(2):gmatch(".") do
+        local long = short["-" .. ch]
+        if not long or opts[long:sub(3)].arg then each = nil break end
+        each[#each + 1] = long
+      end
+      if each then
+        table.remove(argv, i)
+        for j = #each, 1, -1 do table.insert(argv, i, each[j]) end
+        w = argv[i]
+      end
+    end
     if w == "--" then -- the rest is positional: the words still due, then the command
       i = i + 1
       while c.words and words < #c.words and argv[i] do
@@ -162,9 +211,11 @@ local function parse(argv)
       if not o then return nil, "unknown option '" .. w .. "'" end
       local field = key:gsub("%-", "_")
       if not o.arg then
-        if value then return nil, "option '--" .. key .. "' takes no value" end
-        if a[field] then return nil, "option '--" .. key .. "' given twice" end
-        a[field] = true
+        if value and not (o.bool and (value == "true" or value == "false")) then
+          return nil, "option '--" .. key .. "' takes no value" .. (o.bool and " but true or false" or "")
+        end
+        if a[field] ~= nil then return nil, "option '--" .. key .. "' given twice" end
+        a[field] = value ~= "false"
       else
         if not value then
           i = i + 1
@@ -366,37 +417,103 @@ local function range_hint(box)
     "--add-subgids 100000-165535 ", os.getenv("USER") or "USER", ") and install uidmap; said once\n")
 end
 
+-- What the terminal options make of the command's stdio: a pty (-t; by
+-- default when stdin and stdout are terminals, as nspawn does), stdin kept
+-- (-i; by default from a terminal), else /dev/null. Detached: neither by default.
+local function terminal_options(a, r)
+  local given = a.tty ~= nil or a.interactive
+  local term = not a.detach and core.isatty(0)
+  local want_tty = a.tty
+  if want_tty == nil then want_tty = not given and term and core.isatty(1) end
+  local input = a.interactive or (not given and term)
+  if a.detach and a.interactive then return nil, "--interactive: not with --detach (nsbox attach is not there yet)" end
+  if want_tty then r.tty = { input = input or false } end
+  if not input then
+    local null, err = core.openat(nil, "/dev/null", "read")
+    if not null then return nil, err end
+    r.stdin = null
+  end
+  return true
+end
+
+local function stop_timeout(a)
+  if a.stop_timeout == nil then return 10 end
+  local t = tonumber(a.stop_timeout)
+  if not t or t < 0 then return nil, "--stop-timeout: '" .. a.stop_timeout .. "' is not a number of seconds >= 0" end
+  return t
+end
+
 local function run(a)
   local r, err = M.recipe(a)
   if not r then return fail(err) end
+  local ok, t
+  t, err = stop_timeout(a)
+  if not t then return fail(err) end
+  if a.rm and not a.detach then return fail("--rm: only with --detach (a foreground run leaves no entry)") end
+  ok, err = terminal_options(a, r)
+  if not ok then return fail(err) end
+  r.init = a.init or nil
   local box
   box, err = container.new(r)
   if not box then return fail(err) end
   range_hint(box)
-  local name, id = box.name, box.id
-  -- the name is taken before the container starts: of two runs of one name, one starts
-  local ok, eno
-  ok, err = state.save { name = name, id = id }
-  if not ok then return fail(err) end
+  box.record = true -- nsbox ps, exec, stop see every container of the CLI
+  if a.detach then
+    local done, derr, st = require("nsbox.lifecycle").detach(box, not a.rm, t)
+    if not done then
+      io.stderr:write("nsbox: ", derr, "\n")
+      return st or NSBOX_ERROR
+    end
+    io.write(box.name, "\n")
+    return 0
+  end
+  local eno
   ok, err, eno = box:start()
   if not ok then
-    state.remove(name, id)
     if box.status then
       io.stderr:write("nsbox: ", err, "\n")
       return box.status
     end
     return fail(err, eno)
   end
-  local rr = box.recipe
-  ok, err = state.save { name = name, id = id, pid = box.pid, command = rr.command,
-    ip = box.net and box.net.address or nil, interpreter = rr.interpreter, env = rr.env, cwd = rr.cwd,
-    flags = rr.flags, hostname = rr.hostname, capabilities = rr.capabilities, no_new_privs = rr.no_new_privs,
-    rlimits = rr.rlimits, seccomp = rr.seccomp_spec, cgroup = box:cgroup_paths() }
-  if not ok then io.stderr:write("nsbox: state not saved (nsbox ps/exec will not see it): ", err, "\n") end
-  local status, note = box:wait()
-  state.remove(name, id)
+  if box.state_error then io.stderr:write("nsbox: ", box.state_error, "\n") end
+  local status, note = box:wait { stop_timeout = t }
   if note then io.stderr:write("nsbox: ", note, "\n") end
   return status
+end
+
+-- nsbox logs, stop, kill, wait, rm, inspect: by name, through nsbox.lifecycle.
+local LIFECYCLE = { logs = true, stop = true, kill = true, wait = true, rm = true, inspect = true }
+local function lifecycle(a)
+  local lc = require "nsbox.lifecycle"
+  local name, c = a.container, a.command_name
+  local res, err
+  if c == "logs" then
+    res, err = lc.logs(name, a.follow, 1)
+  elseif c == "stop" then
+    local t = 10
+    if a.time then
+      t = tonumber(a.time)
+      if not t or t < 0 then return fail("--time: '" .. a.time .. "' is not a number of seconds >= 0") end
+    end
+    res, err = lc.stop(name, t)
+  elseif c == "kill" then
+    if #a.command > 1 then return fail("kill: one signal at most (got '" .. a.command[2] .. "' too)") end
+    local sig
+    sig, err = lc.signal(a.command[1] or "KILL")
+    if sig then res, err = lc.kill(name, sig) end
+  elseif c == "wait" then
+    res, err = lc.wait(name)
+    if res then io.write(res, "\n") return res end
+  elseif c == "rm" then
+    res, err = lc.rm(name, a.force)
+  elseif c == "inspect" then
+    res, err = lc.inspect(name)
+    if res then io.write(res, "\n") return 0 end
+  end
+  if not res then return fail(err) end
+  if c ~= "logs" then io.write(res.name, "\n") end
+  return 0
 end
 
 local function exec(a)
@@ -408,7 +525,11 @@ local function exec(a)
   local env
   env, err = env_option(a.env)
   if err then return fail(err) end
-  local status, msg = box:exec { command = a.command, env = env, cwd = a.cwd }
+  local spec = { command = a.command, env = env, cwd = a.cwd }
+  local ok
+  ok, err = terminal_options(a, spec)
+  if not ok then box:close() return fail(err) end
+  local status, msg = box:exec(spec)
   box:close()
   if not status then return fail(msg) end
   if msg then io.stderr:write("nsbox: ", msg, "\n") end
@@ -422,15 +543,24 @@ local function age(seconds)
   return seconds // 86400 .. "d"
 end
 
+-- A container's state as ps shows it: "Up 5s", "Exited (0) 3s ago".
+local function status_text(e, now)
+  if e.exited then
+    return string.format("Exited (%s) %s ago", tostring(e.status), age(now - (e.finished or now)))
+  end
+  return "Up " .. age(now - e.started)
+end
+
 local function ps(a)
-  local list, err = state.list()
+  local list, err = state.list(a.all)
   if not list then return fail(err) end
   local now = os.time()
   if a.json then
     local rows = {}
     for _, e in ipairs(list) do
-      rows[#rows + 1] = { name = e.name, id = e.id, pid = e.pid, ip = e.ip, command = e.command,
-                          started = e.started, age = now - e.started }
+      rows[#rows + 1] = { name = e.name, id = e.id, pid = not e.exited and e.pid or nil, ip = e.ip,
+                          command = e.command, started = e.started, age = now - e.started,
+                          state = e.exited and "exited" or "running", status = e.status, finished = e.finished }
     end
     -- cjson writes an empty table as {}: no container is the empty array
     local ok, text = true, "[]"
@@ -439,10 +569,10 @@ local function ps(a)
     io.write(text, "\n")
     return 0
   end
-  io.write(string.format("%-16s %-8s %-18s %-6s %s\n", "NAME", "PID", "IP", "AGE", "COMMAND"))
+  io.write(string.format("%-16s %-8s %-18s %-22s %s\n", "NAME", "PID", "IP", "STATUS", "COMMAND"))
   for _, e in ipairs(list) do
-    io.write(string.format("%-16s %-8d %-18s %-6s %s\n", e.name, e.pid, e.ip or "-", age(now - e.started),
-      table.concat(e.command, " ")))
+    io.write(string.format("%-16s %-8s %-18s %-22s %s\n", e.name, e.exited and "-" or tostring(e.pid), e.ip or "-",
+      status_text(e, now), table.concat(e.command, " ")))
   end
   return 0
 end
@@ -457,6 +587,7 @@ function M.main(argv)
   if not a then return fail(err .. " (try nsbox --help)") end
   if a.command_name == "exec" then return exec(a) end
   if a.command_name == "ps" then return ps(a) end
+  if LIFECYCLE[a.command_name] then return lifecycle(a) end
   if a.command_name == "import" then
     local ok, ierr = require("nsbox.import").import(a.source, a.dest)
     if not ok then return fail(ierr) end

@@ -12,6 +12,9 @@ local etc = require "nsbox.etc"
 local ids = require "nsbox.ids"
 local cgroup = require "nsbox.cgroup"
 local resources = require "nsbox.resources"
+local tty = require "nsbox.tty"
+-- nsbox.state (and lua-cjson) only for a box with a state entry: loaded when one is made
+local function state() return require "nsbox.state" end
 
 local Box = {}
 Box.__index = Box
@@ -73,6 +76,7 @@ local function child_recipe(r, dirs)
     resolv_conf = etc.resolv_conf(r.dns), command = r.command, env = env_list(r.env), path = r.env.PATH,
     cwd = r.cwd, hostname = r.hostname, domainname = r.domainname, namespaces = r.namespaces,
     mounts = r.mounts, keep_fds = r.keep_fds, readonly = r.readonly, stdio = r.stdio, gid_map = r.gid_map,
+    tty = type(r.tty) == "table" and tty.size(r.tty, r),
     capabilities = r.capabilities, no_new_privs = r.no_new_privs, new_session = r.new_session, init = r.init,
     rlimits = r.rlimits, seccomp = r.seccomp,
     -- placed in its cgroup after the clone: it makes its cgroup namespace then, rooted there
@@ -161,11 +165,18 @@ end
 -- death). path: what core.spawn exec'd (an "exec_failed" report names it,
 -- unless it comes from the stub after "exec", which names the command).
 -- Returns true, and whether the channel must stay open for the box's life.
-local function await_exec(sock, path)
+-- got.pty: the pty's master, if the child sent one (checked to be one).
+local function await_exec(sock, path, got)
   local execd
   while true do
     local kind, msg, errno = channel.recv(sock)
-    if kind == nil then
+    local fd = kind == "pty" and errno and errno[1]
+    if fd and got and not got.pty and core.is_pty_master(fd) then
+      got.pty = fd
+    elseif kind == "pty" then
+      if fd then core.close(fd) end
+      return nil, "pty: the container sent no pty master", core.EPROTO
+    elseif kind == nil then
       -- EOF after "exec" is the exec; anything else is a child that died silently.
       if execd and not msg then return true end
       return nil
@@ -353,11 +364,90 @@ function send_trees(r, cr, pid, psock)
   for _, t in ipairs(trees) do core.close(t) end
 end
 
-local function std_fds(r, keep)
+local function std_fds(stdio, keep)
   for i = 1, 3 do
-    if r.stdio[i] then keep[#keep + 1] = r.stdio[i] end
+    if stdio[i] then keep[#keep + 1] = stdio[i] end
   end
   return keep
+end
+
+-- The recipe as run, for nsbox inspect: what it asked for, in JSON's terms.
+local function as_run(r, info)
+  local ns = {}
+  for _, n in ipairs(recipe.ALL) do if r.namespaces[n] then ns[#ns + 1] = n end end
+  return { rootfs = r.rootfs, layers = r.layers, command = r.command, hostname = r.hostname, cwd = r.cwd,
+           user = r.user and { uid = r.user.uid, gid = r.user.gid } or nil, namespaces = ns, mounts = r.mounts,
+           readonly = r.readonly, tty = r.tty and true or false, init = r.init,
+           resources = r.resources and r.resources.text or nil, uid_map = r.uid_map, gid_map = r.gid_map,
+           network = info and { bridge = info.bridge, interface = info.interface, address = info.address,
+                                gateway = info.gateway } or nil }
+end
+
+-- The state entry of a running box (nsbox ps, exec, stop, logs, inspect see it).
+local function state_entry(self)
+  local r = self.recipe
+  return { name = self.name, id = self.id, pid = self.pid, command = r.command,
+    ip = self.net and self.net.address or nil, interpreter = r.interpreter, env = r.env, cwd = r.cwd,
+    flags = r.flags, hostname = r.hostname, capabilities = r.capabilities, no_new_privs = r.no_new_privs,
+    rlimits = r.rlimits, seccomp = r.seccomp_spec, cgroup = self:cgroup_paths(), detached = self.detached,
+    log = self.detached or nil, recipe = as_run(r, self.net) }
+end
+
+-- The box is done: its entry goes, or (a detached one, kept) records how it ended.
+local function forget(self)
+  if not self.recorded then return end
+  self.recorded = false
+  if self.keep_entry and self.status then
+    local e = state_entry(self)
+    e.exited, e.status, e.finished, e.note, e.starttime = true, self.status, os.time(), self.note, false
+    e.started = self.started
+    if state().save(e) then return end
+  end
+  state().remove(self.name, self.id)
+end
+
+-- The fds a box or an exec holds for its relay, closed when it is done.
+local function close_relay(io)
+  if not io then return end
+  if io.pty then core.close(io.pty) end
+  for _, fd in ipairs(io.ours or {}) do core.close(fd) end
+  for _, f in ipairs(io.flows or {}) do
+    if f.own then core.close(f.to) end
+  end
+end
+
+-- Pipes in place of the caller's terminals (no pty asked for): r.stdio as the
+-- child gets it, and the relay's part (nil: none of its fds is a terminal).
+local function interposed(r)
+  if r.tty then return r.stdio, nil end
+  local plan = tty.interpose(r)
+  if not plan then return r.stdio, nil end
+  return plan.stdio, plan
+end
+
+-- Once the child is spawned, its ends of the pipes are its own.
+local function spawned(plan)
+  for _, fd in ipairs(plan and plan.theirs or {}) do core.close(fd) end
+  if plan then plan.theirs = {} end
+end
+
+-- Wait for pidfd with io's relay (the pty's, or the pipes'), the caller's
+-- terminal raw meanwhile and given back however the wait ends. opts: the
+-- other core.wait options (kill_after, kill_in).
+local function relay_wait(pidfd, r, io, opts)
+  local saved
+  opts = opts or {}
+  if io and io.pty and r.tty.relay then
+    opts.relay = tty.pty_flows(r.tty, r, io.pty)
+    saved = tty.raw(r.tty, r)
+  elseif io and io.flows then
+    opts.relay = io.flows
+  end
+  local res = table.pack(pcall(core.wait, pidfd, status.FORWARD, opts))
+  tty.restore(saved)
+  if not res[1] then error(res[2], 0) end
+  if io then io.flows = nil end -- the wait closed what it owned
+  return table.unpack(res, 2, res.n)
 end
 
 --- Launch the container without waiting for its command's exec: the child is
@@ -369,13 +459,18 @@ function Box:launch()
   local may, refused = move(self, "launched", true)
   if not may then return nil, refused end
   local r = self.recipe
-  local keep = std_fds(r, {})
-  for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
+  if self.record == nil then self.record = r.named end
+  if self.record then -- the name is taken before the container starts: of two of one name, one starts
+    local ok, serr = state().save { name = self.name, id = self.id, detached = self.detached }
+    if not ok then return nil, serr end
+    self.recorded = true
+  end
   local lock, ierr = take_ids(r)
-  if ierr then return nil, ierr end
+  if ierr then forget(self) return nil, ierr end
   local dirs, derr = layers.prepare(r)
   if not dirs then
     if lock then ids.release(r.uid_map[1].outside, lock) end
+    forget(self)
     return nil, derr
   end
   self.dirs, self.ids_lock = dirs, lock
@@ -386,11 +481,16 @@ function Box:launch()
     if not ok then cg, cerr = nil, "cgroup: " .. tostring(cg) end
     if not cg then
       release(self)
+      forget(self)
       return nil, cerr
     end
     self.cg = cg
   end
   local cr = child_recipe(r, dirs)
+  local plan
+  cr.stdio, plan = interposed(r)
+  local keep = std_fds(cr.stdio, {})
+  for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
   local pid, pidfd, psock, path = spawn_side(r, "main", cr, {
     flags = cr.cgroupns and r.flags & ~core.CLONE_NEWCGROUP or r.flags, pdeathsig = core.SIGKILL,
     root = r.namespaces.user, cgroup = cg and cg.fd,
@@ -401,10 +501,14 @@ function Box:launch()
       return idmap.write(p, r.uid_map, r.gid_map)
     end,
   }, keep)
+  spawned(plan)
   if not pid then -- nothing made: the box stays new
+    close_relay(plan)
     release(self)
+    forget(self)
     return nil, pidfd, psock
   end
+  self.io = plan or {}
   if cr.idmapped or cr.binds then send_trees(r, cr, pid, psock) end
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
@@ -439,14 +543,17 @@ function Box:start()
   if not may then return nil, refused end
   local l = self.launching
   self.launching = nil
-  local ok, err, eno, failed = await_exec(l.psock, l.path)
+  local ok, err, eno, failed = await_exec(l.psock, l.path, self.io)
   -- nsbox-init's channel stays open while the box runs: closed, it kills the container
   if ok and err then self.psock = l.psock else core.close(l.psock) end
   if not ok then
     local how, code = reap(l.pidfd)
+    close_relay(self.io)
+    self.io = nil
     if l.info then require("nsbox.net").detach(l.info) end
     release(self)
     self.status = failed
+    forget(self)
     move(self, "done")
     if not err then
       err = l.nerr or string.format("container setup ended without a report (%s %d)", how, code)
@@ -454,13 +561,26 @@ function Box:start()
     return nil, err, eno
   end
   self.pid, self.pidfd, self.net = l.pid, l.pidfd, l.info
+  self.pty = self.io.pty -- the script's to drive when tty.relay is false
+  if self.recorded then
+    self.started = os.time()
+    local e = state_entry(self)
+    e.started = self.started
+    local sok, serr = state().save(e)
+    if not sok then self.state_error = "state not saved (nsbox ps/exec will not see it): " .. tostring(serr) end
+  end
   return move(self, "running")
 end
 
 --- Wait for the command to end, forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT,
--- SIGUSR1 and SIGUSR2 to it meanwhile.
+-- SIGUSR1 and SIGUSR2 to it meanwhile, and relaying its terminal (recipe tty)
+-- or the pipes put between it and the caller's terminal.
+-- @tparam[opt] table opts `stop_timeout` (seconds): a container that has not
+-- ended that long after a forwarded SIGINT, SIGTERM, SIGHUP or SIGQUIT is
+-- killed (SIGKILL), and the note says so
 -- @treturn integer exit status, or 128+N if killed by signal N
-function Box:wait()
+-- @treturn[opt] string a note: why it ended (killed at the stop timeout, out of memory)
+function Box:wait(opts)
   if self.state == "launched" then
     local ok, err, errno = self:start()
     if not ok then
@@ -475,8 +595,13 @@ function Box:wait()
   end
   local may, refused = move(self, "done", true)
   if not may then return nil, refused end
-  local how, code = core.wait(self.pidfd, status.FORWARD)
+  local t = opts and opts.stop_timeout
+  if t ~= nil and (type(t) ~= "number" or t < 0) then return nil, "stop_timeout: seconds >= 0 expected" end
+  local how, code, stopped = relay_wait(self.pidfd, self.recipe, self.io,
+    { kill_after = t and math.floor(t * 1000), kill_in = opts and opts.kill_in })
   if not how then return nil, code end
+  close_relay(self.io)
+  self.io, self.pty = nil, nil
   core.close(self.pidfd)
   self.pidfd = nil
   if self.psock then core.close(self.psock) self.psock = nil end
@@ -485,9 +610,25 @@ function Box:wait()
   release(self)
   self.status = status.of(how, code)
   self.note = cg and cgroup.note(cg, self.last_stats, self.status)
+  if stopped then
+    self.note = string.format("stopped: still running %g s after it was asked to end, so killed", t or opts.kill_in / 1000)
+  end
+  forget(self)
   move(self, "done")
   if self.note then return self.status, self.note end
   return self.status
+end
+
+--- Stop the container as `docker stop` does: SIGTERM (or sig), then SIGKILL
+-- if it has not ended after timeout seconds (default 10); waits for it.
+-- @treturn integer its status (137 if it had to be killed), and a note then
+function Box:stop(timeout, sig)
+  timeout = timeout or 10
+  if type(timeout) ~= "number" or timeout < 0 then return nil, "stop: timeout: seconds >= 0 expected" end
+  local running, why = need(self, "running")
+  if not running then return nil, why end
+  core.kill(self.pidfd, sig or core.SIGTERM)
+  return self:wait { kill_in = math.floor(timeout * 1000) }
 end
 
 --- What the container's cgroup counts (a box with `resources`): memory current
@@ -525,21 +666,30 @@ function Box:exec(spec)
   if (cg and not cg.v2) or #r.rlimits > 0 then
     setup = function(p) return confine(cg, r.rlimits, p) end
   end
+  local plan
+  r.stdio, plan = interposed(r)
+  r.tty_size = type(r.tty) == "table" and tty.size(r.tty, r) or nil
   local pid, pidfd, psock, path = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL,
-                                   cgroup = cg and cg.fd, setup = setup }, std_fds(r, { self.pidfd }), self.pidfd)
-  if not pid then return nil, pidfd, psock end
+                                   cgroup = cg and cg.fd, setup = setup }, std_fds(r.stdio, { self.pidfd }), self.pidfd)
+  spawned(plan)
+  if not pid then close_relay(plan) return nil, pidfd, psock end
+  local io = plan or {}
   local ok, eno, failed
-  ok, err, eno, failed = await_exec(psock, path)
+  ok, err, eno, failed = await_exec(psock, path, io)
   if ok then err = nil end
   core.close(psock)
   if not ok then
     local how, code = reap(pidfd)
+    close_relay(io)
     if failed then return failed, err end
     return nil, err or string.format("exec: the joining process ended without a report (%s %d)", how, code), eno
   end
-  local how, code = core.wait(pidfd, status.FORWARD)
+  local res = table.pack(pcall(relay_wait, pidfd, r, io))
+  close_relay(io)
   core.close(pidfd)
-  return status.of(how, code)
+  if not res[1] then error(res[2], 0) end
+  if not res[2] then return nil, res[3] end
+  return status.of(res[2], res[3])
 end
 
 --- The container's cgroup directories, for a state entry: { v2 =, paths = {...} }, or nil without one.
@@ -561,6 +711,7 @@ end
 -- A box dropped or closed while its command runs: kill and reap it, so no
 -- process or pidfd outlives the last reference.
 local function finish(self)
+  if self.state == "new" then return end
   if self.state == "launched" then
     core.kill(self.launching.pidfd, core.SIGKILL)
     self:start() -- reaps it and undoes its network

@@ -93,8 +93,9 @@ end
 -- this host interpreter (CVE-2019-5736): as "nsbox-init" it stays as PID 1 and
 -- forks the command, as "nsbox-exec" it only execs it. fd: the channel, on
 -- which it reports a failed exec.
-local function stub_argv(mode, fd, path, command)
-  local argv = { mode, tostring(fd), path }
+-- tty: fd 0 is the container's pty, to be the command's controlling terminal ("FDt").
+local function stub_argv(mode, fd, path, command, tty)
+  local argv = { mode, tostring(fd) .. (tty and "t" or ""), path }
   for i, a in ipairs(command) do argv[3 + i] = a end
   return argv
 end
@@ -112,6 +113,10 @@ end
 local function exec(r, fd, who)
   local path = find_program(r)
   check_program(r, path)
+  if r.pty_slave then -- the command's stdio is the pty, its user's own (as login gives it)
+    if who then try(core.fchown(r.pty_slave, who.uid, who.gid)) end
+    r.stdio = { r.pty_slave, r.pty_slave, r.pty_slave }
+  end
   for i = 1, 3 do
     if r.stdio[i] then try(core.dup2(r.stdio[i], i - 1)) end
   end
@@ -135,8 +140,8 @@ local function exec(r, fd, who)
   -- the rlimits late too: a small nofile, nproc or as would fail nsbox's own steps
   try(resources.apply(r.rlimits))
   if r.seccomp and not early then load_filter(r.seccomp) end
-  local _, err, errno = core.fexecve(r.stub, stub_argv(init and "nsbox-init" or "nsbox-exec", fd, path, r.command),
-                                     r.env)
+  local _, err, errno = core.fexecve(r.stub, stub_argv(init and "nsbox-init" or "nsbox-exec", fd, path, r.command,
+                                                      r.pty_slave), r.env)
   exec_failed(r, err, errno)
 end
 
@@ -169,6 +174,10 @@ local function setup(r, fd)
   end
   local files = etc.files(r)
   local placed = rootfs.enter(r, trees, bound, #files > 0 and files or nil)
+  if r.pty_master then -- the parent relays it (or hands it to the script)
+    try(channel.send(fd, "pty", nil, { r.pty_master }))
+    core.close(r.pty_master)
+  end
   fault.point("hostname")
   if r.namespaces.uts then try(core.sethostname(r.hostname)) end
   if r.domainname then try(core.setdomainname(r.domainname)) end
@@ -215,16 +224,30 @@ local function join(r, fd, pidfd)
   enter_cwd(r.cwd)
   local path = find_program(r)
   check_program(r, path)
+  local slave
+  if r.tty_size then -- a pty of the container's devpts (reached beneath its /dev/pts, no link followed)
+    local pts = try(core.open_in_root("/", "/dev/pts", nil, "beneath"))
+    local master, errno
+    master, slave, errno = core.openpty(pts)
+    try(master, slave, errno)
+    core.close(pts)
+    try(core.set_winsize(slave, r.tty_size.rows, r.tty_size.cols))
+    try(channel.send(fd, "pty", nil, { master }))
+    core.close(master)
+    r.stdio = { slave, slave, slave }
+  end
   try(core.close_range(3, nil, core.CLOSE_RANGE_CLOEXEC))
   harden(r)
   -- "exec" first: the stub reports a failed exec of the command on fd after it
   channel.send(fd, "exec", path)
-  local pid, cfd, errno = core.spawn { fd = r.stub, path = path, argv = stub_argv("nsbox-exec", fd, path, r.command),
+  local pid, cfd, errno = core.spawn { fd = r.stub, path = path,
+    argv = stub_argv("nsbox-exec", fd, path, r.command, slave),
     env = r.env, pdeathsig = core.SIGKILL, keep_fds = { fd }, close_fds = true,
-    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session,
+    stdin = r.stdio[1], stdout = r.stdio[2], stderr = r.stdio[3], setsid = r.new_session or slave ~= nil,
     -- both in the stub's child, after the clone3 the filter refuses (and a low nproc or nofile would)
     rlimits = r.rlimits, seccomp = r.seccomp or nil }
   if not pid then exec_failed(r, cfd, errno) end
+  if slave then core.close(slave) end -- the command's alone: its end is the master's EIO
   core.close(fd)
   local how, code = core.wait(cfd, status.FORWARD)
   core._exit(status.of(how, code))

@@ -37,11 +37,11 @@ local FIELDS = {
   user = true, userns = true,
   stdin = true, stdout = true, stderr = true,
   capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
-  resources = true, rlimits = true, cgroup_parent = true, seccomp = true,
+  resources = true, rlimits = true, cgroup_parent = true, seccomp = true, tty = true,
 }
 
 local EXEC_FIELDS = { command = true, env = true, cwd = true, stdin = true, stdout = true, stderr = true,
-  new_session = true }
+  new_session = true, tty = true }
 
 local bad = validate.bad
 
@@ -327,7 +327,8 @@ local function check(r)
     capabilities = capabilities(r.capabilities), no_new_privs = flag("no_new_privs", r.no_new_privs, true),
     new_session = flag("new_session", r.new_session, true), init = flag("init", r.init, false),
     stdio = { stdio("stdin", r.stdin), stdio("stdout", r.stdout), stdio("stderr", r.stderr) },
-    name = r.name ~= nil and container_name(r.name) or id,
+    tty = require("nsbox.tty").check(r.tty),
+    name = r.name ~= nil and container_name(r.name) or id, named = r.name ~= nil,
     resources = resources.check(r.resources), rlimits = resources.check_rlimits(r.rlimits),
     cgroup_parent = r.cgroup_parent ~= nil and abs_path("cgroup_parent", r.cgroup_parent) or nil,
   }
@@ -408,7 +409,7 @@ local function check_exec(spec, base)
            cwd = spec.cwd ~= nil and abs_path("cwd", spec.cwd) or base.cwd, flags = base.flags,
            capabilities = base.capabilities, no_new_privs = base.no_new_privs,
            rlimits = base.rlimits or {}, seccomp = base.seccomp,
-           new_session = flag("new_session", spec.new_session, true),
+           new_session = flag("new_session", spec.new_session, true), tty = require("nsbox.tty").check(spec.tty),
            stdio = { stdio("stdin", spec.stdin), stdio("stdout", spec.stdout), stdio("stderr", spec.stderr) } }
 end
 

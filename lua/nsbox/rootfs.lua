@@ -115,18 +115,37 @@ local function new_mount(fstype, source, data, attrs, place, label, keep)
   return attach(try(core.fsmount(fstype, source, data, attrs, label)), place, source, label, keep)
 end
 
+-- The command's terminal (recipe tty): a pty of the container's own devpts
+-- (pts: that mount's fd), its size set before anything runs, the slave bound
+-- on /dev/console as well. Returns master and slave.
+local function make_pty(label, dev, pts, size)
+  local master, slave, errno = core.openpty(pts)
+  try(master, slave, errno)
+  try(core.set_winsize(slave, size.rows, size.cols))
+  attach(try(core.open_tree(slave, false, label .. "/console")), below(label, dev, "console", "file", "beneath"),
+    "the pty", label .. "/console")
+  return master, slave
+end
+
 -- Our own tmpfs on /dev (nothing in it is the image's), filled through its fd:
--- the host's nodes bound on files (core.bind_devices), devpts, shm and the links.
-local function mount_dev(root, rootfd)
+-- the host's nodes bound on files (core.bind_devices), devpts, shm and the links;
+-- the pty's master and slave if tty asks for one.
+local function mount_dev(root, rootfd, tty)
   local label = root .. "/dev"
   local dev = new_mount("tmpfs", "tmpfs", "mode=755,size=65536k", A.nosuid | A.nodev | core.MOUNT_ATTR_STRICTATIME,
     top_dir(root, rootfd, "/dev"), label, true)
   try(core.bind_devices(dev, DEVICES, label)) -- each on a new file: binds keep their flags, the nodes work
-  new_mount("devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620", A.nosuid | A.noexec,
-    below(label, dev, "pts", "dir", "beneath"), label .. "/pts")
+  local pts = new_mount("devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620", A.nosuid | A.noexec,
+    below(label, dev, "pts", "dir", "beneath"), label .. "/pts", tty and true)
+  local master, slave
+  if tty then
+    master, slave = make_pty(label, dev, pts, tty)
+    core.close(pts)
+  end
   new_mount("tmpfs", "shm", "mode=1777,size=65536k", SAFE, below(label, dev, "shm", "dir", "beneath"), label .. "/shm")
   for name, target in pairs(LINKS) do try(core.symlink(target, name, dev, label .. "/" .. name)) end
   core.close(dev)
+  return master, slave
 end
 
 -- sysfs of our own, or the host's bound read-only throughout; returns its mount fd.
@@ -228,7 +247,7 @@ function M.enter(r, trees, bound, etc_files)
   local mnts = {}
   mnts.proc = new_mount("proc", "proc", nil, SAFE, top_dir(root, rootfd, "/proc"), root .. "/proc", true)
   fault.point("dev")
-  mount_dev(root, rootfd)
+  r.pty_master, r.pty_slave = mount_dev(root, rootfd, r.tty)
   fault.point("sys")
   mnts.sys = mount_sys(root, rootfd, r.namespaces.net)
   fault.point("mounts")

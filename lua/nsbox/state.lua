@@ -32,7 +32,7 @@ json.encode_sparse_array(false, 2, 10)
 --- The JSON codec of nsbox (a lua-cjson instance: encode, decode), for entries and `ps --json`.
 M.json = json
 
-local INTEGERS = { "pid", "starttime", "owner", "owner_start", "started", "flags" }
+local INTEGERS = { "pid", "starttime", "owner", "owner_start", "started", "flags", "status", "finished" }
 local PRIVATE, ENTRY = 448, 384 -- 0700, 0600
 
 -- BASE; and whether group and others may read it: root's /run/nsbox, which the
@@ -81,17 +81,44 @@ local function open_private(dirfd, name, path, readable)
   return fd
 end
 
--- BASE/containers, open and checked (BASE too): fd, path; or nil, message.
-local function open_dir()
+-- BASE/sub (containers, logs), open and checked (BASE too): fd, path; or nil, message.
+local function open_dir(sub)
   local base, readable = base_path()
   local bfd, err = open_private(nil, base, base, readable)
   if not bfd then return nil, err end
-  local dir = base .. "/containers"
+  local dir = base .. "/" .. (sub or "containers")
   local fd
-  fd, err = open_private(bfd, "containers", dir, false)
+  fd, err = open_private(bfd, sub or "containers", dir, false)
   core.close(bfd)
   if not fd then return nil, err end
   return fd, dir
+end
+
+-- A detached container's log: BASE/logs/ID (its id: a name is reused, an id never).
+local function log_name(e) return e.log and tostring(e.id):match("^[%w]+$") end
+
+--- The log of a detached container (entry e), opened to append (made 0600 if
+-- missing), or to read (how "read").
+-- @treturn integer|nil fd, or nil and a message
+function M.open_log(e, how)
+  local name = log_name(e)
+  if not name then return nil, "container " .. e.name .. ": it was not started detached (-d): no log" end
+  local fd, dir = open_dir("logs")
+  if not fd then return nil, dir end
+  local lfd, err = core.openat(fd, name, how == "read" and "read" or "append", ENTRY)
+  core.close(fd)
+  if not lfd then return nil, "log of " .. e.name .. ": " .. err end
+  return lfd
+end
+
+--- Remove the log of entry e (a detached container's, { name =, id =, log = true }).
+function M.remove_log(e)
+  local name = log_name(e)
+  local fd = name and open_dir("logs")
+  if fd then
+    core.unlinkat(fd, name)
+    core.close(fd)
+  end
 end
 
 -- fn(fd, path) with the containers directory open and locked (flock, let go
@@ -145,8 +172,15 @@ end
 -- Its container runs (a pid saved after it ended has no start time: never running).
 local function running(e) return alive(e.pid, e.starttime) end
 
--- Someone holds the name: its container, or the nsbox that claimed it.
-local function held(e) return running(e) or alive(e.owner, e.owner_start) end
+-- Someone holds the name: its container, the nsbox that claimed it, or (a
+-- detached container that ended, its status recorded) the entry itself, until nsbox rm.
+local function held(e) return running(e) or alive(e.owner, e.owner_start) or e.exited == true end
+
+--- Whether the entry's nsbox (a detached container's monitor, or a foreground nsbox run) still runs.
+function M.owner_alive(e) return alive(e.owner, e.owner_start) end
+
+--- Whether the entry's container runs.
+M.running = running
 
 -- Write e to NAME: "claim" links a new file to the name (EEXIST if taken),
 -- "update" renames one over it. Under the lock, so ".NAME.tmp" is ours.
@@ -182,12 +216,13 @@ function M.save(entry)
   for k, v in pairs(entry) do e[k] = v end
   e.owner = core.getpid()
   e.owner_start = M.starttime(e.owner)
-  e.starttime = e.pid and M.starttime(e.pid) or nil
-  e.started = os.time()
+  if e.starttime == nil then e.starttime = e.pid and M.starttime(e.pid) or nil end
+  e.started = e.started or os.time()
   return locked(function(fd, dir)
     local old = read_entry(fd, e.name)
     if old and old.id == e.id then return write_entry(fd, e, "update") end
     local in_use = "name " .. e.name .. " is in use"
+    if old and old.exited == true then in_use = in_use .. " by a container that has ended (nsbox rm " .. e.name .. ")" end
     if old and held(old) then return nil, in_use end
     core.unlinkat(fd, e.name) -- held by nobody, or cut short: stale
     local ok, err, errno = write_entry(fd, e, "claim")
@@ -197,17 +232,22 @@ function M.save(entry)
   end)
 end
 
---- Forget a container (when it has ended): its entry, only if it is still the one with this id.
+--- Forget a container (when it has ended): its entry and its log, only if it is still the one with this id.
 function M.remove(name, id)
   locked(function(fd)
     local e = read_entry(fd, name)
-    if e and e.id == id then core.unlinkat(fd, name) end
+    if e and e.id == id then
+      core.unlinkat(fd, name)
+      M.remove_log(e)
+    end
   end)
 end
 
---- Running containers, sorted by name; entries nobody holds are removed.
+--- Containers, sorted by name: the running ones, and with all the ended detached
+-- ones too (their status recorded); entries nobody holds are removed, and their logs.
+-- @tparam[opt] boolean all
 -- @treturn table|nil the entries, or nil and a message
-function M.list()
+function M.list(all)
   return locked(function(fd, dir)
     local names, err = core.readdir("/proc/self/fd/" .. fd) -- the directory we checked, not a path
     if not names then return nil, "state directory " .. dir .. ": " .. err end
@@ -217,10 +257,11 @@ function M.list()
         core.unlinkat(fd, name) -- a claim an nsbox killed while it wrote left half-made
       else
         local e = read_entry(fd, name)
-        if e and running(e) then
+        if e and (running(e) or (all and e.exited == true)) then
           out[#out + 1] = e
         elseif not (e and held(e)) then
           core.unlinkat(fd, name)
+          if e then M.remove_log(e) end
         end
       end
     end
@@ -229,14 +270,14 @@ function M.list()
   end)
 end
 
---- The running container named name, or with that pid.
-function M.find(what)
-  local list, err = M.list()
+--- The running container named name, or with that pid; with all, an ended one too.
+function M.find(what, all)
+  local list, err = M.list(all)
   if not list then return nil, err end
   for _, e in ipairs(list) do
-    if e.name == what or tostring(e.pid) == what then return e end
+    if e.name == what or (tostring(e.pid) == what and running(e)) then return e end
   end
-  return nil, "no running container named or with pid '" .. what .. "'"
+  return nil, "no " .. (all and "" or "running ") .. "container named or with pid '" .. what .. "'"
 end
 
 return M

@@ -1,0 +1,48 @@
+/* The byte relay of a wait (csrc/relay.c): the caller's stdio to and from a
+ * container's pty master or interposed pipes, in the wait's own poll loop (no
+ * thread: a thread would make every later start re-exec). */
+#ifndef NSBOX_RELAY_H
+#define NSBOX_RELAY_H
+
+#include <lua.h>
+#include <poll.h>
+#include <stddef.h>
+
+#define RELAY_FLOWS 4
+
+struct flow {
+	int from, to;
+	int own;  /* to (a pipe into the container) is closed at from's EOF and at the end */
+	int veof; /* to is a pty master: from's EOF is written as its EOF character */
+	int out;  /* container to caller: drained when the container has ended */
+	int done; /* from is at EOF (or failed) */
+	size_t len, off;
+	char last; /* the last byte written on to */
+	char buf[4096];
+};
+
+struct relay {
+	struct flow f[RELAY_FLOWS];
+	int n;
+	int winch_from, winch_to; /* SIGWINCH: the size of from's terminal set on to's */
+	int slot[RELAY_FLOWS];	  /* each flow's pollfd index, -1 if it waits for nothing */
+};
+
+/* Read the relay table at arg ({ {from=, to=, own=, veof=, out=}, ..., winch = { from, to } })
+ * into r (zeroed, n = 0 if arg is nil). Raises on a malformed table. */
+void relay_parse(lua_State *L, int arg, struct relay *r);
+
+/* Add the fds r waits for to pf (from *n on); note their slots. */
+void relay_poll(struct relay *r, struct pollfd *pf, int *n);
+
+/* Move what poll found ready. */
+void relay_move(struct relay *r, const struct pollfd *pf);
+
+/* SIGWINCH arrived: pass the size on. */
+void relay_winch(struct relay *r);
+
+/* The container has ended: what its side still has buffered goes out, then
+ * the fds that are ours are closed. */
+void relay_end(struct relay *r);
+
+#endif
