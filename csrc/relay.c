@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@ void relay_parse(lua_State *L, int arg, struct relay *r)
 {
 	memset(r, 0, sizeof *r);
 	r->winch_from = r->winch_to = -1;
+	r->listen = r->client = r->master = -1;
 	if (lua_isnoneornil(L, arg))
 		return;
 	luaL_checktype(L, arg, LUA_TTABLE);
@@ -31,6 +33,7 @@ void relay_parse(lua_State *L, int arg, struct relay *r)
 		f->own = nsbox_opt_bool_field(L, -1, "own", 0);
 		f->veof = nsbox_opt_bool_field(L, -1, "veof", 0);
 		f->out = nsbox_opt_bool_field(L, -1, "out", 0);
+		f->detach = nsbox_opt_bool_field(L, -1, "detach", 0);
 		f->last = '\n';
 		luaL_argcheck(L, f->from >= 0 && f->to >= 0, arg, "a relay flow needs from and to");
 		/* the container's side is ours: no read or write of it may hold up the loop */
@@ -38,6 +41,14 @@ void relay_parse(lua_State *L, int arg, struct relay *r)
 		fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK);
 		lua_pop(L, 1);
 	}
+	if (lua_getfield(L, arg, "attach") == LUA_TTABLE) {
+		lua_geti(L, -1, 1);
+		lua_geti(L, -2, 2);
+		r->listen = (int)luaL_checkinteger(L, -2);
+		r->master = (int)luaL_checkinteger(L, -1);
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
 	if (lua_getfield(L, arg, "winch") == LUA_TTABLE) {
 		lua_geti(L, -1, 1);
 		lua_geti(L, -2, 2);
@@ -96,10 +107,60 @@ void relay_poll(struct relay *r, struct pollfd *pf, int *n)
 		}
 		r->slot[i] = (*n)++;
 	}
+	r->listen_slot = r->client_slot = -1;
+	if (r->listen >= 0) {
+		pf[*n] = (struct pollfd){ .fd = r->listen, .events = POLLIN };
+		r->listen_slot = (*n)++;
+	}
+	if (r->client >= 0) {
+		pf[*n] = (struct pollfd){ .fd = r->client, .events = POLLIN };
+		r->client_slot = (*n)++;
+	}
+}
+
+static void drop_client(struct relay *r)
+{
+	if (r->client >= 0)
+		close(r->client);
+	r->client = -1;
+}
+
+/* Ctrl-P Ctrl-Q (docker's detach keys) in what an attached terminal typed. */
+static void watch_detach(struct relay *r, struct flow *f, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (f->ctrl_p && buf[i] == 0x11)
+			r->detached = 1;
+		f->ctrl_p = buf[i] == 0x10;
+	}
+}
+
+/* The attach socket: a new client (one at a time: a second is told so and
+ * closed), or what the attached one typed (into the master). */
+static void attach_move(struct relay *r, const struct pollfd *pf)
+{
+	if (r->listen_slot >= 0 && pf[r->listen_slot].revents) {
+		int c = accept4(r->listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c >= 0 && r->client >= 0) {
+			static const char busy[] = "nsbox: another nsbox attach holds this container's terminal\r\n";
+			send(c, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			close(c);
+		} else if (c >= 0) {
+			r->client = c;
+		}
+	}
+	if (r->client_slot >= 0 && pf[r->client_slot].revents && r->client >= 0) {
+		char buf[4096];
+		ssize_t got = read(r->client, buf, sizeof buf);
+		if (got > 0)
+			write_all(r->master, buf, (size_t)got); /* non-blocking: what the pty cannot take is lost */
+		else if (got == 0 || (errno != EAGAIN && errno != EINTR))
+			drop_client(r);
+	}
 }
 
 /* One read on f (ready, or draining); 1 if it moved bytes. */
-static int step_read(struct flow *f)
+static int step_read(struct relay *r, struct flow *f)
 {
 	ssize_t got = read(f->from, f->buf, sizeof f->buf);
 	if (got < 0 && (errno == EINTR || errno == EAGAIN))
@@ -114,8 +175,14 @@ static int step_read(struct flow *f)
 	if (f->out) {
 		if (write_all(f->to, f->buf, (size_t)got) < 0)
 			f->done = 1; /* the caller's side is gone: what comes is dropped */
+		/* the attached terminal too; one that does not keep up loses it */
+		if (f->from == r->master && r->client >= 0 &&
+		    send(r->client, f->buf, (size_t)got, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+			drop_client(r);
 		return 1;
 	}
+	if (f->detach)
+		watch_detach(r, f, f->buf, (size_t)got);
 	f->len = (size_t)got, f->off = 0;
 	return 1;
 }
@@ -146,8 +213,9 @@ void relay_move(struct relay *r, const struct pollfd *pf)
 		if (f->len > f->off)
 			step_write(f);
 		else
-			step_read(f);
+			step_read(r, f);
 	}
+	attach_move(r, pf);
 }
 
 void relay_winch(struct relay *r)
@@ -162,10 +230,19 @@ void relay_end(struct relay *r)
 	for (int i = 0; i < r->n; i++) {
 		struct flow *f = &r->f[i];
 		/* non-blocking: read to EAGAIN, EOF or EIO */
-		while (f->out && !f->done && step_read(f))
+		while (f->out && !f->done && step_read(r, f))
 			;
 		if (f->own && f->to >= 0)
 			close(f->to);
 		f->to = -1;
 	}
+	drop_client(r);
+}
+
+int relay_closed(const struct relay *r)
+{
+	for (int i = 0; i < r->n; i++)
+		if (r->f[i].out && r->f[i].done)
+			return 1;
+	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define RELAY_FLOWS 4
+#define RELAY_FDS (RELAY_FLOWS + 2)
 
 struct flow {
 	int from, to;
@@ -16,6 +17,8 @@ struct flow {
 	int veof; /* to is a pty master: from's EOF is written as its EOF character */
 	int out;  /* container to caller: drained when the container has ended */
 	int done; /* from is at EOF (or failed) */
+	int detach; /* from is an attached terminal: Ctrl-P Ctrl-Q ends the wait ("detached") */
+	int ctrl_p; /* its last byte was Ctrl-P */
 	size_t len, off;
 	char last; /* the last byte written on to */
 	char buf[4096];
@@ -26,9 +29,14 @@ struct relay {
 	int n;
 	int winch_from, winch_to; /* SIGWINCH: the size of from's terminal set on to's */
 	int slot[RELAY_FLOWS];	  /* each flow's pollfd index, -1 if it waits for nothing */
+	/* nsbox attach: a listening socket whose one client gets what the pty master
+	 * (an out flow's from) says, besides its flow's to, and types into it */
+	int listen, client, master, listen_slot, client_slot;
+	int detached; /* a detach flow saw Ctrl-P Ctrl-Q */
 };
 
-/* Read the relay table at arg ({ {from=, to=, own=, veof=, out=}, ..., winch = { from, to } })
+/* Read the relay table at arg ({ {from=, to=, own=, veof=, out=, detach=}, ..., winch = { from, to },
+ * attach = { listen, master } })
  * into r (zeroed, n = 0 if arg is nil). Raises on a malformed table. */
 void relay_parse(lua_State *L, int arg, struct relay *r);
 
@@ -44,5 +52,8 @@ void relay_winch(struct relay *r);
 /* The container has ended: what its side still has buffered goes out, then
  * the fds that are ours are closed. */
 void relay_end(struct relay *r);
+
+/* An out flow is at its end (nsbox attach: the monitor closed the socket). */
+int relay_closed(const struct relay *r);
 
 #endif

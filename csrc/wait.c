@@ -91,12 +91,14 @@ static int ends(int sig)
  * veof = }`, up to 4, and `winch = { from, to }`: on SIGWINCH the size of from's
  * terminal is set on to's), see csrc/relay.h; `kill_after` (ms): SIGKILL once that
  * long has passed since a forwarded SIGINT, SIGTERM, SIGHUP or SIGQUIT (the third
- * result is then true); `kill_in` (ms): SIGKILL once that long has passed from now
+ * result is then true); `watch`: the process is not ours to reap (its end, an out flow's end
+ * or the detach keys on a `detach` flow return "ended", "closed" or "detached" alone);
+ * `kill_in` (ms): SIGKILL once that long has passed from now
  * (a stop: the signal asking it to end was sent already); `timeout` (ms): give up then (false, "timeout": still running).
  * @function wait
  * @tparam integer pidfd
  * @tparam[opt] table forward signal numbers to forward
- * @tparam[opt] table opts relay, kill_after, kill_in, timeout
+ * @tparam[opt] table opts relay, kill_after, kill_in, timeout, watch
  * @treturn string "exited", "killed" or "dumped"
  * @treturn integer exit code or signal number
  * @treturn[opt] boolean true if it was killed when kill_after or kill_in passed (else nothing)
@@ -117,6 +119,8 @@ static int l_wait(lua_State *L)
 	long long kill_after = with_opts ? nsbox_opt_int_field(L, 3, "kill_after", -1) : -1;
 	long long timeout = with_opts ? nsbox_opt_int_field(L, 3, "timeout", -1) : -1;
 	long long kill_in = with_opts ? nsbox_opt_int_field(L, 3, "kill_in", -1) : -1;
+	int watch = with_opts ? nsbox_opt_bool_field(L, 3, "watch", 0) : 0;
+	const char *how = NULL; /* watch: why it returned */
 	if (r.winch_from >= 0)
 		sigaddset(&set, SIGWINCH);
 	int sfd = -1;
@@ -128,7 +132,7 @@ static int l_wait(lua_State *L)
 	int err = 0;
 	for (;;) {
 		if (sfd >= 0) {
-			struct pollfd pf[2 + RELAY_FLOWS] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+			struct pollfd pf[2 + RELAY_FDS] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
 			int n = 2;
 			relay_poll(&r, pf, &n);
 			long long t = -1, now = now_ms();
@@ -154,6 +158,10 @@ static int l_wait(lua_State *L)
 					deadline = now_ms() + kill_after;
 			}
 			relay_move(&r, pf);
+			if (r.detached || (watch && relay_closed(&r)) || (watch && (pf[0].revents & POLLIN))) {
+				how = r.detached ? "detached" : (pf[0].revents & POLLIN) ? "ended" : "closed";
+				break;
+			}
 			if (!(pf[0].revents & POLLIN)) {
 				now = now_ms();
 				if (deadline >= 0 && now >= deadline && !stopped) {
@@ -187,6 +195,10 @@ static int l_wait(lua_State *L)
 		lua_pushboolean(L, 0);
 		lua_pushliteral(L, "timeout");
 		return 2;
+	}
+	if (how) {
+		lua_pushstring(L, how);
+		return 1;
 	}
 	push_status(L, &si);
 	if (!stopped)

@@ -109,7 +109,7 @@ describe("nsbox run", function()
       ["run --readonly=yes true"] = "option '--readonly' takes no value",
       ["run -x true"] = "unknown option '-x'",
       ["frobnicate"] = "unknown command 'frobnicate'",
-      [""] = "a command is needed (run, exec, ps, logs, stop, kill, wait, rm, inspect, import)",
+      [""] = "a command is needed (run, exec, ps, logs, attach, stop, kill, wait, rm, inspect, import)",
       ["exec"] = "missing argument 'container'",
       ["exec somebox"] = "missing argument 'command'",
       ["ps extra"] = "unexpected argument 'extra'",

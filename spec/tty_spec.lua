@@ -111,6 +111,42 @@ describe("nsbox run from a terminal", function()
   end)
 end)
 
+describe("nsbox attach", function()
+  local function cli(args) return H.cli(STATE)(args) end
+
+  it("attaches to a detached -t container: its screen and keys; Ctrl-P Ctrl-Q detaches; exit ends it", function()
+    assert.same({ "att\n", "", 0 }, { cli("run -d -t --name att sh") })
+    finally(function() cli("rm -f att") end)
+    local t = T.spawn({ NSBOX, "attach", "att" }, 24, 80, ENV)
+    t:send("\r")
+    t:expect(PROMPT)
+    t:send("echo $((3 * 4))\r")
+    t:expect("12\r\n")
+    t:expect(PROMPT)
+    t:send("\16\17") -- docker's detach keys
+    assert.equal(0, t:wait())
+    assert.is_true(t:restored())
+    t:close()
+    assert.matches("\natt%s+%d+%s+%-%s+Up", (cli("ps")))
+    local t2 = T.spawn({ NSBOX, "attach", "att" }, 24, 80, ENV)
+    finally(function() t2:close() end)
+    t2:send("\r")
+    t2:expect(PROMPT)
+    t2:send("exit 6\r")
+    assert.equal(6, t2:wait()) -- the container's status
+    assert.is_true(t2:restored())
+    assert.matches("12\r\n", (cli("logs att"))) -- the monitor logged the screen meanwhile
+  end)
+
+  it("refuses a container without a terminal, or none at all", function()
+    assert.equal(0, select(3, cli("run -d --name noterm sleep 100")))
+    finally(function() cli("rm -f noterm") end)
+    assert.same({ "", "nsbox: container noterm was not started detached with a terminal (-d -t): nothing to attach to\n",
+                  125 }, { cli("attach noterm") })
+    assert.same({ "", "nsbox: no container named or with pid 'nothere'\n", 125 }, { cli("attach nothere") })
+  end)
+end)
+
 describe("a script driving the pty (tty = { relay = false })", function()
   it("drives an interactive shell: prompt, input, output, exit", function()
     local box = assert(H.nsbox.container { rootfs = H.rootfs, command = { "sh", "-i" },

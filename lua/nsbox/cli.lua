@@ -135,6 +135,8 @@ local COMMANDS = {
   rm = { usage = "nsbox rm [-f] NAME", words = { "container" }, no_command = true,
          help = "Remove an ended container's entry and log.",
          options = { { name = "force", short = "f", help = "Kill a running one first." } } },
+  attach = { usage = "nsbox attach NAME", words = { "container" }, no_command = true, options = {},
+             help = "Attach your terminal to a detached container started with -t (Ctrl-P Ctrl-Q detaches)." },
   inspect = { usage = "nsbox inspect NAME", words = { "container" }, no_command = true,
               help = "Print a container's entry as JSON: its recipe as run, pid, address, status.", options = {} },
 }
@@ -142,7 +144,7 @@ local COMMANDS = {
 local function help(name)
   if not name then
     local out = { "Usage: nsbox COMMAND [options] ...\n\nLinux containers from namespace primitives.\n\nCommands:" }
-    for _, n in ipairs { "run", "exec", "ps", "logs", "stop", "kill", "wait", "rm", "inspect" } do
+    for _, n in ipairs { "run", "exec", "ps", "logs", "attach", "stop", "kill", "wait", "rm", "inspect" } do
       out[#out + 1] = string.format("  %-8s %s", n, COMMANDS[n].help)
     end
     out[#out + 1] = "  import   Unpack an image into a directory as your own."
@@ -166,7 +168,7 @@ local function parse(argv)
   local c = COMMANDS[name]
   if not c then
     return nil, name and "unknown command '" .. name .. "'" or
-      "a command is needed (run, exec, ps, logs, stop, kill, wait, rm, inspect, import)"
+      "a command is needed (run, exec, ps, logs, attach, stop, kill, wait, rm, inspect, import)"
   end
   local a, opts = { command_name = name, command = {} }, {}
   local short = {}
@@ -426,7 +428,9 @@ local function terminal_options(a, r)
   local want_tty = a.tty
   if want_tty == nil then want_tty = not given and term and core.isatty(1) end
   local input = a.interactive or (not given and term)
-  if a.detach and a.interactive then return nil, "--interactive: not with --detach (nsbox attach is not there yet)" end
+  if a.detach and a.interactive then
+    return nil, "--interactive: not with --detach (nsbox attach gives a -t container your keys)"
+  end
   if want_tty then r.tty = { input = input or false } end
   if not input then
     local null, err = core.openat(nil, "/dev/null", "read")
@@ -483,7 +487,7 @@ local function run(a)
 end
 
 -- nsbox logs, stop, kill, wait, rm, inspect: by name, through nsbox.lifecycle.
-local LIFECYCLE = { logs = true, stop = true, kill = true, wait = true, rm = true, inspect = true }
+local LIFECYCLE = { logs = true, stop = true, kill = true, wait = true, rm = true, inspect = true, attach = true }
 local function lifecycle(a)
   local lc = require "nsbox.lifecycle"
   local name, c = a.container, a.command_name
@@ -507,6 +511,10 @@ local function lifecycle(a)
     if res then io.write(res, "\n") return res end
   elseif c == "rm" then
     res, err = lc.rm(name, a.force)
+  elseif c == "attach" then
+    res, err = lc.attach(name, 0, 1)
+    if res == "detached" then io.write("\r\n") return 0 end
+    if res then return res end
   elseif c == "inspect" then
     res, err = lc.inspect(name)
     if res then io.write(res, "\n") return 0 end

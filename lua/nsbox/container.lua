@@ -439,6 +439,7 @@ local function relay_wait(pidfd, r, io, opts)
   opts = opts or {}
   if io and io.pty and r.tty.relay then
     opts.relay = tty.pty_flows(r.tty, r, io.pty)
+    if io.attach then opts.relay.attach = { io.attach, io.pty } end -- nsbox attach: the monitor's socket
     saved = tty.raw(r.tty, r)
   elseif io and io.flows then
     opts.relay = io.flows
@@ -562,6 +563,7 @@ function Box:start()
   end
   self.pid, self.pidfd, self.net = l.pid, l.pidfd, l.info
   self.pty = self.io.pty -- the script's to drive when tty.relay is false
+  self.io.attach = self.attach_listen
   if self.recorded then
     self.started = os.time()
     local e = state_entry(self)

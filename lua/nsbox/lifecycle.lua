@@ -45,10 +45,16 @@ function M.detach(box, keep, stop_timeout)
     for i, fd in ipairs { null, log, log } do core.dup2(fd, i - 1) end
     local r = box.recipe
     r.stdio = { null, log, log }
-    if type(r.tty) == "table" then r.tty.input = false end
+    local adir
+    if type(r.tty) == "table" then -- nsbox attach connects here
+      r.tty.input = false
+      adir = state.attach_dir()
+      box.attach_listen = adir and core.unix_listen(adir, box.id) or nil
+    end
     box.detached, box.keep_entry, box.record = true, keep, true
     local ok, err = box:start()
     if not ok then
+      if box.attach_listen then core.unlinkat(adir, box.id) end
       core.write(wr, string.format("%d %s", box.status or 125, err or "the start failed"))
       state.remove(box.name, box.id)
       core._exit(1)
@@ -57,6 +63,7 @@ function M.detach(box, keep, stop_timeout)
     core.close(wr)
     local _, note = box:wait { stop_timeout = stop_timeout }
     if note then io.stderr:write("nsbox: ", note, "\n") end
+    if box.attach_listen then core.unlinkat(adir, box.id) end
     core._exit(0)
   end
   core.close(pidfd)
@@ -175,6 +182,39 @@ function M.inspect(what)
   out.owner, out.owner_start, out.starttime, out.exited, out.interpreter, out.flags = nil, nil, nil, nil, nil, nil
   if e.exited then out.pid = nil end
   return state.json.encode(out)
+end
+
+--- Attach the caller's terminal (in, out) to a detached container started with
+-- -t: its screen and its keys, through its monitor, until it ends (its status)
+-- or Ctrl-P Ctrl-Q detaches ("detached").
+function M.attach(what, input, out)
+  local e, err = find(what)
+  if not e then return nil, err end
+  if e.exited then return nil, not_running(e) end
+  if not (e.detached and e.recipe and e.recipe.tty) then
+    return nil, "container " .. e.name .. " was not started detached with a terminal (-d -t): nothing to attach to"
+  end
+  local owner = pidfd_of(e.owner, e.owner_start)
+  if not owner then return nil, not_running(e) end
+  local adir, aerr = state.attach_dir()
+  local sock = adir and core.unix_connect(adir, e.id)
+  if adir then core.close(adir) end
+  if not sock then
+    core.close(owner)
+    return nil, "container " .. e.name .. ": its monitor takes no attach: " .. tostring(aerr or "no socket")
+  end
+  local tty = require "nsbox.tty"
+  local saved = core.isatty(input) and tty.raw({ input = true }, { stdio = { input, out } })
+  local ok, how = pcall(core.wait, owner, nil, { watch = true,
+    relay = { { from = input, to = sock, detach = true }, { from = sock, to = out, out = true } } })
+  tty.restore(saved or nil)
+  core.close(sock)
+  if not ok then core.close(owner) error(how, 0) end
+  if how == "detached" then core.close(owner) return "detached" end
+  local ended = core.pidfd_ended(owner, 2000)
+  core.close(owner)
+  if not ended then return nil, "container " .. e.name .. ": the attach was closed" end
+  return M.wait(e.name)
 end
 
 --- Copy a detached container's log to fd out; follow: and what comes, until it has ended.

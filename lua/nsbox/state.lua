@@ -111,6 +111,11 @@ function M.open_log(e, how)
   return lfd
 end
 
+--- The directory of attach sockets (BASE/attach), open and checked: fd, or nil and a message.
+function M.attach_dir()
+  return open_dir("attach")
+end
+
 --- Remove the log of entry e (a detached container's, { name =, id =, log = true }).
 function M.remove_log(e)
   local name = log_name(e)
