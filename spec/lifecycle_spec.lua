@@ -125,6 +125,28 @@ describe("nsbox run -d", function()
     assert.same({ "done\n", "", 0 }, { nsbox("rm done") })
   end)
 
+  it("keeps its entry and log its user's only: 0600 in 0700 directories", function()
+    assert.equal(0, select(3, nsbox("run -d --name private true")))
+    finally(function() nsbox("rm -f private") end)
+    local e = json((nsbox("inspect private")))
+    for path, mode in pairs { [STATE .. "/containers"] = 448, [STATE .. "/logs"] = 448,
+                              [STATE .. "/containers/private"] = 384, [STATE .. "/logs/" .. e.id] = 384 } do
+      local st = assert(core.stat(path))
+      assert.equal(string.format("%o", mode), string.format("%o", st.mode), path)
+    end
+  end)
+
+  it("its monitor takes its network down when it ends: no veth left", function()
+    H.needs_root("a bridge in a network namespace of the spec's own")
+    -- the veth goes with the container's network namespace (the kernel's clean-up, a moment after)
+    local veths = "ip -o link | grep -c '^[0-9]*: nsb'"
+    local out = H.sh("unshare -n sh -c " .. H.sh_quote(
+      "ip link set lo up; " .. NSBOX .. " run -d --name netd --net bridge --gateway 10.77.0.1/24 sleep 2 >/dev/null; " ..
+      veths .. "; " .. NSBOX .. " wait netd; for i in $(seq 40); do [ $(" .. veths .. ") = 0 ] && break; sleep 0.05; done; " ..
+      veths .. "; " .. NSBOX .. " rm netd >/dev/null") .. " 2>&1")
+    assert.equal("1\n0\n0\n", out) -- the veth while it runs, its status, no veth after
+  end)
+
   it("50 at once: run -d, ps -a, stop and rm of all, nothing left", function()
     local names = {}
     for i = 1, 50 do names[i] = "many" .. i end
@@ -179,11 +201,19 @@ describe("a foreground nsbox run", function()
     end, pid
   end
 
-  it("passes SIGTERM on to the command", function()
-    local pidfd, finish = start { "sh", "-c", "trap 'exit 5' TERM; while :; do sleep 0.1; done" }
-    sleep(0.8)
-    core.kill(pidfd, core.SIGTERM)
-    assert.equal(5, (finish()))
+  it("passes SIGTERM, SIGINT and SIGHUP on to the command", function()
+    for sig, code in pairs { [core.SIGTERM] = 5, [core.SIGINT] = 6, [core.SIGHUP] = 7 } do
+      local pidfd, finish = start { "sh", "-c", "trap 'exit 5' TERM; trap 'exit 6' INT; trap 'exit 7' HUP; " ..
+        "while :; do sleep 0.1; done" }
+      sleep(0.8)
+      core.kill(pidfd, sig)
+      assert.equal(code, (finish()))
+    end
+  end)
+
+  it("gives the command /dev/null as stdin without -i, the caller's with it", function()
+    assert.equal("\n", H.sh("echo x | " .. NSBOX .. " run sh -c 'cat; echo'"))
+    assert.equal("y\n", H.sh("echo y | " .. NSBOX .. " run -i cat"))
   end)
 
   it("ends a command that ignores SIGTERM at the stop timeout: 137 and a note", function()
