@@ -141,6 +141,8 @@ static void attach_move(struct relay *r, const struct pollfd *pf)
 {
 	if (r->listen_slot >= 0 && pf[r->listen_slot].revents) {
 		int c = accept4(r->listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			r->listen = -1; /* no fd left (EMFILE): stop listening rather than spin */
 		if (c >= 0 && r->client >= 0) {
 			static const char busy[] = "nsbox: another nsbox attach holds this container's terminal\r\n";
 			send(c, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -174,7 +176,7 @@ static int step_read(struct relay *r, struct flow *f)
 	}
 	if (f->out) {
 		if (write_all(f->to, f->buf, (size_t)got) < 0)
-			f->done = 1; /* the caller's side is gone: what comes is dropped */
+			f->done = r->hangup = 1; /* the caller's side is gone: a terminal's hangup */
 		/* the attached terminal too; one that does not keep up loses it */
 		if (f->from == r->master && r->client >= 0 &&
 		    send(r->client, f->buf, (size_t)got, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
@@ -225,12 +227,12 @@ void relay_winch(struct relay *r)
 		ioctl(r->winch_to, TIOCSWINSZ, &w);
 }
 
-void relay_end(struct relay *r)
+void relay_end(struct relay *r, int drain)
 {
 	for (int i = 0; i < r->n; i++) {
 		struct flow *f = &r->f[i];
-		/* non-blocking: read to EAGAIN, EOF or EIO */
-		while (f->out && !f->done && step_read(r, f))
+		/* non-blocking: read to EAGAIN, EOF or EIO, or the cap */
+		for (int k = 0; drain && k < 16 && f->out && !f->done && step_read(r, f); k++)
 			;
 		if (f->own && f->to >= 0)
 			close(f->to);

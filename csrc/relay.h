@@ -33,6 +33,7 @@ struct relay {
 	 * (an out flow's from) says, besides its flow's to, and types into it */
 	int listen, client, master, listen_slot, client_slot;
 	int detached; /* a detach flow saw Ctrl-P Ctrl-Q */
+	int hangup;   /* the caller's side of an out flow is gone (EPIPE): the container gets SIGHUP */
 };
 
 /* Read the relay table at arg ({ {from=, to=, own=, veof=, out=, detach=}, ..., winch = { from, to },
@@ -49,9 +50,10 @@ void relay_move(struct relay *r, const struct pollfd *pf);
 /* SIGWINCH arrived: pass the size on. */
 void relay_winch(struct relay *r);
 
-/* The container has ended: what its side still has buffered goes out, then
- * the fds that are ours are closed. */
-void relay_end(struct relay *r);
+/* The wait is over: with drain, what the container's side still has buffered
+ * goes out (64 KiB a flow at most: a process left holding a pty may write on);
+ * then the fds that are ours are closed. */
+void relay_end(struct relay *r, int drain);
 
 /* An out flow is at its end (nsbox attach: the monitor closed the socket). */
 int relay_closed(const struct relay *r);

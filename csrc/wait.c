@@ -89,10 +89,12 @@ static int ends(int sig)
  * caught (no signalfd: e.g. no fd left), nothing is waited for: the error comes back.
  * opts: `relay`, the flows of bytes moved meanwhile (`{ from =, to =, out =, own =,
  * veof = }`, up to 4, and `winch = { from, to }`: on SIGWINCH the size of from's
- * terminal is set on to's), see csrc/relay.h; `kill_after` (ms): SIGKILL once that
+ * terminal is set on to's), see csrc/relay.h; when the caller's end of an out flow is gone
+ * (EPIPE: `nsbox run -t ... | head -1`), the process gets SIGHUP, as from a terminal that closed; `kill_after` (ms): SIGKILL once that
  * long has passed since a forwarded SIGINT, SIGTERM, SIGHUP or SIGQUIT (the third
  * result is then true); `watch`: the process is not ours to reap (its end, an out flow's end
- * or the detach keys on a `detach` flow return "ended", "closed" or "detached" alone);
+ * or the detach keys on a `detach` flow, or a signal of forward, return "ended", "closed",
+ * "detached" or "signalled" alone);
  * `kill_in` (ms): SIGKILL once that long has passed from now
  * (a stop: the signal asking it to end was sent already); `timeout` (ms): give up then (false, "timeout": still running).
  * @function wait
@@ -123,11 +125,20 @@ static int l_wait(lua_State *L)
 	const char *how = NULL; /* watch: why it returned */
 	if (r.winch_from >= 0)
 		sigaddset(&set, SIGWINCH);
+	/* a relay's reader gone (a pipe, `| head`) is EPIPE for that flow, never our death */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, oldpipe;
+	if (r.n > 0)
+		sigaction(SIGPIPE, &ign, &oldpipe);
 	int sfd = -1;
-	if (forwarding && (sfd = forward_fd(&set, &old)) < 0)
-		return nsbox_fail(L, errno, "signalfd");
+	if (forwarding && (sfd = forward_fd(&set, &old)) < 0) {
+		int e = errno;
+		relay_end(&r, 0); /* the fds it owns are closed all the same */
+		if (r.n > 0)
+			sigaction(SIGPIPE, &oldpipe, NULL);
+		return nsbox_fail(L, e, "signalfd");
+	}
 	long long deadline = kill_in >= 0 ? now_ms() + kill_in : -1, give_up = timeout >= 0 ? now_ms() + timeout : -1;
-	int stopped = 0, timed_out = 0;
+	int stopped = 0, timed_out = 0, hung_up = 0;
 	siginfo_t si;
 	int err = 0;
 	for (;;) {
@@ -153,13 +164,23 @@ static int l_wait(lua_State *L)
 					relay_winch(&r);
 					continue;
 				}
+				if (watch) { /* not ours to signal: the signal ends the wait */
+					how = "signalled";
+					continue;
+				}
 				syscall(SYS_pidfd_send_signal, pidfd, (int)ss.ssi_signo, NULL, 0);
 				if (kill_after >= 0 && deadline < 0 && ends((int)ss.ssi_signo))
 					deadline = now_ms() + kill_after;
 			}
 			relay_move(&r, pf);
-			if (r.detached || (watch && relay_closed(&r)) || (watch && (pf[0].revents & POLLIN))) {
-				how = r.detached ? "detached" : (pf[0].revents & POLLIN) ? "ended" : "closed";
+			if (r.hangup && !hung_up && !watch) { /* its output has no reader: as a terminal closed */
+				hung_up = 1;
+				syscall(SYS_pidfd_send_signal, pidfd, SIGHUP, NULL, 0);
+				if (kill_after >= 0 && deadline < 0)
+					deadline = now_ms() + kill_after;
+			}
+			if (how || r.detached || (watch && relay_closed(&r)) || (watch && (pf[0].revents & POLLIN))) {
+				how = how ? how : r.detached ? "detached" : (pf[0].revents & POLLIN) ? "ended" : "closed";
 				break;
 			}
 			if (!(pf[0].revents & POLLIN)) {
@@ -184,7 +205,9 @@ static int l_wait(lua_State *L)
 		}
 	}
 	if (!timed_out)
-		relay_end(&r);
+		relay_end(&r, !r.detached);
+	if (r.n > 0)
+		sigaction(SIGPIPE, &oldpipe, NULL);
 	if (sfd >= 0) {
 		close(sfd);
 		sigprocmask(SIG_SETMASK, &old, NULL);

@@ -94,6 +94,12 @@ describe("nsbox run from a terminal", function()
     assert.matches("a\r\nb\r?\n?.*END", out)
   end)
 
+  it("hangs the container up when the reader of its output goes away (| head), as a closed terminal would", function()
+    local out = H.sh("NSBOX_STATE_DIR=" .. STATE .. " timeout 20 bash -c " ..
+      H.sh_quote(NSBOX .. " run -t sh -c 'while :; do echo y; done' | head -1; echo status=${PIPESTATUS[0]}"))
+    assert.equal("y\r\nstatus=129\n", out) -- SIGHUP, and nsbox neither died of SIGPIPE nor hung
+  end)
+
   it("nsbox exec -t gives the joined command a pty of the container's own", function()
     local name = H.sh("NSBOX_STATE_DIR=" .. STATE .. " " .. NSBOX .. " run -d --name tty-exec sleep 100"):gsub("%s+$", "")
     assert.equal("tty-exec", name)
@@ -211,11 +217,17 @@ describe("no terminal of the caller's in the container", function()
     t:expect("host%$ ")
     t:send(NSBOX .. " run --tty=false -i cat > " .. out .. "/got &\r")
     t:expect("host%$ ")
-    sleep(1.5)
+    -- SIGTTIN: the background nsbox stops at its first read of the terminal (ask until it has)
+    local stopped
+    for _ = 1, 30 do
+      t:send("jobs\r")
+      local shown = t:expect("host%$ ")
+      if shown:find("Stopped", 1, true) then stopped = true break end
+      sleep(0.5)
+    end
+    assert.is_true(stopped, "the background nsbox never stopped")
     t:send("echo typed-$((1 + 1))\r") -- a line typed at the host's prompt
     t:expect("typed%-2") -- the host's shell ran it
-    t:send("jobs\r")
-    t:expect("Stopped") -- SIGTTIN: the background nsbox tried to read the terminal
     t:expect("host%$ ")
     t:send("kill -9 %1; sleep 0.5; jobs\r")
     t:expect("Killed")

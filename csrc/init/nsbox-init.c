@@ -28,6 +28,7 @@
 
 #include <asm-generic/errno.h>
 #include <asm-generic/poll.h>
+#include <asm/ioctls.h>
 #include <asm/signal.h>
 #include <linux/fcntl.h>
 #include <linux/mman.h>
@@ -38,7 +39,6 @@
 #define MSG_NOSIGNAL 0x4000
 
 #define TAKEN NSBOX_INIT_SIGNALS /* signals.h: what init takes and passes on */
-#define TIOCSCTTY 0x540E
 
 /* A session of the command's own, fd 0 its controlling terminal (tty mode):
  * 0, or the errno. setsid fails only for a session leader, which it is then. */

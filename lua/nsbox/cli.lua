@@ -514,6 +514,7 @@ local function lifecycle(a)
   elseif c == "attach" then
     res, err = lc.attach(name, 0, 1)
     if res == "detached" then io.write("\r\n") return 0 end
+    if res == "signalled" then io.write("\r\n") return 130 end
     if res then return res end
   elseif c == "inspect" then
     res, err = lc.inspect(name)

@@ -170,12 +170,14 @@ local function await_exec(sock, path, got)
   local execd
   while true do
     local kind, msg, errno = channel.recv(sock)
-    local fd = kind == "pty" and errno and errno[1]
-    if fd and got and not got.pty and core.is_pty_master(fd) then
+    local fds = kind == "pty" and errno or {}
+    local fd = fds[1]
+    for i = 2, #fds do core.close(fds[i]) end -- one fd is a pty message: any more are dropped
+    if fd and got and got.want_pty and not got.pty and core.is_pty_master(fd) then
       got.pty = fd
     elseif kind == "pty" then
       if fd then core.close(fd) end
-      return nil, "pty: the container sent no pty master", core.EPROTO
+      return nil, "pty: the container sent no pty master (or one not asked for)", core.EPROTO
     elseif kind == nil then
       -- EOF after "exec" is the exec; anything else is a child that died silently.
       if execd and not msg then return true end
@@ -401,7 +403,7 @@ local function forget(self)
     local e = state_entry(self)
     e.exited, e.status, e.finished, e.note, e.starttime = true, self.status, os.time(), self.note, false
     e.started = self.started
-    if state().save(e) then return end
+    if state().save(e, "update") then return end
   end
   state().remove(self.name, self.id)
 end
@@ -420,7 +422,8 @@ end
 -- child gets it, and the relay's part (nil: none of its fds is a terminal).
 local function interposed(r)
   if r.tty then return r.stdio, nil end
-  local plan = tty.interpose(r)
+  local plan, err, errno = tty.interpose(r)
+  if plan == false then return nil, err, errno end
   if not plan then return r.stdio, nil end
   return plan.stdio, plan
 end
@@ -488,8 +491,13 @@ function Box:launch()
     self.cg = cg
   end
   local cr = child_recipe(r, dirs)
-  local plan
-  cr.stdio, plan = interposed(r)
+  local plan, perrno
+  cr.stdio, plan, perrno = interposed(r)
+  if not cr.stdio then
+    release(self)
+    forget(self)
+    return nil, plan, perrno
+  end
   local keep = std_fds(cr.stdio, {})
   for _, fd in ipairs(r.keep_fds) do keep[#keep + 1] = fd end
   local pid, pidfd, psock, path = spawn_side(r, "main", cr, {
@@ -509,7 +517,7 @@ function Box:launch()
     forget(self)
     return nil, pidfd, psock
   end
-  self.io = plan or {}
+  self.io = plan or { want_pty = type(r.tty) == "table" }
   if cr.idmapped or cr.binds then send_trees(r, cr, pid, psock) end
   -- The host side of the network is made while the child sets up its mounts.
   local info, nerr
@@ -668,14 +676,15 @@ function Box:exec(spec)
   if (cg and not cg.v2) or #r.rlimits > 0 then
     setup = function(p) return confine(cg, r.rlimits, p) end
   end
-  local plan
-  r.stdio, plan = interposed(r)
+  local plan, perrno
+  r.stdio, plan, perrno = interposed(r)
+  if not r.stdio then return nil, plan, perrno end
   r.tty_size = type(r.tty) == "table" and tty.size(r.tty, r) or nil
   local pid, pidfd, psock, path = spawn_side(self.recipe, "join", r, { pdeathsig = core.SIGKILL,
                                    cgroup = cg and cg.fd, setup = setup }, std_fds(r.stdio, { self.pidfd }), self.pidfd)
   spawned(plan)
   if not pid then close_relay(plan) return nil, pidfd, psock end
-  local io = plan or {}
+  local io = plan or { want_pty = r.tty_size ~= nil }
   local ok, eno, failed
   ok, err, eno, failed = await_exec(psock, path, io)
   if ok then err = nil end

@@ -93,8 +93,10 @@ local function pidfd_of(pid, start)
   return fd
 end
 
--- Wait for the entry's nsbox (its monitor) to have ended: it records the status, then goes.
+-- Wait for a detached container's monitor to have ended: it records the status,
+-- then goes. (A foreground run's or a script's nsbox lives on past its container.)
 local function owner_done(e, ms)
+  if not e.detached then return true end
   local fd = pidfd_of(e.owner, e.owner_start)
   if not fd then return true end
   local ended = core.pidfd_ended(fd, ms or -1)
@@ -103,6 +105,7 @@ local function owner_done(e, ms)
 end
 
 local function not_running(e)
+  if not e.exited then return "container " .. e.name .. " is not running" end
   return string.format("container %s is not running (it exited with status %s)", e.name, tostring(e.status))
 end
 
@@ -144,8 +147,9 @@ function M.wait(what)
     owner_done(e)
     local after = state.find(e.name, true)
     if not (after and after.id == e.id and after.exited) then
-      return nil, "container " .. e.name .. " has ended; its status went to the nsbox run that started it " ..
-        "(only a detached one's, -d, is kept)"
+      if e.detached then return nil, "container " .. e.name .. " has ended and was removed (--rm or nsbox rm)" end
+      return nil, "container " .. e.name .. " has ended; its status went to the nsbox run or the script that " ..
+        "started it (only a detached one's, -d, is kept)"
     end
     e = after
   end
@@ -205,12 +209,12 @@ function M.attach(what, input, out)
   end
   local tty = require "nsbox.tty"
   local saved = core.isatty(input) and tty.raw({ input = true }, { stdio = { input, out } })
-  local ok, how = pcall(core.wait, owner, nil, { watch = true,
+  local ok, how = pcall(core.wait, owner, { core.SIGTERM, core.SIGHUP, core.SIGINT }, { watch = true,
     relay = { { from = input, to = sock, detach = true }, { from = sock, to = out, out = true } } })
   tty.restore(saved or nil)
   core.close(sock)
   if not ok then core.close(owner) error(how, 0) end
-  if how == "detached" then core.close(owner) return "detached" end
+  if how == "detached" or how == "signalled" then core.close(owner) return how end
   local ended = core.pidfd_ended(owner, 2000)
   core.close(owner)
   if not ended then return nil, "container " .. e.name .. ": the attach was closed" end

@@ -214,8 +214,9 @@ end
 -- command, ...: what `ps` and `exec` need). A name another entry holds (its nsbox
 -- or its container still runs) is refused: "name NAME is in use".
 -- @tparam table entry name, id, and pid, command, ip, env, ... once started
+-- @tparam[opt] string only "update": never claim the name (an entry removed meanwhile stays removed)
 -- @treturn boolean|nil true, or nil and a message
-function M.save(entry)
+function M.save(entry, only)
   assert(type(entry.name) == "string" and type(entry.id) == "string", "state.save: name and id expected")
   local e = {}
   for k, v in pairs(entry) do e[k] = v end
@@ -226,6 +227,7 @@ function M.save(entry)
   return locked(function(fd, dir)
     local old = read_entry(fd, e.name)
     if old and old.id == e.id then return write_entry(fd, e, "update") end
+    if only == "update" then return nil, "state entry " .. e.name .. ": gone" end
     local in_use = "name " .. e.name .. " is in use"
     if old and old.exited == true then in_use = in_use .. " by a container that has ended (nsbox rm " .. e.name .. ")" end
     if old and held(old) then return nil, in_use end

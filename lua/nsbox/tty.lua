@@ -59,14 +59,21 @@ end
 --- Pipes between the container and each stdio fd of the caller's that is a
 -- terminal (no pty): the child's stdio (r.stdio with those replaced), the
 -- relay's flows, the child's ends (closed once it is spawned) and the relay's
--- own (closed when the box is done). Nil when no fd is a terminal.
+-- own (closed when the box is done). Nil when no fd is a terminal; false,
+-- message, errno when a pipe could not be made (none is left open then).
 function M.interpose(r)
   local stdio, flows, theirs, ours = {}, {}, {}, {}
   for i = 1, 3 do
     local fd = caller(r, i)
     stdio[i] = r.stdio[i]
     if core.isatty(fd) then
-      local rd, wr = assert(core.pipe())
+      local rd, wr, errno = core.pipe()
+      if not rd then
+        for _, x in ipairs(theirs) do core.close(x) end
+        for _, x in ipairs(ours) do core.close(x) end
+        for _, f in ipairs(flows) do if f.own then core.close(f.to) end end
+        return false, "stdio: a pipe in place of the caller's terminal: " .. tostring(wr), errno
+      end
       if i == 1 then
         stdio[1], theirs[#theirs + 1] = rd, rd
         flows[#flows + 1] = { from = fd, to = wr, own = true } -- the relay closes wr
