@@ -14,6 +14,19 @@
 #include <termios.h>
 #include <unistd.h>
 
+/* A field { fd, fd } of the relay table at arg, if it is there. */
+static void fd_pair(lua_State *L, int arg, const char *name, int *a, int *b)
+{
+	if (lua_getfield(L, arg, name) == LUA_TTABLE) {
+		lua_geti(L, -1, 1);
+		lua_geti(L, -2, 2);
+		*a = (int)luaL_checkinteger(L, -2);
+		*b = (int)luaL_checkinteger(L, -1);
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
+}
+
 void relay_parse(lua_State *L, int arg, struct relay *r)
 {
 	memset(r, 0, sizeof *r);
@@ -41,22 +54,8 @@ void relay_parse(lua_State *L, int arg, struct relay *r)
 		fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK);
 		lua_pop(L, 1);
 	}
-	if (lua_getfield(L, arg, "attach") == LUA_TTABLE) {
-		lua_geti(L, -1, 1);
-		lua_geti(L, -2, 2);
-		r->listen = (int)luaL_checkinteger(L, -2);
-		r->master = (int)luaL_checkinteger(L, -1);
-		lua_pop(L, 2);
-	}
-	lua_pop(L, 1);
-	if (lua_getfield(L, arg, "winch") == LUA_TTABLE) {
-		lua_geti(L, -1, 1);
-		lua_geti(L, -2, 2);
-		r->winch_from = (int)luaL_checkinteger(L, -2);
-		r->winch_to = (int)luaL_checkinteger(L, -1);
-		lua_pop(L, 2);
-	}
-	lua_pop(L, 1);
+	fd_pair(L, arg, "attach", &r->listen, &r->master);
+	fd_pair(L, arg, "winch", &r->winch_from, &r->winch_to);
 }
 
 /* Write all of buf on a caller's (blocking) fd; 0, or -1 if it is gone. */

@@ -20,7 +20,7 @@ local function held()
   return out
 end
 
-local function sleep(s) os.execute("sleep " .. s) end
+local sleep = H.sleep
 
 describe("nsbox run -d", function()
   teardown(function() H.rm(STATE) end)

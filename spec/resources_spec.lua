@@ -39,7 +39,7 @@ local function leftovers()
   return out
 end
 
-local function sleep(s) os.execute("sleep " .. s) end
+local sleep = H.sleep
 
 describe("resources", function()
   if H.needs_root("cgroups of the host (unprivileged: see the last block)") then return end

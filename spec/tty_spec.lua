@@ -19,7 +19,7 @@ local function shell(args, rows, cols)
   return t
 end
 
-local function sleep(s) os.execute("sleep " .. s) end
+local sleep = H.sleep
 
 describe("nsbox run from a terminal", function()
   teardown(function() H.rm(STATE) end)
@@ -209,7 +209,7 @@ describe("no terminal of the caller's in the container", function()
   it("a container started in the background does not read the terminal it was started from", function()
     local out = H.tmpdir("tty-bg")
     -- bash: a shell with job control (dash without set -m gives a background job /dev/null)
-    local t = T.spawn({ "/bin/bash", "--norc", "--noprofile", "-i" }, 24, 80, { "PS1=host$ " })
+    local t = T.spawn({ "/bin/bash", "--norc", "--noprofile", "-i" }, 24, 80, { "PS1=host$ ", ENV[1] })
     finally(function()
       t:close()
       H.rm(out)
@@ -236,5 +236,12 @@ describe("no terminal of the caller's in the container", function()
     local f = assert(io.open(out .. "/got"))
     assert.equal("", f:read("a")) -- nothing it typed reached the container
     f:close()
+    -- the entry of the killed nsbox is reaped by the next ps
+    local ps = H.sh("NSBOX_STATE_DIR=" .. STATE .. " " .. NSBOX .. " ps -a --json")
+    assert.matches("^%[.*%]", ps)
+    assert.not_matches('"command":%["cat"%]', ps)
+    for _, id in ipairs(core.readdir(STATE .. "/containers") or {}) do
+      assert.not_matches('"command":%["cat"%]', H.read_file(STATE .. "/containers/" .. id))
+    end
   end)
 end)

@@ -124,6 +124,9 @@ function H.rm(...)
   for _, d in ipairs { ... } do os.execute("rm -rf " .. sh_quote(d)) end
 end
 
+--- Sleep s seconds (a fraction too), as the specs that wait for a process do.
+function H.sleep(s) os.execute("sleep " .. s) end
+
 --- A new empty temporary file under H.TMP; tag names it.
 function H.tmpname(tag) return mktemp("", tag) end
 
