@@ -19,20 +19,27 @@ MANDIR   ?= $(PREFIX)/share/man
 # (lua-cjson: the JSON of the state entries and `nsbox ps --json`, and the specs').
 # The tests' on top: busted and the real clients the specs drive, luarocks (the install
 # spec), strace (a spec traces a set-up's syscalls), uidmap (newuidmap for id ranges), and
-# the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db).
-DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev libseccomp-dev busybox-static lua-cjson
+# the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db), nft (the
+# specs read nsbox's table with it) and dnsmasq (the specs' "internet" serves DNS).
+DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev libnftnl-dev libseccomp-dev \
+             busybox-static lua-cjson
 TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua-ldoc \
-             lua-markdown groff-base man-db strace uidmap debootstrap
+             lua-markdown groff-base man-db strace uidmap debootstrap nftables dnsmasq-base
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
 RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/rtnl_neigh.c csrc/nl.c
-SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS) csrc/scmp.c,$(wildcard csrc/*.c))
+# nsbox.nft: nsbox's nftables table (masquerade), loaded on first use (only it needs libnftnl)
+NFT_SRCS := csrc/nft.c csrc/nft_lua.c
+SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS) $(NFT_SRCS) csrc/scmp.c,$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
 # the rules it shares with nsbox.core (interface names, addresses) are linked into both
 RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o build/obj/addr.o build/obj/ifname.o
 SO       := lua/nsbox/core.so
 SO_RTNL  := lua/nsbox/rtnl.so
+SO_NFT   := lua/nsbox/nft.so
+NFT_OBJS := $(NFT_SRCS:csrc/%.c=build/obj/%.o) build/obj/nl.o build/obj/common.o build/obj/addr.o
+NFT_LIBS ?= -lnftnl -lmnl
 # nsbox.scmp: seccomp profiles compiled to BPF, loaded on first use (only it needs libseccomp)
 SO_SCMP  := lua/nsbox/scmp.so
 SECCOMP_LIBS ?= -lseccomp
@@ -47,7 +54,7 @@ RUNENV   := LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' LUA_CPATH=
 SHELL    := /bin/bash
 
 .PHONY: all deps deps-demo lint rootfs debian-image test vmtest demo bench install clean helper install-helper doc
-all: $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) $(BC)
+all: $(SO) $(SO_RTNL) $(SO_NFT) $(SO_SCMP) $(SECCOMP_DEFAULT) $(BC)
 
 build/lua/nsbox/%.lua: lua/nsbox/%.lua
 	@mkdir -p $(@D)
@@ -77,6 +84,9 @@ build/obj/stub.o: csrc/stub.c $(INIT_BIN) $(wildcard csrc/*.h)
 
 $(SO_RTNL): $(RTNL_OBJS)
 	$(CC) -shared -o $@ $(RTNL_OBJS) $(LIBS)
+
+$(SO_NFT): $(NFT_OBJS)
+	$(CC) -shared -o $@ $(NFT_OBJS) $(NFT_LIBS)
 
 $(SECCOMP_DEFAULT): lua/nsbox/seccomp.lua $(SO) $(SO_SCMP)
 	LUA_PATH='$(CURDIR)/lua/?.lua;;' LUA_CPATH='$(CURDIR)/lua/?.so;;' $(LUA) -e \
@@ -131,7 +141,7 @@ $(ROOTFS)/bin/busybox: $(BUSYBOX)
 # then the VM's (vmtest, below) unless VMTEST=0.
 VMTEST   ?= 1
 # (the Debian image as root only: debootstrap needs it, and so do the specs that use it)
-test: deps $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs $(if $(filter 0,$(shell id -u)),debian-image)
+test: deps $(SO) $(SO_RTNL) $(SO_NFT) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs $(if $(filter 0,$(shell id -u)),debian-image)
 	@mkdir -p build && rm -f build/vmtest.tap build/lint.tap
 	set -o pipefail; $(MAKE) --no-print-directory lint; lint=$$?; \
 	$(RUNENV) $(LUA) /usr/bin/busted --lua=$(LUA) -o TAP spec 2>&1 | tee build/test.tap; \
@@ -146,7 +156,7 @@ VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spe
             spec/failure_spec.lua spec/netns_helper_spec.lua spec/channel_spec.lua \
             spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
             spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua \
-            spec/resources_spec.lua spec/seccomp_spec.lua
+            spec/resources_spec.lua spec/seccomp_spec.lua spec/egress_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)
@@ -159,12 +169,12 @@ lint:
 	@grep -q '^ok' build/lint.tap
 
 demo: deps-demo
-	@$(MAKE) -s $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs
+	@$(MAKE) -s $(SO) $(SO_RTNL) $(SO_NFT) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs
 	$(LUA) examples/ns-process.lua
 
 # Side by side with the C floor, unshare, bwrap, crun and runc; writes bench/RESULTS.md (root).
 BENCH_DEBS := hyperfine bubblewrap crun runc time python3
-bench: deps $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs build/bench/clock.so
+bench: deps $(SO) $(SO_RTNL) $(SO_NFT) $(SO_SCMP) $(SECCOMP_DEFAULT) rootfs build/bench/clock.so
 	@$(MAKE) -s deps DEBS="$(BENCH_DEBS)"
 	$(RUNENV) $(LUA) $(CURDIR)/bench/run.lua
 
@@ -178,10 +188,10 @@ doc: deps
 	rm -rf build/doc
 	ldoc -c config.ld .
 
-install: $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT) $(BC)
+install: $(SO) $(SO_RTNL) $(SO_NFT) $(SO_SCMP) $(SECCOMP_DEFAULT) $(BC)
 	install -d $(LMOD)/nsbox $(CMOD)/nsbox $(BINDIR)
 	install -m 644 $(BC) $(LMOD)/nsbox/
-	install -m 755 $(SO) $(SO_RTNL) $(SO_SCMP) $(CMOD)/nsbox/
+	install -m 755 $(SO) $(SO_RTNL) $(SO_NFT) $(SO_SCMP) $(CMOD)/nsbox/
 	sed '1s|.*|#!$(LUA_BIN)|' bin/nsbox > $(BINDIR)/nsbox && chmod 755 $(BINDIR)/nsbox
 	install -d $(MANDIR)/man1
 	install -m 644 man/nsbox.1 $(MANDIR)/man1/nsbox.1
@@ -196,12 +206,12 @@ HELPER_LDFLAGS    ?= -pie -Wl,-z,relro,-z,now
 
 helper: $(HELPER)
 HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c csrc/rtnl_neigh.c csrc/addr.c \
-                     csrc/ifname.c csrc/starttime.c csrc/randhex.c
+                     csrc/ifname.c csrc/starttime.c csrc/randhex.c csrc/nft.c
 $(HELPER): $(HELPER_SRCS) $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(HELPER_CFLAGS) -std=c11 -Wall -Wextra -Werror \
 	  -DNSBOX_NETNS_CONF='"$(NSBOX_NETNS_CONF)"' -DNSBOX_NETNS_STATE='"$(NSBOX_NETNS_STATE)"' \
-	  $(HELPER_LDFLAGS) -o $@ $(HELPER_SRCS) -lmnl
+	  $(HELPER_LDFLAGS) -o $@ $(HELPER_SRCS) -lnftnl -lmnl
 
 # Setuid root: only by this explicit target, never by `make install`. Keeps an existing config.
 install-helper: $(HELPER)
@@ -210,10 +220,11 @@ install-helper: $(HELPER)
 	install -d -o root -g root -m 755 $(dir $(NSBOX_NETNS_CONF))
 	[ -e $(NSBOX_NETNS_CONF) ] || { printf '%s\n' \
 	  '# nsbox-netns: the bridges unprivileged users may attach their containers to.' \
-	  '# One line each:  bridge NAME GATEWAY/PREFIX   (the bridge is created if missing,' \
-	  '# with GATEWAY on it; addresses are leased from the rest of the subnet).' \
+	  '# One line each:  bridge NAME GATEWAY/PREFIX [nat]   (the bridge is created if missing,' \
+	  '# with GATEWAY on it; addresses are leased from the rest of the subnet; nat: egress,' \
+	  '# the subnet masqueraded in table inet nsbox and IPv4 forwarding turned on).' \
 	  '# This file and its directory must be owned by root and writable by root only.' \
 	  '#bridge brg0 10.10.10.1/24' > $(NSBOX_NETNS_CONF) && chmod 644 $(NSBOX_NETNS_CONF); }
 
 clean:
-	rm -rf build $(SO) $(SO_RTNL) $(SO_SCMP) $(SECCOMP_DEFAULT)
+	rm -rf build $(SO) $(SO_RTNL) $(SO_NFT) $(SO_SCMP) $(SECCOMP_DEFAULT)

@@ -10,11 +10,17 @@
 
 int nl_open(struct nl *n)
 {
+	return nl_open_proto(n, NETLINK_ROUTE);
+}
+
+int nl_open_proto(struct nl *n, int proto)
+{
 	int one = 1, e;
 
 	n->err = 0;
 	n->ext[0] = '\0';
-	n->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	n->proto = proto;
+	n->sock = mnl_socket_open2(proto, SOCK_CLOEXEC);
 	if (!n->sock)
 		return errno;
 	if (mnl_socket_bind(n->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -145,7 +151,7 @@ int nl_dump(struct nl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void (*reset)(void 
 			/* The rest of the interrupted dump is still queued on the old
 			 * socket: a new one starts clean. */
 			nl_close(n);
-			if ((err = nl_open(n)))
+			if ((err = nl_open_proto(n, n->proto)))
 				return err;
 			if (reset)
 				reset(data);
@@ -156,4 +162,55 @@ int nl_dump(struct nl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void (*reset)(void 
 	}
 	snprintf(n->ext, sizeof n->ext, "dump interrupted by concurrent changes %d times", NL_DUMP_TRIES);
 	return EINTR;
+}
+
+/* An answer to one message of a batch: keep the first error and its text. */
+static void batch_answer(struct nl *n, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	int saved = n->err;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof e->error) {
+		if (!saved)
+			n->err = EBADMSG;
+		return;
+	}
+	if (e->error == 0 || saved)
+		return;
+	n->err = 0;
+	ctl_cb(nlh, n);   /* sets n->err and n->ext */
+}
+
+int nl_batch(struct nl *n, const void *buf, size_t len, unsigned int first, unsigned int last)
+{
+	unsigned int left = last - first + 1;
+
+	n->err = 0;
+	n->ext[0] = '\0';
+	if (!n->sock)
+		return EBADF;
+	if (mnl_socket_sendto(n->sock, buf, len) < 0)
+		return errno;
+	while (left) {
+		ssize_t got = mnl_socket_recvfrom(n->sock, n->buf, sizeof n->buf);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return errno;
+		int rest = (int)got;
+		for (const struct nlmsghdr *h = (const struct nlmsghdr *)n->buf; mnl_nlmsg_ok(h, rest);
+		     h = mnl_nlmsg_next(h, &rest)) {
+			if (h->nlmsg_pid != n->portid || h->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if (h->nlmsg_seq < first || h->nlmsg_seq > last) {
+				/* the begin or end message failed (no permission, no
+				 * nf_tables): nothing of the batch was looked at */
+				batch_answer(n, h);
+				return n->err ? n->err : EPROTO;
+			}
+			batch_answer(n, h);
+			left--;
+		}
+	}
+	return n->err;
 }

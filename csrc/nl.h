@@ -1,5 +1,5 @@
-/* One netlink (NETLINK_ROUTE) transport over libmnl, without Lua: shared by the
- * rtnetlink bindings (rtnl*.c) and the setuid helper (nsbox-netns.c).
+/* One netlink transport over libmnl, without Lua: shared by the rtnetlink
+ * bindings (rtnl*.c), the nftables ones (nft*.c) and the setuid helper.
  * A socket (CLOEXEC) with its port id and sequence numbers; requests built one
  * at a time in n->req; replies read until the ack or the end of a dump, with
  * the kernel's extended-ack text kept for the error message; dumps that a
@@ -18,6 +18,7 @@
 
 struct nl {
 	struct mnl_socket *sock;
+	int proto;             /* NETLINK_ROUTE (nl_open) or another (nl_open_proto) */
 	unsigned int portid, seq;
 	int err;               /* errno of the last NLMSG_ERROR, 0 if none */
 	char ext[256];         /* its extended-ack message, "" if none */
@@ -27,9 +28,11 @@ struct nl {
 	_Alignas(8) char buf[NL_BUFSIZE];       /* replies */
 };
 
-/* Open and bind the socket (extended acks on where the kernel has them);
- * n->seq goes on from where it is. 0 or an errno. */
+/* Open and bind a NETLINK_ROUTE socket (extended acks on where the kernel has
+ * them); n->seq goes on from where it is. 0 or an errno. */
 int nl_open(struct nl *n);
+/* The same for another netlink protocol (NETLINK_NETFILTER). */
+int nl_open_proto(struct nl *n, int proto);
 /* Close it (again is harmless). */
 void nl_close(struct nl *n);
 
@@ -48,5 +51,12 @@ int nl_talk(struct nl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
  * NL_DUMP_TRIES times: it never ends as a partial result. 0 or an errno
  * (EINTR if every run was interrupted). */
 int nl_dump(struct nl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void (*reset)(void *data), void *data);
+
+/* Send an nfnetlink batch of len bytes in buf: a batch-begin message, the
+ * messages whose sequence numbers run from first to last (each with NLM_F_ACK:
+ * the kernel answers each), and a batch-end. The kernel applies all or none.
+ * Reads every answer; 0 or the errno of the first message that failed (n->ext
+ * explains). */
+int nl_batch(struct nl *n, const void *buf, size_t len, unsigned int first, unsigned int last);
 
 #endif

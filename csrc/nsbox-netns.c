@@ -11,7 +11,9 @@
  * for the address is set to at once). A bridge that exists already must have the
  * config's gateway address, or no IPv4 address at all (it then gets it): one with
  * another is refused, as it may not be nsbox's. A bridge made here is marked with
- * the alias "nsbox", as nsbox.net marks its own. Prints
+ * the alias "nsbox", as nsbox.net marks its own. A bridge the config marks "nat" gets
+ * egress: its subnet masqueraded in table inet nsbox (nft.c; a table of that name
+ * nsbox did not make is refused) and IPv4 forwarding on. Prints
  *   host=<hostif> interface=eth0 address=<a.b.c.d>/<prefix> gateway=<gw>
  * in one write that never waits (stdout must be a pipe or a socket) and exits 0;
  * otherwise one "nsbox-netns: <reason>" line on stderr, exit 1 (2 for a usage
@@ -47,6 +49,7 @@
 #include "addr.h"
 #include "ifname.h"
 #include "lease.h"
+#include "nft.h"
 #include "nl.h"
 #include "randhex.h"
 #include "rtnl_neigh.h"
@@ -65,7 +68,7 @@ struct ctx {
 	uid_t uid;
 	const char *bridge;
 	uint32_t gw, want, addr;
-	int prefix, leased, pidfd, procfd, netfd;
+	int prefix, nat, leased, pidfd, procfd, netfd;
 	struct nl nl;                           /* the netlink transport (nl.c) */
 	char why[sizeof ((struct nl *)0)->ext + 3]; /* " (extended-ack text)" of the last error */
 	struct { int index; unsigned flags; char name[IFNAMSIZ], kind[32]; } link;
@@ -470,13 +473,13 @@ static int check_conf(struct ctx *c)
 	int found = 0;
 	char *l = buf;
 	for (int line = 1; l && *l; line++) {
-		char *end = strchr(l, '\n'), *hash, *tok[4], *save = NULL;
+		char *end = strchr(l, '\n'), *hash, *tok[5], *save = NULL;
 		int nt = 0;
 		if (end)
 			*end = '\0';
 		if ((hash = strchr(l, '#')))
 			*hash = '\0';
-		for (char *t = strtok_r(l, " \t\r", &save); t && nt < 4; t = strtok_r(NULL, " \t\r", &save))
+		for (char *t = strtok_r(l, " \t\r", &save); t && nt < 5; t = strtok_r(NULL, " \t\r", &save))
 			tok[nt++] = t;
 		l = end ? end + 1 : NULL;
 		if (nt == 0)
@@ -484,19 +487,50 @@ static int check_conf(struct ctx *c)
 		uint32_t gw;
 		int prefix = 0;
 		uint32_t host = 0;
-		if (nt == 3 && !nsbox_ip4_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
+		if (nt >= 3 && !nsbox_ip4_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
 			host = gw & (0xffffffffu >> prefix); /* the gateway's host part */
-		if (nt != 3 || strcmp(tok[0], "bridge") || !nsbox_ifname_ok(tok[1], strlen(tok[1])) || host == 0 ||
-		    host == 0xffffffffu >> prefix)
-			return say(1, "%s:%d: malformed line (expected: bridge NAME GATEWAY/PREFIX)", path, line);
+		if (nt < 3 || nt > 4 || (nt == 4 && strcmp(tok[3], "nat")) || strcmp(tok[0], "bridge") ||
+		    !nsbox_ifname_ok(tok[1], strlen(tok[1])) || host == 0 || host == 0xffffffffu >> prefix)
+			return say(1, "%s:%d: malformed line (expected: bridge NAME GATEWAY/PREFIX [nat])", path, line);
 		if (!found && !strcmp(tok[1], c->bridge))
-			found = 1, c->gw = gw, c->prefix = prefix;
+			found = 1, c->gw = gw, c->prefix = prefix, c->nat = nt == 4;
 	}
 	if (!found)
 		return say(1, "bridge %s is not allowed by %s", safe(c->bridge, nm, sizeof nm), path);
 	struct lease_error e;
 	if (c->want && lease_check(c->gw, c->prefix, c->want, &e))
 		return say_lease(&e);
+	return 0;
+}
+
+/* Egress for a bridge the config marks nat: its subnet masqueraded (table inet
+ * nsbox, nft.c) and IPv4 forwarding on. On its own netfilter socket; the
+ * rtnetlink one is reopened after, for the veth. */
+static int ensure_nat(struct ctx *c)
+{
+	char fwd = 0, g[INET_ADDRSTRLEN];
+	int added, e, fd;
+
+	nl_close(&c->nl);
+	if ((e = nl_open_proto(&c->nl, NETLINK_NETFILTER)))
+		return say(1, "netfilter socket: %s", strerror(e));
+	e = nft_masquerade(&c->nl, c->gw & (0xffffffffu << (32 - c->prefix)), c->prefix,
+			   NSBOX_NETNS_STATE "/nft.lock", &added);
+	snprintf(c->why, sizeof c->why, "%s%s%s", c->nl.ext[0] ? " (" : "", c->nl.ext, c->nl.ext[0] ? ")" : "");
+	nl_close(&c->nl);
+	if (e)
+		return say(1, "masquerade of %s/%d (bridge %s is marked nat): %s%s", nsbox_ip4_format(c->gw, g),
+			   c->prefix, c->bridge, strerror(e), c->why);
+	fd = open("/proc/sys/net/ipv4/ip_forward", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &fwd, 1, 0) != 1 || (fwd != '1' && pwrite(fd, "1", 1, 0) != 1)) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		return say(1, "turning IPv4 forwarding on: %s", strerror(e));
+	}
+	close(fd);
+	if ((e = nl_open(&c->nl)))
+		return say(1, "netlink socket: %s", strerror(e));
 	return 0;
 }
 
@@ -543,7 +577,7 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (r)
 		return say_lease(&le);
 	c->leased = 1;
-	if (add_veth(c) || set_neigh(c))
+	if ((c->nat && ensure_nat(c)) || add_veth(c) || set_neigh(c))
 		return 1;
 	/* the reply decides whether what we made is kept: it must not wait */
 	char out[128];

@@ -36,6 +36,7 @@ dependencies = {
 external_dependencies = {
    MNL = { header = "libmnl/libmnl.h", library = "mnl" },
    SECCOMP = { header = "seccomp.h", library = "seccomp" },
+   NFTNL = { header = "libnftnl/table.h", library = "nftnl" },
 }
 
 build = {
@@ -44,10 +45,11 @@ build = {
    type = "make",
    build_variables = {
       CFLAGS = "$(CFLAGS)",
-      LUA_INC = "-I$(LUA_INCDIR) -I$(MNL_INCDIR) -I$(SECCOMP_INCDIR)",
+      LUA_INC = "-I$(LUA_INCDIR) -I$(MNL_INCDIR) -I$(SECCOMP_INCDIR) -I$(NFTNL_INCDIR)",
       LUAC = "$(LUA_BINDIR)/luac5.4",
       LIBS = "-L$(MNL_LIBDIR) -lmnl",
       SECCOMP_LIBS = "-L$(SECCOMP_LIBDIR) -lseccomp",
+      NFT_LIBS = "-L$(NFTNL_LIBDIR) -L$(MNL_LIBDIR) -lnftnl -lmnl",
    },
    install_variables = {
       PREFIX = "$(PREFIX)",

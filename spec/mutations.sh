@@ -128,5 +128,22 @@ mutation dump-retry spec/rtnl_spec.lua 'come.back.whole.while.links' \
 mutation channel-eof-is-death spec/channel_spec.lua 'await.treats.EOF.as.the.parent' \
   lua/nsbox/channel.lua '  if got == nil and payload == nil then core._exit(1) end' '  local _ = 0'
 
+# Issue 15's egress (table inet nsbox).
+E=spec/egress_spec.lua
+mutation masquerade $E 'masquerades.the.bridge.s.subnet' \
+  csrc/nft.c '	    add_expr(r, nftnl_expr_alloc("masq")) ||' '	    0 ||'
+mutation ip-forward $E 'masquerades.the.bridge.s.subnet' \
+  lua/nsbox/nat.lua '  ok, err = forwarding()' '  ok, err = true, nil'
+mutation masquerade-once $E 'adds.a.subnet.s.rule.once' \
+  csrc/nft.c '		if (have == 1)' '		if (have == 2)'
+mutation masquerade-mended $E 'puts.the.rule.back' \
+  csrc/nft.c '		if (have == 1)' '		if (have >= 0)'
+mutation foreign-table $E 'refuses.a.table.inet.nsbox' \
+  csrc/nft.c '	if (state == NFT_TABLE_FOREIGN) {' '	if (0) {'
+mutation forward-drop-warning $E 'another.table.s.forward.chain.drops' \
+  lua/nsbox/nat.lua '    warn_drops(nft, bridge)' '    local _ = warn_drops'
+mutation nat-false $E 'gives.no.egress.with.nat' \
+  lua/nsbox/net.lua '  n.nat = v.nat ~= false' '  n.nat = true'
+
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

@@ -138,7 +138,8 @@ describe("nsbox-netns, the setuid network helper", function()
     assert(core.unshare(core.CLONE_NEWNET))
     T = tempdir()
     conf, state, helper = T .. "/netns.conf", T .. "/state", T .. "/nsbox-netns"
-    write(conf, "# bridges unprivileged users may join\nbridge tbr0 10.99.0.1/24\n\nbridge tbrx 10.98.0.1/24 # not a bridge\n", "0644")
+    write(conf, "# bridges unprivileged users may join\nbridge tbr0 10.99.0.1/24\n\nbridge tbrx 10.98.0.1/24 # not a bridge\n" ..
+      "bridge tbrn 10.97.0.1/24 nat\n", "0644")
     build(helper, conf, state)
   end)
 
@@ -259,6 +260,19 @@ describe("nsbox-netns, the setuid network helper", function()
     no_new_lease(before)
   end)
 
+  it("masquerades the subnet of a bridge the config marks nat, and only of that one", function()
+    local function rules() return sh("nft list table inet nsbox 2>/dev/null | grep -o 'masquerade .*'") end
+    assert.equal(0, (attach("attach " .. target() .. " tbr0")))
+    assert.equal("", rules())
+    assert.equal("0\n", read("/proc/sys/net/ipv4/ip_forward"))
+    local code, out, err = attach("attach " .. target() .. " tbrn")
+    assert.same({ 0, "" }, { code, err }, out)
+    assert.equal('masquerade comment "nsbox masquerade 10.97.0.0/24"\n', rules())
+    assert.equal("1\n", read("/proc/sys/net/ipv4/ip_forward"))
+    assert.equal(0, (attach("attach " .. target() .. " tbrn")))
+    assert.equal('masquerade comment "nsbox masquerade 10.97.0.0/24"\n', rules()) -- once
+  end)
+
   describe("refuses, touching nothing,", function()
     -- Each case: words after the helper (with PID replaced), expected exit code and
     -- stderr (a Lua pattern, anchored), and how to make the target.
@@ -349,6 +363,7 @@ describe("nsbox-netns, the setuid network helper", function()
     end)
 
     for i, bad in ipairs { "bridge tbr1 10.99.1.1", "bridge tbr1 10.99.1.0/24", "bridge tbr1 10.99.1.1/24 extra",
+                           "bridge tbr1 10.99.1.1/24 nat extra", "bridge tbr1 10.99.1.1/24 NAT",
                            "allow tbr1 10.99.1.1/24", "bridge tbr1/x 10.99.1.1/24" } do
       it("a malformed config file (" .. bad .. ")", function()
         local dir = T .. "/bad" .. i
@@ -357,7 +372,7 @@ describe("nsbox-netns, the setuid network helper", function()
         build(dir .. "/nsbox-netns", dir .. "/netns.conf", state)
         local pid = target()
         local code, _, err = attach("attach " .. pid .. " tbr0", dir .. "/nsbox-netns")
-        assert.same({ 1, "nsbox-netns: " .. dir .. "/netns.conf:3: malformed line (expected: bridge NAME GATEWAY/PREFIX)\n" },
+        assert.same({ 1, "nsbox-netns: " .. dir .. "/netns.conf:3: malformed line (expected: bridge NAME GATEWAY/PREFIX [nat])\n" },
           { code, err })
       end)
     end

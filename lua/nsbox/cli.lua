@@ -53,6 +53,8 @@ local COMMANDS = {
       { name = "bridge", arg = "NAME", help = "Bridge to attach to (implies --net bridge; default brg0)." },
       { name = "ip", arg = "CIDR", help = "Address inside, CIDR (default: leased from the bridge's subnet)." },
       { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
+      { name = "nat", bool = true, help = "Egress: masquerade the bridge's subnet, IPv4 forwarding on " ..
+        "(the default with a bridge); --nat=false: the containers reach the bridge only." },
       { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
       { name = "layer", arg = "DIR", many = true, help =
         "A lower layer under the rootfs (overlayfs form; the first given is the highest)." },
@@ -343,9 +345,9 @@ function M.recipe(a)
   local err
   r.env, err = env_option(a.env)
   if err then return nil, err end
-  if a.net == "bridge" or a.bridge or a.ip or a.gateway then
-    if a.net == "none" then return nil, "--net none: conflicts with --bridge, --ip and --gateway" end
-    r.network = { bridge = a.bridge, address = a.ip, gateway = a.gateway }
+  if a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil then
+    if a.net == "none" then return nil, "--net none: conflicts with --bridge, --ip, --gateway and --nat" end
+    r.network = { bridge = a.bridge, address = a.ip, gateway = a.gateway, nat = a.nat }
   end
   local mounts = {}
   for _, b in ipairs(a.bind) do

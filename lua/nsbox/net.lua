@@ -8,6 +8,7 @@ local core = require "nsbox.core"
 -- pivot_root hides the host's files, and configures its interface after.
 local rtnl = core.rtnl
 local validate = require "nsbox.validate"
+local nat = require "nsbox.nat"
 
 local M = {}
 
@@ -15,7 +16,7 @@ M.STATE_DIR = "/run/nsbox/net"
 M.HELPER = os.getenv("NSBOX_NETNS_HELPER") or "/usr/local/lib/nsbox/nsbox-netns"
 
 local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true,
-                 add_subnet = true }
+                 add_subnet = true, nat = true }
 
 local function bad(field, fmt, ...) validate.bad("network" .. field, fmt, ...) end
 
@@ -85,6 +86,8 @@ local function check(v)
     bad(".add_subnet", "boolean expected, got %s", type(v.add_subnet))
   end
   if v.add_subnet and not gw then bad(".add_subnet", "needs network.gateway, the subnet to add") end
+  if v.nat ~= nil and type(v.nat) ~= "boolean" then bad(".nat", "boolean expected, got %s", type(v.nat)) end
+  n.nat = v.nat ~= false
   n.address = addr and ip4(addr) or nil
   n.gateway = gw and ip4(gw) or nil
   n.prefix = (addr or gw) and prefix or nil
@@ -108,7 +111,11 @@ end
 -- - `address`: the container's, "a.b.c.d" or with the prefix (default: leased
 --   from the bridge's subnet);
 -- - `interface`: the container's end (default "eth0"), `host_interface`: the
---   host's (default "nsb" and 8 random hex digits), as root only.
+--   host's (default "nsb" and 8 random hex digits), as root only;
+-- - `nat`: egress (default true): what the subnet sends past it leaves with the
+--   host's address (masquerade in table inet nsbox), and IPv4 forwarding is
+--   turned on in the network namespace that holds the bridge: when that is the
+--   host's own, this changes the host. false: the containers reach the bridge only.
 -- @function validate
 M.validate = validate.validator(check)
 
@@ -247,6 +254,14 @@ local function attach_direct(pid, n)
     -- the lease's arguments are these fields of the recipe's network
     return nil, (arg and "network." .. arg or "network") .. ": " .. err, errno
   end
+  local function undo_lease()
+    core.lease_release { dir = M.STATE_DIR, bridge = n.bridge, address = addr, owner = pid }
+    undo_bridge()
+  end
+  if n.nat then
+    local ok, nerr, nerrno = nat.enable(n.bridge, gw, prefix, M.STATE_DIR .. "/nft.lock")
+    if not ok then undo_lease() return nil, nerr, nerrno end
+  end
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,
                  named = n.host_interface ~= nil }
@@ -266,8 +281,7 @@ local function attach_direct(pid, n)
     if not ok then rtnl.link_del { name = info.host } end
   end
   if not ok then
-    core.lease_release { dir = M.STATE_DIR, bridge = n.bridge, address = addr, owner = pid }
-    undo_bridge()
+    undo_lease()
     return nil, "network: " .. err
   end
   return info

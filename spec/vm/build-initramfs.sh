@@ -10,14 +10,16 @@ stage=$(dirname "$out")/root
 # What the specs call: lua, busted and lua-cjson (their JSON, as nsbox's), a shell and
 # coreutils, ps/pgrep, ip, setpriv, unshare, script(1), ipcmk, cc and make (specs build
 # probes and the setuid helper), libseccomp2 (nsbox.scmp, built on the host, links it; no
-# package above depends on it); busybox for the rest.
+# package above depends on it), libnftnl (nsbox.nft and the helper), nft and dnsmasq (the
+# egress specs read the table and serve DNS); busybox for the rest.
 PKGS=(lua5.4 lua-busted lua-cjson busybox-static dash bash coreutils findutils grep sed mawk
       util-linux mount bsdutils procps iproute2 hostname libmnl0 libmnl-dev libseccomp2 make
-      gcc libc6-dev e2fsprogs)
-# Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables, tun, and loop
+      gcc libc6-dev e2fsprogs libnftnl11 libnftnl-dev nftables dnsmasq-base)
+# Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables and the masquerade's
+# (a nat chain, masq: nf_nat and conntrack come with them), tun, and loop
 # and ext4 for a disk (an overlay's upper layer in a user namespace needs user xattrs,
 # which 6.1's tmpfs lacks).
-MODS=(overlay veth bridge nf_tables tun crc32c_generic loop ext4)
+MODS=(overlay veth bridge nf_tables nft_chain_nat nft_masq tun crc32c_generic loop ext4)
 
 installed() { [ -n "${inst[$1]:-}" ]; }
 
