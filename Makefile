@@ -30,7 +30,7 @@ DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
 RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/rtnl_neigh.c csrc/nl.c
 # nsbox.nft: nsbox's nftables table (masquerade), loaded on first use (only it needs libnftnl)
-NFT_SRCS := csrc/nft.c csrc/nft_lua.c
+NFT_SRCS := csrc/nft.c csrc/nft_ports.c csrc/conntrack.c csrc/nft_lua.c
 SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS) $(NFT_SRCS) csrc/scmp.c,$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
 # the rules it shares with nsbox.core (interface names, addresses) are linked into both
@@ -156,7 +156,8 @@ VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spe
             spec/failure_spec.lua spec/netns_helper_spec.lua spec/channel_spec.lua \
             spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
             spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua \
-            spec/resources_spec.lua spec/seccomp_spec.lua spec/egress_spec.lua
+            spec/resources_spec.lua spec/seccomp_spec.lua spec/egress_spec.lua \
+            spec/ports_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)

@@ -39,6 +39,26 @@ for i = 1, N do pids[i] = target() end
 local attach = stats.sample(N, function(i) infos[i] = assert(net.attach(pids[i], n)) end)
 local detach = stats.sample(N, function(i) net.detach(infos[i]) end)
 
+-- 1b. The same with egress (a recipe's default: network.nat, the masquerade rules checked
+-- each time), and with one published port (held, two DNAT rules, removed with conntrack).
+local function with(extra)
+  local c = {}
+  for k, v in pairs(n) do c[k] = v end
+  for k, v in pairs(extra) do c[k] = v end
+  return c
+end
+local nat_n = with { nat = true }
+net.detach(assert(net.attach(target(), nat_n))) -- the table made once
+for i = 1, N do pids[i] = target() end
+local attach_nat = stats.sample(N, function(i) infos[i] = assert(net.attach(pids[i], nat_n)) end)
+for i = 1, N do net.detach(infos[i]) end
+for i = 1, N do pids[i] = target() end
+local attach_port = stats.sample(N, function(i)
+  infos[i] = assert(net.attach(pids[i], with { nat = true, ports = { { host = 20000 + i, container = 80,
+    protocol = "tcp", address = "0.0.0.0" } } }))
+end)
+local detach_port = stats.sample(N, function(i) net.detach(infos[i]) end)
+
 -- 2. The same kernel work as bare rtnl requests: veth (peer in the netns), master+up, delete.
 for i = 1, N do pids[i] = target() end
 local raw = stats.sample(N, function(i)
@@ -59,9 +79,12 @@ for i = 1, M do os.execute("ip link del iv" .. i) end
 local base = stats.median(raw)
 rows[#rows + 1] = stats.row("bare netlink: veth + master/up (2 requests)", base, base)
 rows[#rows + 1] = stats.row("nsbox net.attach (+ bridge, lease, inside config)", stats.median(attach), base)
+rows[#rows + 1] = stats.row("net.attach with egress (network.nat, the default)", stats.median(attach_nat), base)
+rows[#rows + 1] = stats.row("net.attach with egress and one published port", stats.median(attach_port), base)
 rows[#rows + 1] = stats.row("ip link add ... && ip link set ... (2 execs)", stats.median(ipcmd), base)
 rows[#rows + 1] = stats.row("bare netlink: link_del", stats.median(raw_del))
 rows[#rows + 1] = stats.row("nsbox net.detach (lease only; veth goes with netns)", stats.median(detach))
+rows[#rows + 1] = stats.row("net.detach of a published port (rules, conntrack, lease)", stats.median(detach_port))
 
 -- 4. Scaling: attach cost of the k-th container on one bridge, all kept attached.
 local marks, scale, live = { [1] = true, [10] = true, [100] = true, [500] = true }, {}, {}

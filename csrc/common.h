@@ -61,6 +61,7 @@ void nsbox_open_cgroup(lua_State *L);
 void nsbox_open_rlimit(lua_State *L);
 void nsbox_open_pty(lua_State *L);
 void nsbox_open_unix(lua_State *L);
+void nsbox_open_inet(lua_State *L);
 /* rtnl.c pushes a new table: the module nsbox.rtnl, which is core.rtnl */
 int nsbox_open_rtnl(lua_State *L);
 

@@ -49,6 +49,7 @@ int luaopen_nsbox_core(lua_State *L)
 	nsbox_open_rlimit(L);
 	nsbox_open_pty(L);
 	nsbox_open_unix(L);
+	nsbox_open_inet(L);
 	lua_newtable(L);
 	lua_pushcfunction(L, core_index);
 	lua_setfield(L, -2, "__index");

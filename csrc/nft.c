@@ -2,21 +2,27 @@
  * transport, no Lua. */
 #define _GNU_SOURCE
 #include "nft.h"
+#include "nft_build.h"
 #include "addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
@@ -24,7 +30,6 @@
 #define POSTROUTING "postrouting"
 
 /* The comment (udata of type) in data/len into out; "" if none. */
-struct comment { int type; char text[NFTNL_UDATA_COMMENT_MAXLEN + 1]; };
 
 static int comment_cb(const struct nftnl_udata *a, void *data)
 {
@@ -38,7 +43,7 @@ static int comment_cb(const struct nftnl_udata *a, void *data)
 	return 0;
 }
 
-static void comment_of(const void *udata, uint32_t len, struct comment *c)
+void nft_comment_of(const void *udata, uint32_t len, struct comment *c)
 {
 	c->text[0] = '\0';
 	if (udata && len)
@@ -46,7 +51,7 @@ static void comment_of(const void *udata, uint32_t len, struct comment *c)
 }
 
 /* Put a comment as the userdata attribute attr of an object (set_data). 0 or ENOMEM. */
-static int put_comment(void *obj, int (*set)(void *, uint16_t, const void *, uint32_t), uint16_t attr,
+int nft_put_comment(void *obj, int (*set)(void *, uint16_t, const void *, uint32_t), uint16_t attr,
 		       int type, const char *text)
 {
 	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
@@ -62,7 +67,7 @@ static int put_comment(void *obj, int (*set)(void *, uint16_t, const void *, uin
 }
 
 static int table_set_data(void *t, uint16_t a, const void *d, uint32_t l) { return nftnl_table_set_data(t, a, d, l); }
-static int rule_set_data(void *r, uint16_t a, const void *d, uint32_t l) { return nftnl_rule_set_data(r, a, d, l); }
+int nft_rule_set_data(void *r, uint16_t a, const void *d, uint32_t l) { return nftnl_rule_set_data(r, a, d, l); }
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -76,7 +81,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	*state = NFT_TABLE_FOREIGN;
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
 		const void *u = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
-		comment_of(u, len, &c);
+		nft_comment_of(u, len, &c);
 		if (strcmp(c.text, NFT_TABLE_MARK) == 0)
 			*state = NFT_TABLE_OURS;
 	}
@@ -107,12 +112,11 @@ int nft_table_state(struct nl *n, enum nft_table_state *state)
 	return err;
 }
 
-/* Rules of the postrouting chain: whether one carries want's comment. */
-struct find { const char *want; int found; };
+struct rules { void (*cb)(const char *comment, uint64_t handle, void *data); void *data; };
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct find *f = data;
+	struct rules *w = data;
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct comment c = { .type = NFTNL_UDATA_RULE_COMMENT };
 	uint32_t len = 0;
@@ -121,38 +125,56 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
 		const void *u = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
-		comment_of(u, len, &c);
-		if (strcmp(c.text, f->want) == 0)
-			f->found = 1;
+		nft_comment_of(u, len, &c);
+		w->cb(c.text, nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE), w->data);
 	}
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
 }
 
-static void find_reset(void *data) { ((struct find *)data)->found = 0; }
-
-/* Whether the chain has the rule commented want: 1, 0, or -errno (-ENOENT: no chain). */
-static int rule_present(struct nl *n, const char *chain, const char *want)
+int nft_rules(struct nl *n, const char *chain, void (*cb)(const char *comment, uint64_t handle, void *data),
+	      void *data)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct find f = { .want = want };
+	struct rules w = { cb, data };
 	struct nlmsghdr *nlh;
-	int err;
 
 	if (!r)
-		return -ENOMEM;
+		return ENOMEM;
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	memset(n->req, 0, sizeof n->req);
 	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETRULE, NFPROTO_INET, 0, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
-	err = nl_dump(n, nlh, rule_cb, find_reset, &f);
-	return err ? -err : f.found;
+	/* no reset: the callers' marks are idempotent and a rerun only sees the rules again */
+	return nl_dump(n, nlh, rule_cb, NULL, &w);
+}
+
+int nft_has_chain(struct nl *n, const char *chain)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
+	memset(n->req, 0, sizeof n->req);
+	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETCHAIN, NFPROTO_INET, 0, 0);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	err = nl_talk(n, nlh, NULL, NULL);
+	if (err == ENOENT) {
+		n->ext[0] = '\0';
+		return 0;
+	}
+	return err ? -err : 1;
 }
 
 /* Expressions of a rule; each adder returns 0 or ENOMEM. */
-static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+int nft_expr_add(struct nftnl_rule *r, struct nftnl_expr *e)
 {
 	if (!e)
 		return ENOMEM;
@@ -160,7 +182,7 @@ static int add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
 	return 0;
 }
 
-static int cmp(struct nftnl_rule *r, int op, const void *v, uint32_t len)
+int nft_cmp(struct nftnl_rule *r, int op, const void *v, uint32_t len)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
 
@@ -169,11 +191,11 @@ static int cmp(struct nftnl_rule *r, int op, const void *v, uint32_t len)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, (uint32_t)op);
 		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, v, len);
 	}
-	return add_expr(r, e);
+	return nft_expr_add(r, e);
 }
 
 /* meta nfproto ipv4 */
-static int is_ipv4(struct nftnl_rule *r)
+int nft_is_ipv4(struct nftnl_rule *r)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("meta");
 	uint8_t v4 = NFPROTO_IPV4;
@@ -182,11 +204,11 @@ static int is_ipv4(struct nftnl_rule *r)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
 	}
-	return add_expr(r, e) ?: cmp(r, NFT_CMP_EQ, &v4, 1);
+	return nft_expr_add(r, e) ?: nft_cmp(r, NFT_CMP_EQ, &v4, 1);
 }
 
 /* ip saddr (offset 12) or ip daddr (16) in (op EQ) or not in (NEQ) net/prefix */
-static int ip_in(struct nftnl_rule *r, uint32_t offset, int op, uint32_t net, int prefix)
+int nft_ip_in(struct nftnl_rule *r, uint32_t offset, int op, uint32_t net, int prefix)
 {
 	struct nftnl_expr *p = nftnl_expr_alloc("payload"), *b;
 	uint32_t m = htonl(prefix ? 0xffffffffu << (32 - prefix) : 0), x = 0, v = htonl(net);
@@ -198,7 +220,7 @@ static int ip_in(struct nftnl_rule *r, uint32_t offset, int op, uint32_t net, in
 		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, 4);
 		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
 	}
-	if ((err = add_expr(r, p)))
+	if ((err = nft_expr_add(r, p)))
 		return err;
 	b = nftnl_expr_alloc("bitwise");
 	if (b) {
@@ -208,40 +230,157 @@ static int ip_in(struct nftnl_rule *r, uint32_t offset, int op, uint32_t net, in
 		nftnl_expr_set(b, NFTNL_EXPR_BITWISE_MASK, &m, 4);
 		nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, &x, 4);
 	}
-	return add_expr(r, b) ?: cmp(r, op, &v, 4);
+	return nft_expr_add(r, b) ?: nft_cmp(r, op, &v, 4);
 }
 
-/* The subnet's rule: ip saddr NET ip daddr != NET masquerade, commented NET. */
-static struct nftnl_rule *masq_rule(uint32_t net, int prefix, const char *comment)
+static struct nftnl_expr *expr_u32(const char *name, uint16_t k1, uint32_t v1, uint16_t k2, uint32_t v2)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+
+	if (e) {
+		nftnl_expr_set_u32(e, k1, v1);
+		nftnl_expr_set_u32(e, k2, v2);
+	}
+	return e;
+}
+
+static int meta(struct nftnl_rule *r, uint32_t key)
+{
+	return nft_expr_add(r, expr_u32("meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_DREG, NFT_REG_1));
+}
+
+/* reg1 = reg1 & mask (len bytes) */
+static int mask(struct nftnl_rule *r, const void *m, uint32_t len)
+{
+	struct nftnl_expr *b = nftnl_expr_alloc("bitwise");
+	static const char zero[16];
+
+	if (b) {
+		nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(b, NFTNL_EXPR_BITWISE_MASK, m, len);
+		nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	}
+	return nft_expr_add(r, b);
+}
+
+int nft_ct_dnat(struct nftnl_rule *r)
+{
+	uint32_t bit = IPS_DST_NAT, zero = 0;
+
+	return nft_expr_add(r, expr_u32("ct", NFTNL_EXPR_CT_KEY, NFT_CT_STATUS, NFTNL_EXPR_CT_DREG, NFT_REG_1)) ?:
+	       mask(r, &bit, 4) ?: nft_cmp(r, NFT_CMP_NEQ, &zero, 4);
+}
+
+int nft_iif_not_lo(struct nftnl_rule *r)
+{
+	char lo[IFNAMSIZ] = "lo";
+
+	return meta(r, NFT_META_IIFNAME) ?: nft_cmp(r, NFT_CMP_NEQ, lo, sizeof lo);
+}
+
+int nft_l4proto(struct nftnl_rule *r, uint8_t proto)
+{
+	return meta(r, NFT_META_L4PROTO) ?: nft_cmp(r, NFT_CMP_EQ, &proto, 1);
+}
+
+int nft_dport(struct nftnl_rule *r, uint16_t port)
+{
+	struct nftnl_expr *p = nftnl_expr_alloc("payload");
+	uint16_t v = htons(port);
+
+	if (p) {
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, 2);
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	}
+	return nft_expr_add(r, p) ?: nft_cmp(r, NFT_CMP_EQ, &v, 2);
+}
+
+int nft_daddr_local(struct nftnl_rule *r)
+{
+	struct nftnl_expr *f = nftnl_expr_alloc("fib");
+	uint32_t local = RTN_LOCAL;
+
+	if (f) {
+		nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+		nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+		nftnl_expr_set_u32(f, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	}
+	return nft_expr_add(r, f) ?: nft_cmp(r, NFT_CMP_EQ, &local, 4);
+}
+
+static int immediate(struct nftnl_rule *r, uint32_t reg, const void *v, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, v, len);
+	}
+	return nft_expr_add(r, e);
+}
+
+int nft_dnat(struct nftnl_rule *r, uint32_t addr, uint16_t port)
+{
+	uint32_t a = htonl(addr);
+	uint16_t p = htons(port);
+	struct nftnl_expr *e;
+	int err = immediate(r, NFT_REG_1, &a, 4) ?: immediate(r, NFT_REG_2, &p, 2);
+
+	if (err)
+		return err;
+	if ((e = nftnl_expr_alloc("nat"))) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	}
+	return nft_expr_add(r, e);
+}
+
+int nft_drop(struct nftnl_rule *r)
+{
+	return nft_expr_add(r, expr_u32("immediate", NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT,
+					NFTNL_EXPR_IMM_VERDICT, NF_DROP));
+}
+
+struct nftnl_rule *nft_rule_new(const char *chain)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 
-	if (!r)
-		return NULL;
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, POSTROUTING);
-	if (is_ipv4(r) || ip_in(r, 12, NFT_CMP_EQ, net, prefix) || ip_in(r, 16, NFT_CMP_NEQ, net, prefix) ||
-	    add_expr(r, nftnl_expr_alloc("masq")) ||
-	    put_comment(r, rule_set_data, NFTNL_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT, comment)) {
+	if (r) {
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	}
+	return r;
+}
+
+struct nftnl_rule *nft_rule_done(struct nftnl_rule *r, int err, const char *comment)
+{
+	if (!err)
+		err = nft_put_comment(r, nft_rule_set_data, NFTNL_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT, comment);
+	if (err) {
 		nftnl_rule_free(r);
 		return NULL;
 	}
 	return r;
 }
 
-/* A batch being built: the buffer, and the sequence numbers of its messages. */
-struct batch {
-	struct mnl_nlmsg_batch *b;
-	unsigned int seq, first;
-	int err;
-	_Alignas(8) char buf[8192];
-};
-
-static void batch_start(struct batch *bt, struct nl *n)
+void nft_batch_start(struct batch *bt, struct nl *n, size_t size)
 {
 	bt->err = 0;
-	bt->b = mnl_nlmsg_batch_start(bt->buf, sizeof bt->buf / 2); /* the last message may go past */
+	bt->b = NULL;
+	/* the limit is half the buffer: the message that crosses it must still fit */
+	if ((bt->buf = malloc(size)))
+		bt->b = mnl_nlmsg_batch_start(bt->buf, size / 2);
+	if (!bt->b) {
+		bt->err = ENOMEM;
+		return;
+	}
 	bt->seq = n->seq;
 	nftnl_batch_begin(mnl_nlmsg_batch_current(bt->b), ++bt->seq);
 	mnl_nlmsg_batch_next(bt->b);
@@ -249,7 +388,7 @@ static void batch_start(struct batch *bt, struct nl *n)
 }
 
 /* The header of the next message (NLM_F_ACK and flags), or NULL when full. */
-static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type, uint16_t flags)
+struct nlmsghdr *nft_batch_msg(struct batch *bt, uint16_t type, uint16_t flags)
 {
 	if (bt->err)
 		return NULL;
@@ -257,30 +396,37 @@ static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type, uint16_t flag
 				     NLM_F_ACK | flags, ++bt->seq);
 }
 
-static void batch_next(struct batch *bt)
+void nft_batch_next(struct batch *bt)
 {
 	if (!bt->err && !mnl_nlmsg_batch_next(bt->b))
 		bt->err = E2BIG;
 }
 
-static int batch_send(struct batch *bt, struct nl *n)
+int nft_batch_send(struct batch *bt, struct nl *n)
 {
 	unsigned int last = bt->seq;
 	int err;
 
-	if (bt->err) {
-		mnl_nlmsg_batch_stop(bt->b);
+	if (bt->err)
 		return bt->err;
-	}
 	nftnl_batch_end(mnl_nlmsg_batch_current(bt->b), ++bt->seq);
 	mnl_nlmsg_batch_next(bt->b);
 	n->seq = bt->seq;
 	err = nl_batch(n, mnl_nlmsg_batch_head(bt->b), mnl_nlmsg_batch_size(bt->b), bt->first, last);
-	mnl_nlmsg_batch_stop(bt->b);
+	bt->err = err ? err : EALREADY; /* sent: nothing more goes in */
 	return err;
 }
 
-static int add_table(struct batch *bt)
+void nft_batch_stop(struct batch *bt)
+{
+	if (bt->b)
+		mnl_nlmsg_batch_stop(bt->b);
+	free(bt->buf);
+	bt->b = NULL;
+	bt->buf = NULL;
+}
+
+int nft_add_table(struct batch *bt)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
@@ -289,17 +435,16 @@ static int add_table(struct batch *bt)
 	if (!t)
 		return ENOMEM;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
-	err = put_comment(t, table_set_data, NFTNL_TABLE_USERDATA, NFTNL_UDATA_TABLE_COMMENT, NFT_TABLE_MARK);
-	if (!err && (nlh = batch_msg(bt, NFT_MSG_NEWTABLE, NLM_F_CREATE))) {
+	err = nft_put_comment(t, table_set_data, NFTNL_TABLE_USERDATA, NFTNL_UDATA_TABLE_COMMENT, NFT_TABLE_MARK);
+	if (!err && (nlh = nft_batch_msg(bt, NFT_MSG_NEWTABLE, NLM_F_CREATE))) {
 		nftnl_table_nlmsg_build_payload(nlh, t);
-		batch_next(bt);
+		nft_batch_next(bt);
 	}
 	nftnl_table_free(t);
 	return err;
 }
 
-/* type nat hook postrouting priority srcnat (100) */
-static int add_nat_chain(struct batch *bt)
+int nft_add_chain(struct batch *bt, const char *name, const char *type, uint32_t hook, int32_t prio)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -307,91 +452,187 @@ static int add_nat_chain(struct batch *bt)
 	if (!c)
 		return ENOMEM;
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, POSTROUTING);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 100);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	if ((nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE))) {
+	if ((nlh = nft_batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE))) {
 		nftnl_chain_nlmsg_build_payload(nlh, c);
-		batch_next(bt);
+		nft_batch_next(bt);
 	}
 	nftnl_chain_free(c);
 	return 0;
 }
 
-static int add_rule(struct batch *bt, struct nftnl_rule *r)
+int nft_add_rule(struct batch *bt, struct nftnl_rule *r)
 {
-	struct nlmsghdr *nlh = batch_msg(bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	struct nlmsghdr *nlh = nft_batch_msg(bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
 
 	if (nlh) {
 		nftnl_rule_nlmsg_build_payload(nlh, r);
-		batch_next(bt);
+		nft_batch_next(bt);
 	}
 	return 0;
 }
 
-static int masquerade_locked(struct nl *n, uint32_t net, int prefix, int *added)
+int nft_del_rule(struct batch *bt, const char *chain, uint64_t handle)
+{
+	struct nftnl_rule *r = nft_rule_new(chain);
+	struct nlmsghdr *nlh;
+
+	if (!r)
+		return ENOMEM;
+	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+	if ((nlh = nft_batch_msg(bt, NFT_MSG_DELRULE, 0))) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nft_batch_next(bt);
+	}
+	nftnl_rule_free(r);
+	return 0;
+}
+
+int nft_lock(const char *path)
+{
+	int fd, e;
+
+	if (!path)
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			e = errno;
+			close(fd);
+			return -e;
+		}
+	return fd;
+}
+
+/* Mark the wanted rules a chain has. */
+struct marks { struct nft_want_rule *w; int n; const char *chain; };
+
+static void mark_cb(const char *comment, uint64_t handle, void *data)
+{
+	struct marks *m = data;
+
+	(void)handle;
+	for (int i = 0; i < m->n; i++)
+		if (!strcmp(m->w[i].chain, m->chain) && !strcmp(m->w[i].comment, comment))
+			m->w[i].have = 1;
+}
+
+int nft_ensure(struct nl *n, struct batch *bt, struct nft_want_chain *c, int nc, struct nft_want_rule *w, int nw)
 {
 	enum nft_table_state state;
-	char comment[64], a[16];
-	struct nftnl_rule *r;
-	struct batch bt;
-	int err, have = 0;
+	int err;
 
-	*added = 0;
-	snprintf(comment, sizeof comment, "nsbox masquerade %s/%d", nsbox_ip4_format(net, a), prefix);
 	if ((err = nft_table_state(n, &state)))
 		return err;
 	if (state == NFT_TABLE_FOREIGN) {
 		snprintf(n->ext, sizeof n->ext, "table inet %s exists and was not made by nsbox", NFT_TABLE);
 		return EEXIST;
 	}
-	if (state == NFT_TABLE_OURS) {
-		have = rule_present(n, POSTROUTING, comment);
-		if (have == 1)
-			return 0;
-		if (have < 0 && have != -ENOENT)
+	if (state == NFT_TABLE_MISSING && (err = nft_add_table(bt)))
+		return err;
+	for (int i = 0; i < nc; i++) {
+		int have = state == NFT_TABLE_OURS ? nft_has_chain(n, c[i].name) : 0;
+		if (have < 0)
 			return -have;
+		if (have) {
+			struct marks m = { w, nw, c[i].name };
+			if ((err = nft_rules(n, c[i].name, mark_cb, &m)))
+				return err;
+		/* a base chain is made only when missing: updating one costs the kernel ~11 ms */
+		} else if ((err = nft_add_chain(bt, c[i].name, c[i].type, c[i].hook, c[i].prio))) {
+			return err;
+		}
 	}
-	if (!(r = masq_rule(net, prefix, comment)))
-		return ENOMEM;
-	batch_start(&bt, n);
-	err = state == NFT_TABLE_MISSING ? add_table(&bt) : 0;
-	/* a base chain is made only when missing: updating one costs the kernel ~11 ms */
-	if (!err && (state == NFT_TABLE_MISSING || have == -ENOENT))
-		err = add_nat_chain(&bt);
-	if (!err)
-		err = add_rule(&bt, r);
-	nftnl_rule_free(r);
-	if (!err)
-		err = batch_send(&bt, n);
-	else
-		mnl_nlmsg_batch_stop(bt.b);
-	if (!err)
-		*added = 1;
-	return err;
+	for (int i = 0; i < nw; i++) {
+		if (w[i].have)
+			continue;
+		struct nftnl_rule *r = w[i].make(w[i].chain, w[i].comment, w[i].arg);
+		if (!r)
+			return ENOMEM;
+		err = nft_add_rule(bt, r);
+		nftnl_rule_free(r);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int nft_batch_empty(const struct batch *bt)
+{
+	return bt->seq < bt->first;
+}
+
+/* What leaves the subnet for elsewhere, with the host's address. */
+static struct nftnl_rule *masq_rule(const char *chain, const char *comment, const void *arg)
+{
+	const struct nft_subnet *s = arg;
+	struct nftnl_rule *r = nft_rule_new(chain);
+
+	return r ? nft_rule_done(r, nft_is_ipv4(r) || nft_ip_in(r, 12, NFT_CMP_EQ, s->net, s->prefix) ||
+				       nft_ip_in(r, 16, NFT_CMP_NEQ, s->net, s->prefix) ||
+				       nft_expr_add(r, nftnl_expr_alloc("masq")), comment) : NULL;
+}
+
+/* Hairpin: a container's flow to a published port of the host's, translated to
+ * a container on the same subnet, masqueraded so the reply comes back the same way. */
+static struct nftnl_rule *hairpin_rule(const char *chain, const char *comment, const void *arg)
+{
+	const struct nft_subnet *s = arg;
+	struct nftnl_rule *r = nft_rule_new(chain);
+
+	return r ? nft_rule_done(r, nft_is_ipv4(r) || nft_ip_in(r, 12, NFT_CMP_EQ, s->net, s->prefix) ||
+				       nft_ip_in(r, 16, NFT_CMP_EQ, s->net, s->prefix) || nft_ct_dnat(r) ||
+				       nft_expr_add(r, nftnl_expr_alloc("masq")), comment) : NULL;
 }
 
 int nft_masquerade(struct nl *n, uint32_t net, int prefix, const char *lock, int *added)
 {
-	int fd = -1, err;
+	struct nft_subnet sub = { net, prefix };
+	char masq[64], hair[64], a[16];
+	struct nft_want_chain c[] = { { POSTROUTING, "nat", NF_INET_POST_ROUTING, 100 } };
+	struct nft_want_rule w[] = { { POSTROUTING, masq, masq_rule, &sub, 0 },
+				     { POSTROUTING, hair, hairpin_rule, &sub, 0 } };
+	struct batch bt;
+	int fd, err;
 
-	if (lock) {
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return errno;
-		while (flock(fd, LOCK_EX) < 0)
-			if (errno != EINTR) {
-				err = errno;
-				close(fd);
-				return err;
-			}
+	*added = 0;
+	snprintf(masq, sizeof masq, "nsbox masquerade %s/%d", nsbox_ip4_format(net, a), prefix);
+	snprintf(hair, sizeof hair, "nsbox hairpin %s/%d", a, prefix);
+	if ((fd = nft_lock(lock)) < -1)
+		return -fd;
+	nft_batch_start(&bt, n, 16384);
+	err = bt.err ? bt.err : nft_ensure(n, &bt, c, 1, w, 2);
+	if (!err && !nft_batch_empty(&bt)) {
+		err = nft_batch_send(&bt, n);
+		*added = !err;
 	}
-	err = masquerade_locked(n, net, prefix, added);
+	nft_batch_stop(&bt);
 	if (fd >= 0)
 		close(fd);
 	return err;
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+
+	if (!g)
+		return MNL_CB_ERROR;
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0)
+		*(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+int nft_genid(struct nl *n, uint32_t *id)
+{
+	memset(n->req, 0, sizeof n->req);
+	return nl_talk(n, nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETGEN, NFPROTO_UNSPEC, 0, 0), gen_cb, id);
 }
 
 struct drops {

@@ -18,6 +18,10 @@ enum nft_table_state { NFT_TABLE_MISSING, NFT_TABLE_OURS, NFT_TABLE_FOREIGN };
 /* Whether `inet nsbox` exists and is nsbox's, in *state. 0 or an errno. */
 int nft_table_state(struct nl *n, enum nft_table_state *state);
 
+/* The ruleset's generation, which every change of any table moves on: what was
+ * checked at one generation still holds while it stands. 0 or an errno. */
+int nft_genid(struct nl *n, uint32_t *id);
+
 /* Masquerade what leaves the IPv4 subnet net/prefix (host byte order) for
  * anything outside it: the table, its nat postrouting chain and the subnet's
  * rule (commented with the subnet) are made where missing, in one batch, under
@@ -30,5 +34,30 @@ int nft_masquerade(struct nl *n, uint32_t net, int prefix, const char *lock, int
  * table other than nsbox's: cb(family, table, chain, data). 0 or an errno. */
 int nft_forward_drops(struct nl *n, void (*cb)(const char *family, const char *table, const char *chain,
 					       void *data), void *data);
+
+/* A published port: proto (IPPROTO_TCP or _UDP) to the host's daddr (0: any
+ * of its addresses, 127.0.0.1 included) port dport goes to to:toport, host
+ * byte order. */
+struct nft_port { uint8_t proto; uint32_t daddr; uint16_t dport; uint32_t to; uint16_t toport; };
+
+/* Publish count ports, every rule commented comment (its owner), with what
+ * they need (the loopback guard, the localhost masquerade), in one batch under
+ * the flock of lock. 0 or an errno (EEXIST: the table is someone else's). */
+int nft_ports_add(struct nl *n, const struct nft_port *p, int count, const char *comment, const char *lock,
+		  int checked);
+/* (checked: the table, chains and fixed rules are known to be there: not looked at again) */
+
+/* Remove the port rules commented comment, in one batch; *removed: how many.
+ * 0 or an errno. */
+int nft_ports_del(struct nl *n, const char *comment, const char *lock, int *removed);
+
+/* The rules of the prerouting chain (the port rules and their owners):
+ * cb(comment, handle, data) for each. 0 or an errno. */
+int nft_port_owners(struct nl *n, void (*cb)(const char *comment, uint64_t handle, void *data), void *data);
+
+/* Forget the conntrack entries of flows whose reply comes from addr (host byte
+ * order), a container that is gone: a UDP flow to a published port would
+ * otherwise stay translated to it. *forgot: how many. 0 or an errno. */
+int nft_ct_forget(struct nl *n, uint32_t addr, int *forgot);
 
 #endif

@@ -9,6 +9,8 @@
 #include "nft.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/netlink.h>
 
@@ -102,11 +104,182 @@ static int l_forward_drops(lua_State *L)
 	return 1;
 }
 
+static uint32_t ip4_field(lua_State *L, int idx, const char *k, int required)
+{
+	const char *s = nsbox_opt_str_field(L, idx, k, NULL);
+	uint32_t a = 0;
+	int ignored;
+
+	if ((s || required) && (!s || nsbox_ip4_parse(s, 0, &a, &ignored) < 0))
+		luaL_error(L, "ports: %s: 'a.b.c.d' expected", k);
+	return a;
+}
+
+static uint16_t port_field(lua_State *L, int idx, const char *k)
+{
+	lua_Integer v = nsbox_opt_int_field(L, idx, k, 0);
+
+	if (v < 1 || v > 65535)
+		luaL_error(L, "ports: %s: a port 1-65535 expected", k);
+	return (uint16_t)v;
+}
+
+/***
+ * Publish ports: DNAT rules in table inet nsbox (made where missing, with the
+ * loopback guard and the localhost masquerade), each commented `owner`, in one
+ * batch.
+ * @function ports_add
+ * @tparam table t { owner = comment, lock = path, checked = true (the table, its chains
+ *   and fixed rules known to be there: not looked at), ports = { { protocol = "tcp"|"udp",
+ *   address = "a.b.c.d" (nil: every local address), host = port, to = "a.b.c.d",
+ *   container = port }, ... } }
+ * @return true, or nil, message, errno (EEXIST: the table is someone else's)
+ */
+static int l_ports_add(lua_State *L)
+{
+	const char *owner, *lock;
+	struct nft_port *p;
+	struct nl *n;
+	int count, err;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
+	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
+	if (!owner)
+		return luaL_error(L, "ports_add: owner expected");
+	lua_getfield(L, 1, "ports");
+	luaL_checktype(L, -1, LUA_TTABLE);
+	count = (int)lua_rawlen(L, -1);
+	if (count < 1 || count > 4096)
+		return luaL_error(L, "ports_add: 1 to 4096 ports expected");
+	p = lua_newuserdatauv(L, (size_t)count * sizeof *p, 0);
+	for (int i = 0; i < count; i++) {
+		lua_rawgeti(L, -2, i + 1);
+		luaL_checktype(L, -1, LUA_TTABLE);
+		const char *proto = nsbox_opt_str_field(L, -1, "protocol", "tcp");
+		if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+			return luaL_error(L, "ports_add: protocol: tcp or udp expected");
+		p[i].proto = proto[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
+		p[i].daddr = ip4_field(L, -1, "address", 0);
+		p[i].to = ip4_field(L, -1, "to", 1);
+		p[i].dport = port_field(L, -1, "host");
+		p[i].toport = port_field(L, -1, "container");
+		lua_pop(L, 1);
+	}
+	if (!(n = nft_open(L)))
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_ports_add(n, p, count, owner, lock, nsbox_opt_bool_field(L, 1, "checked", 0))))
+		return nft_fail(L, n, err, "publish");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
+ * Remove the port rules commented `owner`, in one batch.
+ * @function ports_del
+ * @tparam table t { owner = comment, lock = path }
+ * @return true and how many rules went, or nil, message, errno
+ */
+static int l_ports_del(lua_State *L)
+{
+	const char *owner, *lock;
+	int removed, err;
+	struct nl *n;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
+	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
+	if (!owner)
+		return luaL_error(L, "ports_del: owner expected");
+	if (!(n = nft_open(L)))
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_ports_del(n, owner, lock, &removed)))
+		return nft_fail(L, n, err, "unpublish");
+	lua_pushboolean(L, 1);
+	lua_pushinteger(L, removed);
+	return 2;
+}
+
+static void owner_cb(const char *comment, uint64_t handle, void *data)
+{
+	lua_State *L = data;
+
+	(void)handle;
+	lua_pushboolean(L, 1);
+	lua_setfield(L, -2, comment);
+}
+
+/***
+ * The owners (comments) of the port rules, as a set.
+ * @function port_owners
+ * @treturn table { [comment] = true }, or nil, message, errno
+ */
+static int l_port_owners(lua_State *L)
+{
+	struct nl *n = nft_open(L);
+	int err;
+
+	if (!n)
+		return nsbox_fail(L, errno, "nftables socket");
+	lua_newtable(L);
+	if ((err = nft_port_owners(n, owner_cb, L)))
+		return nft_fail(L, n, err, "list port rules");
+	return 1;
+}
+
+/***
+ * Forget the conntrack entries whose reply comes from an address.
+ * @function ct_forget
+ * @tparam string addr "a.b.c.d"
+ * @return true and how many, or nil, message, errno
+ */
+static int l_ct_forget(lua_State *L)
+{
+	const char *s = luaL_checkstring(L, 1);
+	uint32_t a;
+	int ignored, forgot, err;
+	struct nl *n;
+
+	if (nsbox_ip4_parse(s, 0, &a, &ignored) < 0)
+		return luaL_error(L, "ct_forget: 'a.b.c.d' expected");
+	if (!(n = nft_open(L)))
+		return nsbox_fail(L, errno, "netfilter socket");
+	if ((err = nft_ct_forget(n, a, &forgot)))
+		return nft_fail(L, n, err, "conntrack");
+	lua_pushboolean(L, 1);
+	lua_pushinteger(L, forgot);
+	return 2;
+}
+
+/***
+ * The ruleset's generation: every change of any table moves it on.
+ * @function genid
+ * @return integer, or nil, message, errno
+ */
+static int l_genid(lua_State *L)
+{
+	struct nl *n = nft_open(L);
+	uint32_t id = 0;
+	int err;
+
+	if (!n)
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_genid(n, &id)))
+		return nft_fail(L, n, err, "ruleset generation");
+	lua_pushinteger(L, id);
+	return 1;
+}
+
 int luaopen_nsbox_nft(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "masquerade", l_masquerade },
 		{ "forward_drops", l_forward_drops },
+		{ "ports_add", l_ports_add },
+		{ "ports_del", l_ports_del },
+		{ "port_owners", l_port_owners },
+		{ "ct_forget", l_ct_forget },
+		{ "genid", l_genid },
 		{ NULL, NULL },
 	};
 

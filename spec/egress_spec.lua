@@ -27,7 +27,7 @@ local function masquerades()
   local subnets = {}
   for _, o in ipairs(out.nftables) do
     local r = o.rule
-    if r and r.chain == "postrouting" then
+    if r and r.chain == "postrouting" and (r.comment or ""):match("^nsbox masquerade ") then
       local src, masq
       for _, e in ipairs(r.expr) do
         if e.match and e.match.left.payload and e.match.left.payload.field == "saddr" then

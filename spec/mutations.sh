@@ -144,6 +144,26 @@ mutation forward-drop-warning $E 'another.table.s.forward.chain.drops' \
   lua/nsbox/nat.lua '    warn_drops(nft, bridge)' '    local _ = warn_drops'
 mutation nat-false $E 'gives.no.egress.with.nat' \
   lua/nsbox/net.lua '  n.nat = v.nat ~= false' '  n.nat = true'
+P=spec/ports_spec.lua
+mutation port-dnat $P 'is.reached.from.outside' \
+  csrc/nft_ports.c '				nft_dport(r, p->dport) || nft_dnat(r, p->to, p->toport), comment);' \
+  '				nft_dport(r, p->dport), comment);'
+mutation port-localhost $P 'is.reached.from.the.host.itself' \
+  csrc/nft_ports.c 'nft_ensure(n, &bt, c, 4, w, 3)' 'nft_ensure(n, &bt, c, 4, w, 2)'
+mutation port-route-localnet $P 'is.reached.from.the.host.itself' \
+  lua/nsbox/ports.lua '  if local_net then' '  if false then'
+mutation port-hairpin $P 'hairpin' \
+  csrc/nft.c 'nft_ensure(n, &bt, c, 1, w, 2)' 'nft_ensure(n, &bt, c, 1, w, 1)'
+mutation port-ct-forget $P 'moves.a.UDP.flow' \
+  lua/nsbox/ports.lua '  nft.ct_forget(pub.to)' '  local _ = pub.to'
+mutation port-hold $P 'refuses.a.host.port.in.use' \
+  lua/nsbox/net.lua '  if n.ports then
+    held, herr, herrno = ports.hold(n.ports)' '  if false then
+    held, herr, herrno = ports.hold(n.ports)'
+mutation port-sweep $P 'SIGKILLed' \
+  lua/nsbox/net.lua '  if n.nat or n.ports then ports.sweep(M.STATE_DIR) end' ''
+mutation port-release $P 'is.reached.from.outside' \
+  lua/nsbox/net.lua '  if info.ports then ports.release(info.ports, M.STATE_DIR) end' ''
 
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

@@ -53,6 +53,8 @@ local COMMANDS = {
       { name = "bridge", arg = "NAME", help = "Bridge to attach to (implies --net bridge; default brg0)." },
       { name = "ip", arg = "CIDR", help = "Address inside, CIDR (default: leased from the bridge's subnet)." },
       { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
+      { name = "publish", short = "p", arg = "[ADDR:]HOST:CONTAINER[/udp]", many = true, help =
+        "Publish a container port on the host (ranges N-M; ADDR default 0.0.0.0, 127.0.0.1 included; root)." },
       { name = "nat", bool = true, help = "Egress: masquerade the bridge's subnet, IPv4 forwarding on " ..
         "(the default with a bridge); --nat=false: the containers reach the bridge only." },
       { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
@@ -345,8 +347,14 @@ function M.recipe(a)
   local err
   r.env, err = env_option(a.env)
   if err then return nil, err end
-  if a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil then
-    if a.net == "none" then return nil, "--net none: conflicts with --bridge, --ip, --gateway and --nat" end
+  for _, p in ipairs(a.publish) do
+    local entry, perr = require("nsbox.ports").parse(p)
+    if not entry then return nil, perr end
+    r.ports = r.ports or {}
+    r.ports[#r.ports + 1] = entry
+  end
+  if a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil or r.ports then
+    if a.net == "none" then return nil, "--net none: conflicts with --bridge, --ip, --gateway, --nat and -p" end
     r.network = { bridge = a.bridge, address = a.ip, gateway = a.gateway, nat = a.nat }
   end
   local mounts = {}

@@ -13,6 +13,35 @@ M.FORWARD = "/proc/sys/net/ipv4/ip_forward"
 -- Namespaces (by inode) whose other tables were looked at: warned once a process.
 local looked = {}
 
+-- What this process found in table inet nsbox, by network namespace: at which
+-- ruleset generation (every committed change of any table moves it on, so while
+-- it stands nothing changed), the subnets masqueraded, whether the ports' chains
+-- are there, and the owners of port rules. One request instead of five per attach.
+local known = {}
+
+--- This namespace's entry of what is known, emptied if the ruleset changed since.
+function M.known(nft)
+  local ns = core.readlink("/proc/self/ns/net")
+  local gen = nft.genid()
+  local k = known[ns]
+  if not gen or not k or k.gen ~= gen then
+    k = { gen = gen, subnets = {} }
+    known[ns] = k
+  end
+  return k
+end
+
+--- After a change of this process's own (one batch): what is known stays true if
+-- no one else changed the ruleset meanwhile, else it is forgotten.
+function M.changed(nft, k)
+  local gen = nft.genid()
+  if gen and k.gen and gen == k.gen + 1 then
+    k.gen = gen
+  else
+    k.gen, k.subnets, k.ports, k.owners = nil, {}, nil, nil
+  end
+end
+
 local function read_line(path)
   local f = io.open(path)
   if not f then return nil end
@@ -54,15 +83,21 @@ end
 -- made. true, or nil, message naming network.nat, errno.
 function M.enable(bridge, gateway, prefix, lock)
   local nft = require "nsbox.nft" -- loaded on first use: only egress needs libnftnl
-  local ok, err, errno = nft.masquerade { subnet = gateway .. "/" .. prefix, lock = lock }
+  local k, subnet = M.known(nft), gateway .. "/" .. prefix
+  if k.subnets[subnet] then return forwarding() end
+  local ok, added, errno = nft.masquerade { subnet = subnet, lock = lock }
+  local err
   if not ok then
+    err = added
     if errno == core.EEXIST then
       return nil, "network.nat: table inet nsbox exists and was not made by nsbox: refused (nsbox changes " ..
         "no table of someone else's; remove it, or set network.nat = false)", errno
     end
     return nil, "network.nat: " .. err, errno
   end
-  ok, err = forwarding()
+  if added then M.changed(nft, k) end
+  k.subnets[subnet] = true
+  ok, err = forwarding() -- once the table is known to be ours: a refusal changes nothing
   if not ok then return nil, err end
   local ns = core.readlink("/proc/self/ns/net")
   if not looked[ns] then

@@ -9,6 +9,7 @@ local core = require "nsbox.core"
 local rtnl = core.rtnl
 local validate = require "nsbox.validate"
 local nat = require "nsbox.nat"
+local ports = require "nsbox.ports"
 
 local M = {}
 
@@ -243,10 +244,20 @@ end
 
 -- Host side as root: bridge, lease, veth with the peer born in pid's netns.
 local function attach_direct(pid, n)
+  -- the host ports first: one in use is refused before anything is made
+  local held, herr, herrno
+  if n.ports then
+    held, herr, herrno = ports.hold(n.ports)
+    if not held then return nil, herr, herrno end
+  end
+  local function unhold() for _, fd in ipairs(held or {}) do core.close(fd) end end
   local gw, prefix, created = ensure_bridge(n)
-  if not gw then return nil, prefix end
+  if not gw then unhold() return nil, prefix end
   -- a failure below removes the bridge if this call made it
-  local function undo_bridge() if created then rtnl.link_del { name = n.bridge } end end
+  local function undo_bridge()
+    unhold()
+    if created then rtnl.link_del { name = n.bridge } end
+  end
   local addr, err, errno, arg = core.lease_acquire { dir = M.STATE_DIR, bridge = n.bridge,
     gateway = gw .. "/" .. prefix, address = n.address, owner = pid }
   if not addr then
@@ -262,6 +273,8 @@ local function attach_direct(pid, n)
     local ok, nerr, nerrno = nat.enable(n.bridge, gw, prefix, M.STATE_DIR .. "/nft.lock")
     if not ok then undo_lease() return nil, nerr, nerrno end
   end
+  -- the ports of containers whose nsbox was SIGKILLed go (where nft is loaded anyway)
+  if n.nat or n.ports then ports.sweep(M.STATE_DIR) end
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,
                  named = n.host_interface ~= nil }
@@ -278,11 +291,16 @@ local function attach_direct(pid, n)
     if ok then ok, err = M.configure_in(pid, info) end
     -- the host reaches the container at once: its bridge port forwards
     if ok then wait_up(info.host, 100) end
+    if ok and n.ports then
+      info.ports, err = ports.publish(pid, addr, n.bridge, n.ports, held, M.STATE_DIR)
+      ok = info.ports ~= nil
+      if ok then held = nil end -- info.ports holds them now
+    end
     if not ok then rtnl.link_del { name = info.host } end
   end
   if not ok then
     undo_lease()
-    return nil, "network: " .. err
+    return nil, err:match("^ports") and err or "network: " .. err
   end
   return info
 end
@@ -334,6 +352,7 @@ end
 -- the caller chose must be free for the next container at once: deleted now.
 function M.detach(info)
   if info.helper then return true end -- the veth dies with the netns; the helper's lease goes stale
+  if info.ports then ports.release(info.ports, M.STATE_DIR) end
   if info.named then rtnl.link_del { name = info.host } end
   core.lease_release { dir = M.STATE_DIR, bridge = info.bridge, address = info.lease, owner = info.owner }
   return true

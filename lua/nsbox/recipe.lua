@@ -34,7 +34,7 @@ local FIELDS = {
   rootfs = true, command = true, env = true, cwd = true, hostname = true, domainname = true,
   namespaces = true, uid_map = true, gid_map = true, mounts = true, interpreter = true,
   network = true, keep_fds = true, readonly = true, name = true, upper = true, in_place = true, dns = true,
-  user = true, userns = true,
+  user = true, userns = true, ports = true,
   stdin = true, stdout = true, stderr = true,
   capabilities = true, no_new_privs = true, new_session = true, init = true, reexec = true,
   resources = true, rlimits = true, cgroup_parent = true, seccomp = true, tty = true,
@@ -228,11 +228,22 @@ local function stdio(field, v)
   return v
 end
 
-local function network(v, ns)
-  if v == nil or v == false or v == "none" then return false end
+local function network(v, ns, published)
+  if v == nil or v == false or v == "none" then
+    if published ~= nil then bad("ports", "needs a bridge network (network = { bridge = ... })") end
+    return false
+  end
   local n, err = require("nsbox.net").validate(v) -- loaded only when a network is asked for
   if n == nil then validate.raise(err) end
   if n and not ns.net then bad("network", "needs the net namespace") end
+  if published ~= nil then
+    local list, perr = require("nsbox.ports").validate(published)
+    if perr then validate.raise(perr) end
+    if list and core.geteuid() ~= 0 then
+      bad("ports", "published ports need root (the unprivileged helper publishes none)")
+    end
+    n.ports = list
+  end
   return n
 end
 
@@ -322,7 +333,7 @@ local function check(r)
     auto_ids = core.geteuid() == 0 and ns.user and r.uid_map == nil and r.gid_map == nil or nil,
     mounts = mounts(r.mounts), interpreter = interpreter(r.interpreter),
     reexec = flag("reexec", r.reexec, r.interpreter ~= nil),
-    keep_fds = keep_fds(r.keep_fds), network = network(r.network, ns),
+    keep_fds = keep_fds(r.keep_fds), network = network(r.network, ns, r.ports),
     readonly = flag("readonly", r.readonly, false),
     capabilities = capabilities(r.capabilities), no_new_privs = flag("no_new_privs", r.no_new_privs, true),
     new_session = flag("new_session", r.new_session, true), init = flag("init", r.init, false),

@@ -8,7 +8,8 @@ local H = require "spec.support.helpers"
 
 local I = { ADDR = "198.51.100.1", HOST = "198.51.100.2", NAME = "example.test" }
 
-local function write(path, s, mode)
+--- Write s to path (chmod mode if given): the specs' servers' files.
+function I.write(path, s, mode)
   local f = assert(io.open(path, "w"))
   f:write(s)
   f:close()
@@ -35,6 +36,7 @@ end
 function I.start(uplink)
   uplink = uplink or "inet0"
   local dir = H.tmpdir("internet")
+  local write = I.write
   assert(os.execute("mkdir -p " .. dir .. "/www/cgi-bin"))
   write(dir .. "/www/index.html", "hello from the internet\n")
   write(dir .. "/www/cgi-bin/ip", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"$REMOTE_ADDR\"\n",

@@ -15,11 +15,13 @@ stage=$(dirname "$out")/root
 PKGS=(lua5.4 lua-busted lua-cjson busybox-static dash bash coreutils findutils grep sed mawk
       util-linux mount bsdutils procps iproute2 hostname libmnl0 libmnl-dev libseccomp2 make
       gcc libc6-dev e2fsprogs libnftnl11 libnftnl-dev nftables dnsmasq-base)
-# Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables and the masquerade's
-# (a nat chain, masq: nf_nat and conntrack come with them), tun, and loop
+# Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables and what table
+# inet nsbox uses (nat chains, masq, dnat, fib, ct status; ctnetlink to forget flows;
+# nf_nat and conntrack come with them), tun, and loop
 # and ext4 for a disk (an overlay's upper layer in a user namespace needs user xattrs,
 # which 6.1's tmpfs lacks).
-MODS=(overlay veth bridge nf_tables nft_chain_nat nft_masq tun crc32c_generic loop ext4)
+MODS=(overlay veth bridge nf_tables nft_chain_nat nft_masq nft_nat nft_fib_inet nft_ct nf_conntrack_netlink tun
+      crc32c_generic loop ext4)
 
 installed() { [ -n "${inst[$1]:-}" ]; }
 
