@@ -157,7 +157,7 @@ VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spe
             spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
             spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua \
             spec/resources_spec.lua spec/seccomp_spec.lua spec/egress_spec.lua \
-            spec/ports_spec.lua
+            spec/ports_spec.lua spec/names_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)

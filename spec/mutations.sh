@@ -164,6 +164,19 @@ mutation port-sweep $P 'SIGKILLed' \
   lua/nsbox/net.lua '  if n.nat or n.ports then ports.sweep(M.STATE_DIR) end' ''
 mutation port-release $P 'is.reached.from.outside' \
   lua/nsbox/net.lua '  if info.ports then ports.release(info.ports, M.STATE_DIR) end' ''
+N=spec/names_spec.lua
+mutation names-bound $N 'reach.another.by.its.name' \
+  lua/nsbox/etc.lua '  local ok, err, errno = core.move_mount(tree, place, "hosts", "/etc/hosts")' '  local ok, err, errno = true, nil, nil'
+mutation names-unique $N 'refuses.a.name.another.container.has' \
+  lua/nsbox/names.lua '        if want[n] then' '        if false then'
+mutation names-readonly $N 'binds.the.file.read.only' \
+  lua/nsbox/names.lua '    ok, err, errno = core.mount_setattr(tree, core.MOUNT_ATTR_RDONLY | core.MOUNT_ATTR_NOSUID | core.MOUNT_ATTR_NODEV |' \
+  '    ok, err, errno = core.mount_setattr(tree, core.MOUNT_ATTR_NOSUID | core.MOUNT_ATTR_NODEV |'
+mutation names-removed $N 'stops.resolving.a.name' \
+  lua/nsbox/net.lua '  if info.hosts_tree then names.remove(M.STATE_DIR, info.bridge, info.owner) end' ''
+mutation names-stale $N 'SIGKILLed' \
+  lua/nsbox/names.lua '    for _, e in ipairs(parse(text)) do if alive(e) then live[#live + 1] = e end end' \
+  '    for _, e in ipairs(parse(text)) do live[#live + 1] = e end'
 
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

@@ -525,7 +525,10 @@ function Box:launch()
     if fault.armed == "attach" then nerr = "attach: injected fault"
     else
       local ok
-      ok, info, nerr = pcall(require("nsbox.net").attach, pid, r.network)
+      -- its names for the others on the bridge: as its own hosts file has them, then its name
+      local known_as = { r.hostname, r.name }
+      if r.domainname then table.insert(known_as, 1, r.hostname .. "." .. r.domainname) end
+      ok, info, nerr = pcall(require("nsbox.net").attach, pid, r.network, known_as)
       if not ok then info, nerr = nil, tostring(info) end
     end
   end
@@ -534,7 +537,9 @@ function Box:launch()
   elseif info then
     -- the address goes to the child either way: its /etc/hosts names it
     channel.send(psock, "network", cr.net == "child" and { interface = info.interface, address = info.address,
-                                                           gateway = info.gateway } or { address = info.address })
+                                                           gateway = info.gateway } or { address = info.address },
+      info.hosts_tree and { info.hosts_tree })
+    if info.hosts_tree then core.close(info.hosts_tree) info.hosts_tree = true end
   end
   self.launching = { pid = pid, pidfd = pidfd, psock = psock, info = info, nerr = nerr, path = path }
   return move(self, "launched")

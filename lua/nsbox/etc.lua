@@ -195,14 +195,30 @@ function M.files(r, address)
   return files
 end
 
+-- The bridge's hosts file (a detached mount, nsbox.names) bound at /etc/hosts.
+local function bind_hosts(tree)
+  local place = try(core.open_in_root("/", "/etc/hosts", "file"))
+  local ok, err, errno = core.move_mount(tree, place, "hosts", "/etc/hosts")
+  core.close(place)
+  core.close(tree)
+  try(ok, err, errno)
+end
+
 --- In the child, after pivot_root: write the files of child recipe r (address:
 -- the container's, if it has a network). placed: the overlay was made with
 -- them in its upper layer already (rootfs), where only the hosts file may
 -- still lack the address: it is rewritten there, in the upper layer.
-function M.write(r, address, placed)
+-- hosts_tree: the bridge's hosts file, which names the others too, bound over
+-- the container's own (unless the recipe mounts its own).
+function M.write(r, address, placed, hosts_tree)
+  local files = M.files(r, address)
+  local shared = hosts_tree and files[1] and files[1][1] == "hosts"
+  if hosts_tree and not shared then core.close(hosts_tree) end
+  if shared then table.remove(files, 1) end
   if placed then
+    if shared then return bind_hosts(hosts_tree) end
     if not address then return end
-    local hosts = M.files(r, address)[1]
+    local hosts = files[1]
     if not (hosts and hosts[1] == "hosts") then return end
     local fd = try(core.openat(nil, "/etc/hosts", "write"))
     local ok, err, errno = core.write(fd, hosts[2])
@@ -210,15 +226,21 @@ function M.write(r, address, placed)
     return try(ok, err, errno)
   end
   local etc = core.open_in_root("/", "/etc", nil, "beneath")
-  if not etc then return end -- no /etc (or one leading out of the root): nothing is written
-  local st = core.stat(etc)
-  if not (st and st.type == "directory") then core.close(etc) return end
-  local files = M.files(r, address)
+  local st = etc and core.stat(etc)
+  if not (st and st.type == "directory") then -- no /etc (or one leading out of the root): nothing is written
+    if etc then core.close(etc) end
+    if shared then core.close(hosts_tree) end
+    return
+  end
   local ok, err = pcall(function()
     if r.in_place then bind_over(files) else write_files(etc, files) end
   end)
   core.close(etc)
-  if not ok then error(err, 0) end
+  if not ok then
+    if shared then core.close(hosts_tree) end
+    error(err, 0)
+  end
+  if shared then bind_hosts(hosts_tree) end
 end
 
 return M

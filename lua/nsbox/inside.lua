@@ -184,11 +184,12 @@ local function setup(r, fd)
   fault.point("lo")
   if r.namespaces.net then try(core.ifup("lo")) end
   -- the host side (and, net = "parent", the interface) is made meanwhile; EOF: the parent gave up
-  local info = r.net and channel.await(fd, "network")
+  local info, fds
+  if r.net then info, fds = channel.await(fd, "network") end
   fault.point("net")
   if r.net == "child" then try(net.configure(info)) end
   fault.point("etc")
-  etc.write(r, info and info.address, placed)
+  etc.write(r, info and info.address, placed, fds and fds[1])
   rootfs.seal(r)
   local who = r.user and users.resolve(r.user, r.rootfs)
   if who and who.home then

@@ -10,6 +10,7 @@ local rtnl = core.rtnl
 local validate = require "nsbox.validate"
 local nat = require "nsbox.nat"
 local ports = require "nsbox.ports"
+local names = require "nsbox.names"
 
 local M = {}
 
@@ -243,7 +244,7 @@ local function wait_up(name, tries)
 end
 
 -- Host side as root: bridge, lease, veth with the peer born in pid's netns.
-local function attach_direct(pid, n)
+local function attach_direct(pid, n, known_as)
   -- the host ports first: one in use is refused before anything is made
   local held, herr, herrno
   if n.ports then
@@ -278,6 +279,17 @@ local function attach_direct(pid, n)
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,
                  named = n.host_interface ~= nil }
+  if known_as then
+    local tree, nerr, nerrno = names.add(M.STATE_DIR, n.bridge, pid, addr, known_as)
+    if not tree then undo_lease() return nil, nerr, nerrno end
+    info.hosts_tree = tree
+    local lease_undo = undo_lease
+    undo_lease = function()
+      core.close(tree)
+      names.remove(M.STATE_DIR, n.bridge, pid)
+      lease_undo()
+    end
+  end
   -- The peer's MAC is ours to choose, so the host's neighbour entry for the
   -- address can say it at once: the container's gratuitous ARP may leave before
   -- its bridge port forwards, and the entry of an earlier holder would stand.
@@ -336,8 +348,11 @@ end
 
 --- Make the host side for the container whose init is pid.
 -- @treturn table { host =, interface =, address = "a.b.c.d/n", gateway = } or nil, message
-function M.attach(pid, n)
-  if M.direct() then return attach_direct(pid, n) end
+--- known_as: the container's names (its hostname, its name) for the others on
+-- the bridge (root only): info.hosts_tree is then the bridge's hosts file, to
+-- bind at its /etc/hosts (the caller closes it).
+function M.attach(pid, n, known_as)
+  if M.direct() then return attach_direct(pid, n, known_as) end
   if n.interface ~= "eth0" or n.host_interface then
     return nil, "network.interface: the unprivileged helper names the interfaces itself (eth0)"
   end
@@ -353,6 +368,7 @@ end
 function M.detach(info)
   if info.helper then return true end -- the veth dies with the netns; the helper's lease goes stale
   if info.ports then ports.release(info.ports, M.STATE_DIR) end
+  if info.hosts_tree then names.remove(M.STATE_DIR, info.bridge, info.owner) end
   if info.named then rtnl.link_del { name = info.host } end
   core.lease_release { dir = M.STATE_DIR, bridge = info.bridge, address = info.lease, owner = info.owner }
   return true
