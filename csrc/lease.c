@@ -10,7 +10,6 @@
 #include "starttime.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -124,48 +123,6 @@ static int open_locked(const char *dir, const char *bridge, int create, int *loc
 	return dfd;
 }
 
-static int cmp_addr(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* The addresses in (net, bcast) that have a lease file, sorted: one directory read. */
-static int list_leases(int dfd, uint32_t net, uint32_t bcast, uint32_t **out, size_t *len)
-{
-	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	size_t cap = 0;
-	struct dirent *e;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	*out = NULL;
-	*len = 0;
-	while ((e = readdir(d))) {
-		uint32_t a;
-		int unused;
-		if (nsbox_ip4_parse(e->d_name, 0, &a, &unused) || a <= net || a >= bcast)
-			continue;
-		if (*len == cap) {
-			uint32_t *v = realloc(*out, (cap = cap ? 2 * cap : 64) * sizeof *v);
-			if (!v) {
-				free(*out);
-				closedir(d);
-				return errno = ENOMEM, -1;
-			}
-			*out = v;
-		}
-		(*out)[(*len)++] = a;
-	}
-	closedir(d);
-	if (*len)
-		qsort(*out, *len, sizeof **out, cmp_addr);
-	return 0;
-}
-
 /* 1 if the lease of addr (named a) has a live owner, 0 if it is free or stale, -1 on error. */
 static int taken(int dfd, const char *a)
 {
@@ -197,37 +154,40 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 	int lockfd, dfd = open_locked(dir, bridge, 1, &lockfd, path, sizeof path);
 	if (dfd < 0)
 		return fail(e, NULL, errno, "lease directory %s: %s", path, strerror(errno));
-	uint32_t *v = NULL;
-	size_t nv = 0, i = 0;
 	if (want) {
 		r = taken(dfd, nsbox_ip4_format(want, a));
 		if (r == 1)
 			r = fail(e, "address", EADDRINUSE, "%s is already in use on %s", a, bridge);
 		pick = r ? 0 : want;
-	} else if ((r = list_leases(dfd, net, bcast, &v, &nv)) == 0) {
+	} else {
 		/* The first address without a lease file after the one handed out last
 		 * (the lock file keeps it), wrapping: an address just released is not
 		 * handed out again at once, while its old veth may still be in the
-		 * kernel's clean-up of the dead container's namespace. */
+		 * kernel's clean-up of the dead container's namespace. Looked at one by
+		 * one from there: the next is nearly always free, so the cost does not
+		 * grow with the leases held (no directory read). */
 		uint32_t last = 0, span = bcast - net - 1;
 		if (pread(lockfd, &last, sizeof last, 0) != (ssize_t)sizeof last || last <= net || last >= bcast)
 			last = net;
-		for (uint32_t k = 1; k <= span && !pick; k++) {
+		for (uint32_t k = 1; k <= span && !pick && r >= 0; k++) {
 			uint32_t c = net + 1 + (last - net - 1 + k) % span;
-			if (c != gateway && !(nv && bsearch(&c, v, nv, sizeof *v, cmp_addr)))
+			struct stat st;
+			if (c == gateway)
+				continue;
+			if (fstatat(dfd, nsbox_ip4_format(c, a), &st, AT_SYMLINK_NOFOLLOW) == 0)
+				continue;
+			if (errno == ENOENT)
 				pick = c;
+			else
+				r = -1;
 		}
 		/* None: the first lease whose owner is gone, round from the cursor too. */
-		size_t from = 0;
-		while (from < nv && v[from] <= last)
-			from++;
-		for (i = 0; i < nv && !pick && r >= 0; i++) {
-			uint32_t c = v[(from + i) % nv];
-			if ((r = taken(dfd, nsbox_ip4_format(c, a))) == 0)
+		for (uint32_t k = 1; k <= span && !pick && r >= 0; k++) {
+			uint32_t c = net + 1 + (last - net - 1 + k) % span;
+			if (c != gateway && (r = taken(dfd, nsbox_ip4_format(c, a))) == 0)
 				pick = c;
 		}
 		r = r < 0 ? r : 0;
-		free(v);
 	}
 	if (r < 0)
 		r = fail(e, NULL, errno, "leases in %s: %s", path, strerror(errno));

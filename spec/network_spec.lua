@@ -163,6 +163,25 @@ describe("container networking", function()
     end
   end)
 
+  it("brings both ends of its veth up quietly: no IPv6 on them, so nothing is flooded to the bridge's ports", function()
+    local box = sleeper({ bridge = "brg0", gateway = "10.10.10.1" })
+    finally(function() box:kill(core.SIGKILL) box:wait() end)
+    local inside = json.decode(in_box(box, "ip -j addr show eth0"))[1]
+    local fams = {}
+    for _, a in ipairs(inside.addr_info) do fams[#fams + 1] = a.family end
+    assert.same({ "inet" }, fams) -- no fe80:: address: no DAD, router solicitation or MLD report
+    assert.equal("1", in_box(box, "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6"):match("%d"))
+    local host, found = json.decode(in_box(box, "ip -j link show eth0"))[1].link_index, false
+    for _, l in ipairs(ip_json("-d addr show master brg0")) do
+      if l.ifindex == host then
+        found = true
+        assert.same({}, l.addr_info)
+        assert.equal("1", H.read_file("/proc/sys/net/ipv6/conf/" .. l.ifname .. "/disable_ipv6"):match("%d"))
+      end
+    end
+    assert.is_true(found)
+  end)
+
   it("lets two containers on one bridge ping each other", function()
     local a = sleeper({ bridge = "brg0", gateway = "10.10.10.1" }, { capabilities = RAW })
     local b = sleeper({ bridge = "brg0", gateway = "10.10.10.1" })
