@@ -273,6 +273,14 @@ int nft_ct_dnat(struct nftnl_rule *r)
 	       mask(r, &bit, 4) ?: nft_cmp(r, NFT_CMP_NEQ, &zero, 4);
 }
 
+int nft_ct_new(struct nftnl_rule *r)
+{
+	uint32_t old = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED), zero = 0;
+
+	return nft_expr_add(r, expr_u32("ct", NFTNL_EXPR_CT_KEY, NFT_CT_STATE, NFTNL_EXPR_CT_DREG, NFT_REG_1)) ?:
+	       mask(r, &old, 4) ?: nft_cmp(r, NFT_CMP_EQ, &zero, 4);
+}
+
 int nft_iif_not_lo(struct nftnl_rule *r)
 {
 	char lo[IFNAMSIZ] = "lo";

@@ -55,6 +55,19 @@ int nft_ports_del(struct nl *n, const char *comment, const char *lock, int *remo
  * cb(comment, handle, data) for each. 0 or an errno. */
 int nft_port_owners(struct nl *n, void (*cb)(const char *comment, uint64_t handle, void *data), void *data);
 
+/* Isolate the container at addr: new flows from it (not replies) to the host
+ * itself (input) and to each of the nnets other subnets the host is on
+ * (forward: a published port of the host's, translated, included) are dropped, every rule
+ * commented comment, in one batch. 0 or an errno. */
+struct nft_subnet { uint32_t net; int prefix; };
+int nft_isolate_add(struct nl *n, uint32_t addr, const struct nft_subnet *nets, int nnets, const char *comment,
+		    const char *lock);
+/* Remove its rules. */
+int nft_isolate_del(struct nl *n, const char *comment, const char *lock, int *removed);
+/* Remove the rules commented comment from up to 4 chains, in one batch. */
+int nft_rules_del(struct nl *n, const char *const *chains, int nc, const char *comment, const char *lock,
+		  int *removed);
+
 /* Forget the conntrack entries of flows whose reply comes from addr (host byte
  * order), a container that is gone: a UDP flow to a published port would
  * otherwise stay translated to it. *forgot: how many. 0 or an errno. */

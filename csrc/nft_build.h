@@ -9,6 +9,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
 #include "nl.h"
+#include "nft.h"
 
 /* A comment (udata attribute of type) read back; "" if none. */
 struct comment { int type; char text[NFTNL_UDATA_COMMENT_MAXLEN + 1]; };
@@ -23,6 +24,7 @@ int nft_cmp(struct nftnl_rule *r, int op, const void *v, uint32_t len);
 int nft_is_ipv4(struct nftnl_rule *r);                            /* meta nfproto ipv4 */
 int nft_ip_in(struct nftnl_rule *r, uint32_t offset, int op, uint32_t net, int prefix);
 int nft_ct_dnat(struct nftnl_rule *r);                            /* ct status dnat */
+int nft_ct_new(struct nftnl_rule *r);                             /* ct state != established,related */
 int nft_iif_not_lo(struct nftnl_rule *r);                         /* iifname != "lo" */
 int nft_l4proto(struct nftnl_rule *r, uint8_t proto);             /* meta l4proto proto */
 int nft_dport(struct nftnl_rule *r, uint16_t port);               /* th dport port */
@@ -58,7 +60,6 @@ int nft_batch_empty(const struct batch *bt);
 
 /* What table inet nsbox must have: base chains, and rules known by their
  * comments, each made by make(chain, comment, arg) where missing. */
-struct nft_subnet { uint32_t net; int prefix; };
 struct nft_want_chain { const char *name, *type; uint32_t hook; int32_t prio; };
 struct nft_want_rule {
 	const char *chain, *comment;

@@ -200,6 +200,75 @@ static int l_ports_del(lua_State *L)
 	return 2;
 }
 
+/***
+ * Isolate a container: new flows from its address to the host itself and to
+ * the given subnets are dropped (rules commented `owner`, in one batch).
+ * @function isolate_add
+ * @tparam table t { owner = comment, lock = path, address = "a.b.c.d", subnets = { "a.b.c.d/n", ... } }
+ * @return true, or nil, message, errno
+ */
+static int l_isolate_add(lua_State *L)
+{
+	const char *owner, *lock;
+	struct nft_subnet *nets;
+	uint32_t addr;
+	struct nl *n;
+	int count, err;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	addr = ip4_field(L, 1, "address", 1);
+	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
+	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
+	if (!owner)
+		return luaL_error(L, "isolate_add: owner expected");
+	lua_getfield(L, 1, "subnets");
+	luaL_checktype(L, -1, LUA_TTABLE);
+	count = (int)lua_rawlen(L, -1);
+	if (count > 1024)
+		return luaL_error(L, "isolate_add: at most 1024 subnets");
+	nets = lua_newuserdatauv(L, (size_t)(count ? count : 1) * sizeof *nets, 0);
+	for (int i = 0; i < count; i++) {
+		lua_rawgeti(L, -2, i + 1);
+		const char *s = lua_tostring(L, -1);
+		if (!s || nsbox_ip4_parse(s, 1, &nets[i].net, &nets[i].prefix) < 0)
+			return luaL_error(L, "isolate_add: subnets[%d]: 'a.b.c.d/n' expected", i + 1);
+		nets[i].net &= nets[i].prefix ? 0xffffffffu << (32 - nets[i].prefix) : 0;
+		lua_pop(L, 1);
+	}
+	if (!(n = nft_open(L)))
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_isolate_add(n, addr, nets, count, owner, lock)))
+		return nft_fail(L, n, err, "isolate");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
+ * Remove the isolation rules commented `owner`.
+ * @function isolate_del
+ * @tparam table t { owner = comment, lock = path }
+ * @return true and how many rules went, or nil, message, errno
+ */
+static int l_isolate_del(lua_State *L)
+{
+	const char *owner, *lock;
+	int removed, err;
+	struct nl *n;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
+	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
+	if (!owner)
+		return luaL_error(L, "isolate_del: owner expected");
+	if (!(n = nft_open(L)))
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_isolate_del(n, owner, lock, &removed)))
+		return nft_fail(L, n, err, "isolate");
+	lua_pushboolean(L, 1);
+	lua_pushinteger(L, removed);
+	return 2;
+}
+
 static void owner_cb(const char *comment, uint64_t handle, void *data)
 {
 	lua_State *L = data;
@@ -280,6 +349,8 @@ int luaopen_nsbox_nft(lua_State *L)
 		{ "port_owners", l_port_owners },
 		{ "ct_forget", l_ct_forget },
 		{ "genid", l_genid },
+		{ "isolate_add", l_isolate_add },
+		{ "isolate_del", l_isolate_del },
 		{ NULL, NULL },
 	};
 

@@ -19,6 +19,8 @@
 #define OUTPUT "output"
 #define POSTROUTING "postrouting"
 #define GUARD "guard"
+#define INPUT "input"
+#define FORWARD "forward"
 #define LOOPBACK 0x7f000000u /* 127.0.0.0/8 */
 
 /* What arrives on any interface but lo for (offset 16) or from (12) 127.0.0.0/8
@@ -122,38 +124,103 @@ static void handle_cb(const char *comment, uint64_t handle, void *data)
 	hs->h[hs->n++] = handle;
 }
 
-int nft_ports_del(struct nl *n, const char *comment, const char *lock, int *removed)
+int nft_rules_del(struct nl *n, const char *const *chains, int nc, const char *comment, const char *lock,
+		  int *removed)
 {
-	const char *chains[] = { PREROUTING, OUTPUT };
-	struct handles hs[2] = { { .comment = comment }, { .comment = comment } };
+	struct handles hs[4] = { { .comment = comment }, { .comment = comment }, { .comment = comment },
+				 { .comment = comment } };
 	enum nft_table_state state;
 	struct batch bt = { 0 };
+	size_t total = 0;
 	int fd, err;
 
 	*removed = 0;
+	if (nc > 4)
+		return EINVAL;
 	if ((fd = nft_lock(lock)) < -1)
 		return -fd;
 	err = nft_table_state(n, &state);
-	for (int k = 0; !err && state == NFT_TABLE_OURS && k < 2; k++) {
+	for (int k = 0; !err && state == NFT_TABLE_OURS && k < nc; k++) {
 		err = nft_rules(n, chains[k], handle_cb, &hs[k]);
 		if (err == ENOENT)
 			err = 0;
 		if (!err)
 			err = hs[k].err;
+		total += hs[k].n;
 	}
-	if (!err && hs[0].n + hs[1].n) {
-		nft_batch_start(&bt, n, 4096 + (hs[0].n + hs[1].n) * 256);
-		for (int k = 0; !err && k < 2; k++)
+	if (!err && total) {
+		nft_batch_start(&bt, n, 4096 + total * 256);
+		for (int k = 0; !err && k < nc; k++)
 			for (size_t i = 0; !err && i < hs[k].n; i++)
 				err = nft_del_rule(&bt, chains[k], hs[k].h[i]);
 		if (!err)
 			err = bt.err ? bt.err : nft_batch_send(&bt, n);
 		if (!err)
-			*removed = (int)(hs[0].n + hs[1].n);
+			*removed = (int)total;
 		nft_batch_stop(&bt);
 	}
-	free(hs[0].h);
-	free(hs[1].h);
+	for (int k = 0; k < 4; k++)
+		free(hs[k].h);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+int nft_ports_del(struct nl *n, const char *comment, const char *lock, int *removed)
+{
+	static const char *const chains[] = { PREROUTING, OUTPUT };
+
+	return nft_rules_del(n, chains, 2, comment, lock, removed);
+}
+
+int nft_isolate_del(struct nl *n, const char *comment, const char *lock, int *removed)
+{
+	static const char *const chains[] = { INPUT, FORWARD };
+
+	return nft_rules_del(n, chains, 2, comment, lock, removed);
+}
+
+/* A new flow (not a reply) from addr... */
+static int new_from(struct nftnl_rule *r, uint32_t addr)
+{
+	return nft_is_ipv4(r) || nft_ip_in(r, 12, NFT_CMP_EQ, addr, 32) || nft_ct_new(r);
+}
+
+int nft_isolate_add(struct nl *n, uint32_t addr, const struct nft_subnet *nets, int nnets, const char *comment,
+		    const char *lock)
+{
+	struct nft_want_chain c[] = {
+		{ INPUT, "filter", NF_INET_LOCAL_IN, 0 },
+		{ FORWARD, "filter", NF_INET_FORWARD, 0 },
+	};
+	struct batch bt;
+	struct nftnl_rule *r;
+	int fd, err;
+
+	if ((fd = nft_lock(lock)) < -1)
+		return -fd;
+	nft_batch_start(&bt, n, 16384 + (size_t)nnets * 1024);
+	err = bt.err ? bt.err : nft_ensure(n, &bt, c, 2, NULL, 0);
+	/* ... to the host itself: dropped */
+	if (!err) {
+		r = nft_rule_new(INPUT);
+		r = r ? nft_rule_done(r, new_from(r, addr) || nft_drop(r), comment) : NULL;
+		err = r ? nft_add_rule(&bt, r) : ENOMEM;
+		if (r)
+			nftnl_rule_free(r);
+	}
+	/* ... to the other subnets the host is on: dropped */
+	for (int i = 0; !err && i < nnets; i++) {
+		r = nft_rule_new(FORWARD);
+		r = r ? nft_rule_done(r, new_from(r, addr) || nft_ip_in(r, 16, NFT_CMP_EQ, nets[i].net, nets[i].prefix) ||
+					 nft_drop(r), comment) : NULL;
+		err = r ? nft_add_rule(&bt, r) : ENOMEM;
+		if (r)
+			nftnl_rule_free(r);
+	}
+	if (!err)
+		err = nft_batch_send(&bt, n);
+	nft_batch_stop(&bt);
 	if (fd >= 0)
 		close(fd);
 	return err;
@@ -167,5 +234,9 @@ int nft_port_owners(struct nl *n, void (*cb)(const char *comment, uint64_t handl
 	if (err || state != NFT_TABLE_OURS)
 		return err;
 	err = nft_rules(n, PREROUTING, cb, data);
+	if (err == ENOENT)
+		err = 0;
+	if (!err)
+		err = nft_rules(n, INPUT, cb, data);
 	return err == ENOENT ? 0 : err;
 }

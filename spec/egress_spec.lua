@@ -131,6 +131,63 @@ describe("egress", function()
       "policy drop;\n\t}\n}\n$", out)
   end)
 
+  describe("with isolate = true", function()
+    local NET = { bridge = "egr5", gateway = "10.75.0.1/24", isolate = true }
+    local server
+    setup(function()
+      -- a service of the host's, on its own address
+      local www = H.tmpdir("host-www")
+      I.write(www .. "/index.html", "host service\n")
+      local h = io.popen("exec busybox httpd -f -p " .. I.HOST .. ":8099 -h " .. www .. " & echo $!")
+      server = { pid = h:read("l"), h = h, dir = www }
+      assert.truthy(server.pid)
+    end)
+    teardown(function()
+      if server then os.execute("kill " .. server.pid) server.h:close() H.rm(server.dir) end
+    end)
+
+    local function reach(network, url)
+      local out = run(network, "timeout 5 wget -q -O- " .. url .. " >/dev/null 2>&1 && echo reached || echo no")
+      return out
+    end
+
+    it("reaches the internet past the host's subnets", function()
+      assert.equal("reached\n", reach(NET, "http://" .. I.FAR .. "/"))
+    end)
+
+    it("does not reach the host's own addresses, nor a neighbour on a subnet the host is on", function()
+      assert.equal("no\n", reach(NET, "http://" .. I.HOST .. ":8099/"))
+      assert.equal("no\n", reach(NET, "http://10.75.0.1:8099/"))
+      assert.equal("no\n", reach(NET, "http://" .. I.ADDR .. "/"))
+      -- not isolated, the same container reaches both
+      local open = { bridge = "egr5" }
+      assert.equal("reached\n", reach(open, "http://" .. I.HOST .. ":8099/"))
+      assert.equal("reached\n", reach(open, "http://" .. I.ADDR .. "/"))
+    end)
+
+    it("keeps its published ports reachable, and its rules go with it", function()
+      local box = assert(nsbox.container { rootfs = H.rootfs, network = NET, ports = { { host = 8098, container = 80 } },
+        mounts = { { type = "bind", source = server.dir, destination = "/www", readonly = true } },
+        command = { "httpd", "-f", "-p", "0.0.0.0:80", "-h", "/www" } })
+      assert(box:start())
+      finally(function() box:kill(core.SIGKILL) box:wait() end)
+      for _ = 1, 100 do if I.listens(box.pid, "tcp", 80) then break end H.sleep(0.05) end
+      local got = H.sh("nsenter -t " .. inet.pid .. " -n timeout 5 busybox wget -q -O- http://" .. I.HOST ..
+        ":8098/ 2>&1")
+      assert.equal("host service\n", got)
+      assert.matches("nsbox isolate pid=" .. box.pid, nft_text("list chain inet nsbox input"))
+      box:kill(core.SIGKILL)
+      box:wait()
+      assert.not_matches("nsbox isolate", nft_text("list table inet nsbox"))
+    end)
+
+    it("needs a boolean", function()
+      local box, err = nsbox.container { rootfs = H.rootfs, network = { isolate = 1 } }
+      assert.is_nil(box)
+      assert.matches("network.isolate: boolean expected, got number", err)
+    end)
+  end)
+
   it("runs the seed's example with --net: the container reaches the internet", function()
     local ok, out = H.run("cd " .. H.root .. " && env -u LUA_PATH -u LUA_CPATH lua5.4 examples/ns-process.lua " ..
       "--net build/rootfs sh -c 'timeout 10 wget -q -O- http://" .. I.ADDR .. "/cgi-bin/ip'")

@@ -179,6 +179,16 @@ mutation names-stale $N 'SIGKILLed' \
   '    for _, e in ipairs(parse(text)) do live[#live + 1] = e end'
 mutation quiet-links spec/network_spec.lua 'brings.both.ends.of.its.veth.up.quietly' \
   lua/nsbox/net.lua '  local f = io.open("/proc/sys/net/ipv6/conf/" .. name .. "/disable_ipv6", "w")' '  local f = nil'
+mutation isolate-input $E 'does.not.reach.the.host.s.own.addresses' \
+  csrc/nft_ports.c '		r = r ? nft_rule_done(r, new_from(r, addr) || nft_drop(r), comment) : NULL;' \
+  '		r = r ? nft_rule_done(r, new_from(r, addr), comment) : NULL;'
+mutation isolate-forward $E 'does.not.reach.the.host.s.own.addresses' \
+  csrc/nft_ports.c $'\t\t\t\t\t nft_drop(r), comment) : NULL;' $'\t\t\t\t\t 0, comment) : NULL;'
+mutation isolate-replies $E 'keeps.its.published.ports.reachable' \
+  csrc/nft.c '	       mask(r, &old, 4) ?: nft_cmp(r, NFT_CMP_EQ, &zero, 4);' '	       mask(r, &old, 4) ?: (int)(0 * zero);'
+mutation isolate-release $E 'keeps.its.published.ports.reachable' \
+  lua/nsbox/net.lua '  if info.isolate then require("nsbox.isolate").release(info.isolate, M.STATE_DIR) end
+  if info.hosts_tree' '  if info.hosts_tree'
 
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

@@ -12,12 +12,7 @@ local BRIDGE, GW = "pbr0", "10.80.0.1/24"
 
 local write = I.write
 
--- Whether the network namespace of pid listens on port (hex in /proc/net/tcp or udp, v4 or v6).
-local function listens(pid, proto, port)
-  local t = (H.read_file("/proc/" .. pid .. "/net/" .. proto) or "") ..
-    (H.read_file("/proc/" .. pid .. "/net/" .. proto .. "6") or "")
-  return t:find(string.format(":%04X 0+:0000 %s", port, proto == "tcp" and "0A" or "07")) ~= nil
-end
+local listens = I.listens
 
 local function await(f)
   for _ = 1, 100 do

@@ -55,6 +55,8 @@ local COMMANDS = {
       { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
       { name = "publish", short = "p", arg = "[ADDR:]HOST:CONTAINER[/udp]", many = true, help =
         "Publish a container port on the host (ranges N-M; ADDR default 0.0.0.0, 127.0.0.1 included; root)." },
+      { name = "isolate", help = "Drop what the container starts to the host's own addresses and the other " ..
+        "subnets the host is on; the internet and its published ports still work (root)." },
       { name = "nat", bool = true, help = "Egress: masquerade the bridge's subnet, IPv4 forwarding on " ..
         "(the default with a bridge); --nat=false: the containers reach the bridge only." },
       { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
@@ -353,9 +355,11 @@ function M.recipe(a)
     r.ports = r.ports or {}
     r.ports[#r.ports + 1] = entry
   end
-  if a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil or r.ports then
-    if a.net == "none" then return nil, "--net none: conflicts with --bridge, --ip, --gateway, --nat and -p" end
-    r.network = { bridge = a.bridge, address = a.ip, gateway = a.gateway, nat = a.nat }
+  if a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil or r.ports or a.isolate then
+    if a.net == "none" then
+      return nil, "--net none: conflicts with --bridge, --ip, --gateway, --nat, --isolate and -p"
+    end
+    r.network = { bridge = a.bridge, address = a.ip, gateway = a.gateway, nat = a.nat, isolate = a.isolate }
   end
   local mounts = {}
   for _, b in ipairs(a.bind) do

@@ -18,7 +18,7 @@ M.STATE_DIR = "/run/nsbox/net"
 M.HELPER = os.getenv("NSBOX_NETNS_HELPER") or "/usr/local/lib/nsbox/nsbox-netns"
 
 local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true,
-                 add_subnet = true, nat = true }
+                 add_subnet = true, nat = true, isolate = true }
 
 local function bad(field, fmt, ...) validate.bad("network" .. field, fmt, ...) end
 
@@ -90,6 +90,11 @@ local function check(v)
   if v.add_subnet and not gw then bad(".add_subnet", "needs network.gateway, the subnet to add") end
   if v.nat ~= nil and type(v.nat) ~= "boolean" then bad(".nat", "boolean expected, got %s", type(v.nat)) end
   n.nat = v.nat ~= false
+  if v.isolate ~= nil and type(v.isolate) ~= "boolean" then
+    bad(".isolate", "boolean expected, got %s", type(v.isolate))
+  end
+  if v.isolate and core.geteuid() ~= 0 then bad(".isolate", "needs root (the unprivileged helper isolates none)") end
+  n.isolate = v.isolate or nil
   n.address = addr and ip4(addr) or nil
   n.gateway = gw and ip4(gw) or nil
   n.prefix = (addr or gw) and prefix or nil
@@ -114,6 +119,8 @@ end
 --   from the bridge's subnet);
 -- - `interface`: the container's end (default "eth0"), `host_interface`: the
 --   host's (default "nsb" and 8 random hex digits), as root only;
+-- - `isolate`: true drops the flows the container starts to the host's own
+--   addresses and to the other subnets the host is on (root);
 -- - `nat`: egress (default true): what the subnet sends past it leaves with the
 --   host's address (masquerade in table inet nsbox), and IPv4 forwarding is
 --   turned on in the network namespace that holds the bridge: when that is the
@@ -289,7 +296,7 @@ local function attach_direct(pid, n, known_as)
     if not ok then undo_lease() return nil, nerr, nerrno end
   end
   -- the ports of containers whose nsbox was SIGKILLed go (where nft is loaded anyway)
-  if n.nat or n.ports then ports.sweep(M.STATE_DIR) end
+  if n.nat or n.ports or n.isolate then ports.sweep(M.STATE_DIR) end
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,
                  named = n.host_interface ~= nil }
@@ -318,16 +325,23 @@ local function attach_direct(pid, n, known_as)
     if ok then ok, err = M.configure_in(pid, info) end
     -- the host reaches the container at once: its bridge port forwards
     if ok then wait_up(info.host, 100) end
+    if ok and n.isolate then
+      info.isolate, err = require("nsbox.isolate").add(pid, addr, gw, prefix, M.STATE_DIR)
+      ok = info.isolate ~= nil
+    end
     if ok and n.ports then
       info.ports, err = ports.publish(pid, addr, n.bridge, n.ports, held, M.STATE_DIR)
       ok = info.ports ~= nil
       if ok then held = nil end -- info.ports holds them now
     end
-    if not ok then rtnl.link_del { name = info.host } end
+    if not ok then
+      if info.isolate then require("nsbox.isolate").release(info.isolate, M.STATE_DIR) end
+      rtnl.link_del { name = info.host }
+    end
   end
   if not ok then
     undo_lease()
-    return nil, err:match("^ports") and err or "network: " .. err
+    return nil, (err:match("^ports") or err:match("^network")) and err or "network: " .. err
   end
   return info
 end
@@ -383,6 +397,7 @@ end
 function M.detach(info)
   if info.helper then return true end -- the veth dies with the netns; the helper's lease goes stale
   if info.ports then ports.release(info.ports, M.STATE_DIR) end
+  if info.isolate then require("nsbox.isolate").release(info.isolate, M.STATE_DIR) end
   if info.hosts_tree then names.remove(M.STATE_DIR, info.bridge, info.owner) end
   if info.named then rtnl.link_del { name = info.host } end
   core.lease_release { dir = M.STATE_DIR, bridge = info.bridge, address = info.lease, owner = info.owner }

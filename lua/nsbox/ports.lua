@@ -170,8 +170,8 @@ function M.release(pub, dir)
   pub.held = nil
 end
 
---- Remove the ports of owners that are gone (their nsbox was SIGKILLed) in
--- this network namespace.
+--- Remove the ports (and isolation rules) of owners that are gone (their
+-- nsbox was SIGKILLed) in this network namespace.
 function M.sweep(dir)
   local nft = require "nsbox.nft"
   local k = known(nft)
@@ -179,9 +179,10 @@ function M.sweep(dir)
   local owners = {}
   for comment in pairs(k.owners or nft.port_owners() or {}) do owners[#owners + 1] = comment end
   for _, comment in ipairs(owners) do
-    local pid, start, to = comment:match("^nsbox port pid=(%d+) start=(%d+) to=(%S+)$")
+    local kind, pid, start, to = comment:match("^nsbox (%a+) pid=(%d+) start=(%d+) to=(%S+)$")
     if pid and core.starttime(tonumber(pid)) ~= tonumber(start) then
-      M.release({ owner = comment, to = to }, dir)
+      if kind == "port" then M.release({ owner = comment, to = to }, dir)
+      elseif kind == "isolate" then require("nsbox.isolate").release({ owner = comment }, dir) end
     end
   end
 end
