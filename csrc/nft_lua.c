@@ -174,13 +174,8 @@ static int l_ports_add(lua_State *L)
 	return 1;
 }
 
-/***
- * Remove the port rules commented `owner`, in one batch.
- * @function ports_del
- * @tparam table t { owner = comment, lock = path }
- * @return true and how many rules went, or nil, message, errno
- */
-static int l_ports_del(lua_State *L)
+/* Remove the rules commented t.owner (t.lock held) with del: true and how many, or nil, message, errno. */
+static int del_by_owner(lua_State *L, int (*del)(struct nl *, const char *, const char *, int *), const char *op)
 {
 	const char *owner, *lock;
 	int removed, err;
@@ -190,14 +185,25 @@ static int l_ports_del(lua_State *L)
 	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
 	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
 	if (!owner)
-		return luaL_error(L, "ports_del: owner expected");
+		return luaL_error(L, "%s: owner expected", op);
 	if (!(n = nft_open(L)))
 		return nsbox_fail(L, errno, "nftables socket");
-	if ((err = nft_ports_del(n, owner, lock, &removed)))
-		return nft_fail(L, n, err, "unpublish");
+	if ((err = del(n, owner, lock, &removed)))
+		return nft_fail(L, n, err, op);
 	lua_pushboolean(L, 1);
 	lua_pushinteger(L, removed);
 	return 2;
+}
+
+/***
+ * Remove the port rules commented `owner`, in one batch.
+ * @function ports_del
+ * @tparam table t { owner = comment, lock = path }
+ * @return true and how many rules went, or nil, message, errno
+ */
+static int l_ports_del(lua_State *L)
+{
+	return del_by_owner(L, nft_ports_del, "unpublish");
 }
 
 /***
@@ -251,22 +257,7 @@ static int l_isolate_add(lua_State *L)
  */
 static int l_isolate_del(lua_State *L)
 {
-	const char *owner, *lock;
-	int removed, err;
-	struct nl *n;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
-	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
-	if (!owner)
-		return luaL_error(L, "isolate_del: owner expected");
-	if (!(n = nft_open(L)))
-		return nsbox_fail(L, errno, "nftables socket");
-	if ((err = nft_isolate_del(n, owner, lock, &removed)))
-		return nft_fail(L, n, err, "isolate");
-	lua_pushboolean(L, 1);
-	lua_pushinteger(L, removed);
-	return 2;
+	return del_by_owner(L, nft_isolate_del, "isolate");
 }
 
 static void owner_cb(const char *comment, uint64_t handle, void *data)
