@@ -195,9 +195,16 @@ function M.files(r, address)
   return files
 end
 
--- The bridge's hosts file (a detached mount, nsbox.names) bound at /etc/hosts.
+-- The bridge's hosts file (a detached mount, nsbox.names) bound at /etc/hosts:
+-- made as its mount point if missing, where the container's root may; an image
+-- with neither /etc/hosts nor an /etc it may write has no hosts file, as before.
 local function bind_hosts(tree)
-  local place = try(core.open_in_root("/", "/etc/hosts", "file"))
+  local place, perr, perrno = core.open_in_root("/", "/etc/hosts", "file")
+  if not place and (perrno == core.EACCES or perrno == core.EPERM or perrno == core.EROFS) then
+    core.close(tree)
+    return
+  end
+  try(place, perr, perrno)
   local ok, err, errno = core.move_mount(tree, place, "hosts", "/etc/hosts")
   core.close(place)
   core.close(tree)
