@@ -63,7 +63,8 @@ wait]], dir, dir, dir, I.ADDR, I.NAME, I.ADDR)
   end, "its namespace")
   local inet = { pid = pid, dir = dir, uplink = uplink }
   function inet.stop()
-    os.execute("kill -9 -- -" .. pid .. " 2>/dev/null; ip link del " .. uplink .. " 2>/dev/null")
+    -- dash's kill takes -N as the group N but refuses "-- -N": that form killed nothing
+    os.execute("kill -9 -" .. pid .. " 2>/dev/null; ip link del " .. uplink .. " 2>/dev/null")
     H.rm(dir)
   end
   local ok, out = H.run(string.format([[set -e
