@@ -20,11 +20,12 @@ MANDIR   ?= $(PREFIX)/share/man
 # The tests' on top: busted and the real clients the specs drive, luarocks (the install
 # spec), strace (a spec traces a set-up's syscalls), uidmap (newuidmap for id ranges), and
 # the docs' tools (Debian's ldoc runs under lua5.1 only; `man -l` needs man-db), nft (the
-# specs read nsbox's table with it) and dnsmasq (the specs' "internet" serves DNS).
+# specs read nsbox's table with it), dnsmasq (the specs' "internet" serves DNS) and passt
+# (pasta: rootless networking, network mode pasta).
 DEMO_DEBS := gcc libc6-dev make pkg-config lua5.4 liblua5.4-dev libmnl-dev libnftnl-dev libseccomp-dev \
              busybox-static lua-cjson
 TEST_DEBS := lua-busted lua-check iproute2 procps util-linux luarocks lua5.1 lua-ldoc \
-             lua-markdown groff-base man-db strace uidmap debootstrap nftables dnsmasq-base
+             lua-markdown groff-base man-db strace uidmap debootstrap nftables dnsmasq-base passt
 DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
@@ -157,7 +158,7 @@ VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spe
             spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
             spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua \
             spec/resources_spec.lua spec/seccomp_spec.lua spec/egress_spec.lua \
-            spec/ports_spec.lua spec/names_spec.lua
+            spec/ports_spec.lua spec/names_spec.lua spec/pasta_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)

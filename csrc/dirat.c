@@ -102,6 +102,17 @@ static int l_fchown(lua_State *L)
 	return 1;
 }
 
+/* mkdirat and mkfifoat: (dirfd|nil, path[, mode]) -> true, or nil, message, errno. */
+static int make_at(lua_State *L, int (*make)(int, const char *, mode_t), mode_t mode, const char *what)
+{
+	int dirfd = check_dirfd(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+	if (make(dirfd, path, (mode_t)luaL_optinteger(L, 3, mode)) < 0)
+		return nsbox_fail(L, errno, "%s(%s)", what, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /***
  * mkdirat(2).
  * @function mkdirat
@@ -111,12 +122,19 @@ static int l_fchown(lua_State *L)
  */
 static int l_mkdirat(lua_State *L)
 {
-	int dirfd = check_dirfd(L, 1);
-	const char *path = luaL_checkstring(L, 2);
-	if (mkdirat(dirfd, path, (mode_t)luaL_optinteger(L, 3, 0700)) < 0)
-		return nsbox_fail(L, errno, "mkdir(%s)", path);
-	lua_pushboolean(L, 1);
-	return 1;
+	return make_at(L, mkdirat, 0700, "mkdir");
+}
+
+/***
+ * mkfifoat(3): a new FIFO (refused, EEXIST, if the name is taken).
+ * @function mkfifoat
+ * @tparam integer|nil dirfd nil: the current directory
+ * @tparam string path
+ * @tparam[opt=0600] integer mode
+ */
+static int l_mkfifoat(lua_State *L)
+{
+	return make_at(L, mkfifoat, 0600, "mkfifo");
 }
 
 /***
@@ -197,6 +215,7 @@ void nsbox_open_dirat(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "openat", l_openat }, { "fstat", l_fstat }, { "fchmod", l_fchmod }, { "fchown", l_fchown }, { "mkdirat", l_mkdirat },
+		{ "mkfifoat", l_mkfifoat },
 		{ "linkat", l_linkat }, { "renameat", l_renameat }, { "unlinkat", l_unlinkat },
 		{ "flock", l_flock }, { NULL, NULL }
 	};

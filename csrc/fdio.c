@@ -1,5 +1,5 @@
 /* File descriptors: pipes and socketpairs, read and write, fds passed over a
- * Unix socket (SCM_RIGHTS), dup2, close, close_range, close-on-exec. */
+ * Unix socket (SCM_RIGHTS), dup2, close, close_range, close-on-exec, poll. */
 #include "common.h"
 
 /*** @module nsbox.core */
@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -319,13 +320,49 @@ static int l_cloexec(lua_State *L)
 	return 1;
 }
 
+/***
+ * Wait until one of the fds is readable or hung up (poll(2)), at most timeout ms.
+ * @function ready
+ * @tparam table fds a list of fds
+ * @tparam[opt=-1] integer timeout ms (-1: no limit)
+ * @treturn table the positions in fds of those ready, as keys (empty at the timeout)
+ */
+static int l_ready(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	int timeout = (int)luaL_optinteger(L, 2, -1);
+	struct pollfd p[8];
+	nfds_t n = 0;
+	while (lua_rawgeti(L, 1, (lua_Integer)n + 1) != LUA_TNIL) {
+		luaL_argcheck(L, n < 8, 1, "8 fds at most");
+		p[n].fd = nsbox_check_fd(L, -1);
+		p[n++].events = POLLIN;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	int r;
+	do
+		r = poll(p, n, timeout);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return nsbox_fail(L, errno, "poll");
+	lua_createtable(L, 0, r);
+	for (nfds_t i = 0; i < n; i++) {
+		if (p[i].revents) {
+			lua_pushboolean(L, 1);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+	}
+	return 1;
+}
+
 void nsbox_open_fdio(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "socketpair", l_socketpair }, { "pipe", l_pipe }, { "dup2", l_dup2 }, { "read", l_read },
 		{ "read_all", l_read_all }, { "write", l_write }, { "send_fds", l_send_fds },
 		{ "recv_fds", l_recv_fds }, { "close", l_close }, { "close_range", l_close_range },
-		{ "cloexec", l_cloexec }, { NULL, NULL }
+		{ "cloexec", l_cloexec }, { "ready", l_ready }, { NULL, NULL }
 	};
 	static const struct nsbox_const consts[] = { { "CLOSE_RANGE_CLOEXEC", CLOSE_RANGE_CLOEXEC }, { NULL, 0 } };
 	luaL_setfuncs(L, fns, 0);

@@ -105,7 +105,7 @@ describe("nsbox run", function()
   it("says what is wrong with the command line, with status 125", function()
     for args, msg in pairs {
       ["run --hostname"] = "option '--hostname' needs a value (NAME)",
-      ["run --net wifi true"] = "option '--net': 'wifi' is not one of none|bridge",
+      ["run --net wifi true"] = "option '--net': 'wifi' is not one of none|bridge|pasta",
       ["run --readonly=yes true"] = "option '--readonly' takes no value",
       ["run -x true"] = "unknown option '-x'",
       ["frobnicate"] = "unknown command 'frobnicate'",

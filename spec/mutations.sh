@@ -190,5 +190,22 @@ mutation isolate-release $E 'keeps.its.published.ports.reachable' \
   lua/nsbox/net.lua '  if info.isolate then require("nsbox.isolate").release(info.isolate, M.STATE_DIR) end
   if info.hosts_tree' '  if info.hosts_tree'
 
+PA=spec/pasta_spec.lua
+mutation pasta-pdeathsig $PA 'SIGKILLed' \
+  lua/nsbox/pasta.lua '                                         pdeathsig = core.SIGKILL, close_fds = true }' \
+  '                                         close_fds = true }'
+mutation pasta-stop $PA 'egress.with.the.host.s.address' \
+  lua/nsbox/net.lua '  if info.pasta then require("nsbox.pasta").stop(info.pasta) return true end' \
+  '  if info.pasta then return true end'
+mutation pasta-loopback $PA 'nothing.of.the.host.s.loopback' \
+  lua/nsbox/pasta.lua '"--no-map-gw", "-T", "none", "-U", "none",' '"--no-map-gw",'
+mutation pasta-ports $PA 'publishes.ports' \
+  lua/nsbox/pasta.lua '  port_args(argv, n.ports)' ''
+mutation pasta-hold $PA 'a.host.port.in.use' \
+  lua/nsbox/pasta.lua '  if n.ports then
+    local held' '  if false then
+    local held'
+mutation pasta-ready $PA 'egress.with.the.host.s.address' \
+  lua/nsbox/pasta.lua '  local ready, why = await_ready(fifo, pidfd, ppid)' '  local ready, why = true, nil'
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

@@ -48,8 +48,9 @@ local COMMANDS = {
       { name = "userns", arg = "keep-id", choices = { ["keep-id"] = true, auto = true }, help =
         "keep-id: your uid and gid are the same inside (you run as them); auto: the default maps." },
       { name = "gid-map", arg = "IN:OUT:COUNT", help = "Map gids IN:OUT:COUNT.", many = true },
-      { name = "net", arg = "none|bridge", help = "Network: none (lo only) or bridge.",
-        choices = { none = true, bridge = true } },
+      { name = "net", arg = "none|bridge|pasta", help = "Network: none (lo only), bridge, or pasta " ..
+        "(rootless: egress and -p through Debian's passt; not as root).",
+        choices = { none = true, bridge = true, pasta = true } },
       { name = "bridge", arg = "NAME", help = "Bridge to attach to (implies --net bridge; default brg0)." },
       { name = "ip", arg = "CIDR", help = "Address inside, CIDR (default: leased from the bridge's subnet)." },
       { name = "gateway", arg = "ADDR", help = "Gateway: the bridge's address (made with it if missing)." },
@@ -355,7 +356,12 @@ function M.recipe(a)
     r.ports = r.ports or {}
     r.ports[#r.ports + 1] = entry
   end
-  if a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil or r.ports or a.isolate then
+  if a.net == "pasta" then
+    if a.bridge or a.ip or a.gateway or a.nat ~= nil or a.isolate then
+      return nil, "--net pasta: conflicts with --bridge, --ip, --gateway, --nat and --isolate"
+    end
+    r.network = "pasta"
+  elseif a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil or r.ports or a.isolate then
     if a.net == "none" then
       return nil, "--net none: conflicts with --bridge, --ip, --gateway, --nat, --isolate and -p"
     end

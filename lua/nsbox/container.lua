@@ -82,8 +82,8 @@ local function child_recipe(r, dirs)
     -- placed in its cgroup after the clone: it makes its cgroup namespace then, rooted there
     cgroupns = r.resources ~= nil and r.namespaces.cgroup or nil,
     -- who configures the container's interface: this process as root (it makes
-    -- the host side itself), else the child, from the "network" message
-    net = r.network and (require("nsbox.net").direct() and "parent" or "child") or false,
+    -- the host side itself, or pasta does it), else the child, from the "network" message
+    net = r.network and ((r.network.mode == "pasta" or require("nsbox.net").direct()) and "parent" or "child") or false,
   }
 end
 
@@ -381,8 +381,8 @@ local function as_run(r, info)
            user = r.user and { uid = r.user.uid, gid = r.user.gid } or nil, namespaces = ns, mounts = r.mounts,
            readonly = r.readonly, tty = r.tty and true or false, init = r.init,
            resources = r.resources and r.resources.text or nil, uid_map = r.uid_map, gid_map = r.gid_map,
-           network = info and { bridge = info.bridge, interface = info.interface, address = info.address,
-                                gateway = info.gateway } or nil }
+           network = info and { mode = info.pasta and "pasta" or "bridge", bridge = info.bridge,
+                                interface = info.interface, address = info.address, gateway = info.gateway } or nil }
 end
 
 -- The state entry of a running box (nsbox ps, exec, stop, logs, inspect see it).

@@ -18,7 +18,7 @@ M.STATE_DIR = "/run/nsbox/net"
 M.HELPER = os.getenv("NSBOX_NETNS_HELPER") or "/usr/local/lib/nsbox/nsbox-netns"
 
 local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true,
-                 add_subnet = true, nat = true, isolate = true }
+                 add_subnet = true, nat = true, isolate = true, mode = true }
 
 local function bad(field, fmt, ...) validate.bad("network" .. field, fmt, ...) end
 
@@ -60,9 +60,22 @@ end
 
 local function check(v)
   if v == nil or v == false or v == "none" then return false end
-  if type(v) ~= "table" then bad("", "table, false or \"none\" expected, got %s", type(v)) end
+  if v == "pasta" then v = { mode = "pasta" } end
+  if type(v) ~= "table" then bad("", "table, false, \"none\" or \"pasta\" expected, got %s", type(v)) end
   for k in pairs(v) do
     if not FIELDS[k] then bad("", "unknown field '%s'", tostring(k)) end
+  end
+  if v.mode ~= nil and v.mode ~= "bridge" and v.mode ~= "pasta" then
+    bad(".mode", "'%s' is not bridge or pasta", tostring(v.mode))
+  end
+  if v.mode == "pasta" then
+    -- pasta copies the host's address and routes: a bridge's fields mean nothing there
+    local k = next(v, nil)
+    while k == "mode" do k = next(v, k) end
+    if k then bad("." .. tostring(k), "not with mode pasta (it copies the host's address and routes)") end
+    -- as root pasta becomes nobody, who may not join root's namespaces: a bridge is root's
+    if core.geteuid() == 0 then bad(".mode", "pasta is for unprivileged users (as root, use a bridge)") end
+    return { mode = "pasta" }
   end
   local n = { bridge = ifname(".bridge", v.bridge, "brg0"), interface = ifname(".interface", v.interface, "eth0"),
               host_interface = ifname(".host_interface", v.host_interface) }
@@ -105,8 +118,13 @@ end
 --- Check a recipe's network: the normalized table, false for none, or nil and
 -- a message naming the field.
 --
--- A recipe's `network` is a table (false or "none": lo only) of
+-- A recipe's `network` is a table (false or "none": lo only; "pasta" is
+-- { mode = "pasta" }) of
 --
+-- - `mode`: "bridge" (the default: the fields below) or "pasta": rootless,
+--   through Debian's pasta (package passt), started and ended by nsbox: the
+--   host's address and routes copied in, egress and published ports over the
+--   caller's own sockets, for unprivileged users; no other field;
 -- - `bridge`: the bridge to attach to (default "brg0"), made if missing, with
 --   the gateway's address, marked as nsbox's (its alias is "nsbox"), up;
 -- - `gateway`: its address, "a.b.c.d" or "a.b.c.d/n" (default /24): needed to
@@ -381,6 +399,11 @@ end
 -- the bridge (root only): info.hosts_tree is then the bridge's hosts file, to
 -- bind at its /etc/hosts (the caller closes it).
 function M.attach(pid, n, known_as)
+  if n.mode == "pasta" then
+    local p, err, errno = require("nsbox.pasta").start(pid, n)
+    if not p then return nil, err, errno end
+    return { pasta = p, interface = "pasta" }
+  end
   if M.direct() then return attach_direct(pid, n, known_as) end
   if n.interface ~= "eth0" or n.host_interface then
     return nil, "network.interface: the unprivileged helper names the interfaces itself (eth0)"
@@ -395,6 +418,7 @@ end
 -- handed out round the subnet, so its address is not reused meanwhile. A name
 -- the caller chose must be free for the next container at once: deleted now.
 function M.detach(info)
+  if info.pasta then require("nsbox.pasta").stop(info.pasta) return true end
   if info.helper then return true end -- the veth dies with the netns; the helper's lease goes stale
   if info.ports then ports.release(info.ports, M.STATE_DIR) end
   if info.isolate then require("nsbox.isolate").release(info.isolate, M.STATE_DIR) end

@@ -230,7 +230,7 @@ end
 
 local function network(v, ns, published)
   if v == nil or v == false or v == "none" then
-    if published ~= nil then bad("ports", "needs a bridge network (network = { bridge = ... })") end
+    if published ~= nil then bad("ports", "needs a network (network = { bridge = ... } or \"pasta\")") end
     return false
   end
   local n, err = require("nsbox.net").validate(v) -- loaded only when a network is asked for
@@ -239,8 +239,8 @@ local function network(v, ns, published)
   if published ~= nil then
     local list, perr = require("nsbox.ports").validate(published)
     if perr then validate.raise(perr) end
-    if list and core.geteuid() ~= 0 then
-      bad("ports", "published ports need root (the unprivileged helper publishes none)")
+    if list and core.geteuid() ~= 0 and n.mode ~= "pasta" then
+      bad("ports", "published ports need root, or network mode pasta (the unprivileged helper publishes none)")
     end
     n.ports = list
   end

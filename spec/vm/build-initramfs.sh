@@ -11,10 +11,11 @@ stage=$(dirname "$out")/root
 # coreutils, ps/pgrep, ip, setpriv, unshare, script(1), ipcmk, cc and make (specs build
 # probes and the setuid helper), libseccomp2 (nsbox.scmp, built on the host, links it; no
 # package above depends on it), libnftnl (nsbox.nft and the helper), nft and dnsmasq (the
-# egress specs read the table and serve DNS); busybox for the rest.
+# egress specs read the table and serve DNS), passt (pasta, the rootless network); busybox
+# for the rest.
 PKGS=(lua5.4 lua-busted lua-cjson busybox-static dash bash coreutils findutils grep sed mawk
       util-linux mount bsdutils procps iproute2 hostname libmnl0 libmnl-dev libseccomp2 make
-      gcc libc6-dev e2fsprogs libnftnl11 libnftnl-dev nftables dnsmasq-base)
+      gcc libc6-dev e2fsprogs libnftnl11 libnftnl-dev nftables dnsmasq-base passt)
 # Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables and what table
 # inet nsbox uses (nat chains, masq, dnat, fib, ct status; ctnetlink to forget flows;
 # nf_nat and conntrack come with them), tun, and loop
