@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -330,7 +331,9 @@ static int l_cloexec(lua_State *L)
 static int l_ready(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	int timeout = (int)luaL_optinteger(L, 2, -1);
+	lua_Integer t = luaL_optinteger(L, 2, -1);
+	luaL_argcheck(L, t >= -1 && t <= INT_MAX, 2, "a timeout in ms, or -1 for none, expected");
+	int timeout = (int)t;
 	struct pollfd p[8];
 	nfds_t n = 0;
 	while (lua_rawgeti(L, 1, (lua_Integer)n + 1) != LUA_TNIL) {

@@ -199,6 +199,8 @@ mutation pasta-stop $PA 'egress.with.the.host.s.address' \
   '  if info.pasta then return true end'
 mutation pasta-loopback $PA 'nothing.of.the.host.s.loopback' \
   lua/nsbox/pasta.lua '"--no-map-gw", "-T", "none", "-U", "none",' '"--no-map-gw",'
+mutation pasta-stop-kill $PA 'does.not.end.on.SIGTERM' \
+  lua/nsbox/pasta.lua '  if not (gone and gone[1]) then core.kill(p.pidfd, core.SIGKILL) end' ''
 mutation pasta-ports $PA 'publishes.ports' \
   lua/nsbox/pasta.lua '  port_args(argv, n.ports)' ''
 mutation pasta-hold $PA 'a.host.port.in.use' \

@@ -146,6 +146,21 @@ describe("pasta", function()
     end)
   end)
 
+  it("kills a pasta that does not end on SIGTERM (stopped) rather than wait for it", function()
+    local mark = H.tmpname("watchdog")
+    finally(function() os.remove(mark) end)
+    serving("8083:80", function(up)
+      assert.truthy(up.box, up.said)
+      assert(os.execute("kill -STOP " .. up.pasta))
+      -- a watchdog resumes it much later: had nsbox waited for it, the watchdog finds it still there
+      assert(os.execute(string.format("(sleep 15; kill -CONT %d 2>/dev/null && echo waited || echo gone) > %s &",
+        up.pasta, mark)))
+    end)
+    assert.equal("", pastas())
+    for _ = 1, 400 do if (H.read_file(mark) or "") ~= "" then break end H.sleep(0.05) end
+    assert.equal("gone\n", H.read_file(mark))
+  end)
+
   it("runs from the CLI: nsbox run --net pasta -p", function()
     local cli = H.sh(string.format("unshare -m --propagation private sh -c %s", H.sh_quote(string.format(
       "[ \"$(stat -c %%a /dev/net/tun)\" = 666 ] || { mount -t tmpfs tmpfs %s/tun && mknod -m 666 %s/tun/tun c 10 200 " ..

@@ -59,17 +59,22 @@ local function log_of(dir)
   return text ~= "" and ": " .. text or ""
 end
 
--- Until pasta has written its pid to the FIFO (true) or has ended (false).
+-- Until pasta has written its pid to the FIFO (true) or has ended (false, and why if known).
 local function await_ready(fifo, pidfd, pid)
   local said = ""
   while true do
-    local ready = assert(core.ready({ fifo, pidfd }, M.TIMEOUT))
-    if not next(ready) then return false, "not ready after " .. M.TIMEOUT / 1000 .. " s" end
+    local ready, err = core.ready({ fifo, pidfd }, M.TIMEOUT)
+    if not ready then return false, err end
+    if not next(ready) then return false, string.format("not ready after %d s", M.TIMEOUT // 1000) end
     if ready[2] and not ready[1] then return false end
     local chunk = core.read_some(fifo, 64, 0)
     said = said .. (chunk or "")
-    -- its pid, whole (a line), or its writer closed without one
-    if chunk == nil or said:find("\n") then return tonumber(said:match("^%d+")) == pid, "no pid written" end
+    -- its pid, whole (a line), or its writer closed without one; a pid is a few bytes: no endless wait
+    if chunk == nil or said:find("\n") or #said > 32 then
+      local got = tonumber(said:match("^%d+"))
+      if got == pid then return true end
+      return false, got and string.format("wrote pid %d, not its own %d", got, pid) or "no pid written"
+    end
   end
 end
 
@@ -87,7 +92,8 @@ function M.start(pid, n)
   local name = "/tmp/nsbox-pasta-" .. assert(core.random_hex(8))
   local ok, merr, errno = core.mkdirat(nil, name, tonumber("700", 8))
   if not ok then return nil, "network: pasta's directory: " .. merr, errno end
-  local dir = assert(core.openat(nil, name, "dir"))
+  local dir, derr, derrno = core.openat(nil, name, "dir")
+  if not dir then os.remove(name) return nil, "network: pasta's directory: " .. derr, derrno end
   local function clean()
     core.unlinkat(dir, "pid")
     core.unlinkat(dir, "log")
@@ -104,7 +110,8 @@ function M.start(pid, n)
                  "--log-file", name .. "/log", "--pid", name .. "/pid" }
   port_args(argv, n.ports)
   argv[#argv + 1] = tostring(pid)
-  local null = assert(core.openat(nil, "/dev/null", "read"))
+  local null, nerr, nerrno = core.openat(nil, "/dev/null", "read")
+  if not null then core.close(fifo) clean() return nil, "network: pasta: " .. nerr, nerrno end
   local ppid, pidfd, serr = core.spawn { path = path, argv = argv, stdin = null, stdout = null, stderr = null,
                                          pdeathsig = core.SIGKILL, close_fds = true }
   core.close(null)
@@ -127,9 +134,13 @@ function M.start(pid, n)
   return { pid = ppid, pidfd = pidfd }
 end
 
+M.STOP_TIMEOUT = 2000 -- ms for pasta to go on SIGTERM before it is killed: a stopped one would hang the teardown
+
 --- End pasta (the container has ended) and reap it.
 function M.stop(p)
   core.kill(p.pidfd, core.SIGTERM)
+  local gone = core.ready({ p.pidfd }, M.STOP_TIMEOUT)
+  if not (gone and gone[1]) then core.kill(p.pidfd, core.SIGKILL) end
   core.wait(p.pidfd)
   core.close(p.pidfd)
 end
