@@ -201,6 +201,9 @@ mutation pasta-loopback $PA 'nothing.of.the.host.s.loopback' \
   lua/nsbox/pasta.lua '"--no-map-gw", "-T", "none", "-U", "none",' '"--no-map-gw",'
 mutation pasta-stop-kill $PA 'does.not.end.on.SIGTERM' \
   lua/nsbox/pasta.lua '  if not (gone and gone[1]) then core.kill(p.pidfd, core.SIGKILL) end' ''
+mutation pasta-pidfd $PA 'egress.with.the.host.s.address' \
+  lua/nsbox/pasta.lua '  core.wait(p.pidfd)
+  core.close(p.pidfd)' '  core.wait(p.pidfd)'
 mutation pasta-ports $PA 'publishes.ports' \
   lua/nsbox/pasta.lua '  port_args(argv, n.ports)' ''
 mutation pasta-hold $PA 'a.host.port.in.use' \

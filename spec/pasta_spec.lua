@@ -73,7 +73,7 @@ describe("pasta", function()
       "/cgi-bin/ip; nslookup -type=a " .. I.NAME .. " | tail -n 2"))
     assert.matches("^hello from the internet\n" .. I.HOST:gsub("%.", "%%.") .. "\n", out)
     assert.matches("Address:? *" .. I.ADDR:gsub("%.", "%%.") .. "\n", out)
-    assert.matches("status 0\n$", out)
+    assert.matches("\nfds 0\nstatus 0\n$", out)
   end)
 
   it("copies the host's address and default route into the container, and nothing of the host's loopback", function()
@@ -89,7 +89,7 @@ describe("pasta", function()
     for _ = 1, 100 do if serves() then break end H.sleep(0.05) end
     assert.is_true(serves())
     out = probe("run " .. H.sh_quote("wget -q -O- http://127.0.0.1:8099/ || echo refused"))
-    assert.matches("refused\nstatus 0\n$", out)
+    assert.matches("refused\nfds 0\nstatus 0\n$", out)
   end)
 
   -- serve with ports; f(up) runs while it does; returns what the probe said after.

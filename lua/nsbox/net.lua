@@ -70,9 +70,9 @@ local function check(v)
   end
   if v.mode == "pasta" then
     -- pasta copies the host's address and routes: a bridge's fields mean nothing there
-    local k = next(v, nil)
-    while k == "mode" do k = next(v, k) end
-    if k then bad("." .. tostring(k), "not with mode pasta (it copies the host's address and routes)") end
+    for k in pairs(v) do
+      if k ~= "mode" then bad("." .. tostring(k), "not with mode pasta (it copies the host's address and routes)") end
+    end
     -- as root pasta becomes nobody, who may not join root's namespaces: a bridge is root's
     if core.geteuid() == 0 then bad(".mode", "pasta is for unprivileged users (as root, use a bridge)") end
     return { mode = "pasta" }

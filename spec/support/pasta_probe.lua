@@ -1,6 +1,7 @@
 -- The pasta spec's side as an unprivileged uid (run from the unprivileged tree):
 --   pasta_probe.lua run LINE              a container on pasta (dns: the spec's
---                                         internet) runs sh -c LINE: its output, "status N"
+--                                         internet) runs sh -c LINE: its output, "fds N"
+--                                         (fds it left open), "status N"
 --   pasta_probe.lua serve FIFO PORTS...   a container on pasta publishing PORTS
 --                                         (HOST:CONTAINER[/udp]) runs busybox httpd on
 --                                         80 and /www/udp on 9000; once both listen:
@@ -41,14 +42,21 @@ local function pasta_pid()
   end
 end
 
+-- This process's open fds: a container on pasta leaves none behind.
+local function fds() return #core.readdir("/proc/self/fd") end
+
 if mode == "run" then
+  local before = fds()
   local r, w = assert(core.pipe())
   local box = box_of { command = { "/bin/sh", "-c", arg[2] .. " 2>&1" }, stdout = w }
   local ok, err = box:start()
   core.close(w)
   if not ok then print("error: " .. err) os.exit(1) end
   io.write(core.read_all(r))
-  print("status " .. tostring(box:wait()))
+  core.close(r)
+  local st = box:wait()
+  print("fds " .. (fds() - before))
+  print("status " .. tostring(st))
 elseif mode == "serve" then
   local ports = {}
   for i = 3, #arg do ports[#ports + 1] = assert(require("nsbox.ports").parse(arg[i])) end
