@@ -91,6 +91,11 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 
 int nft_table_state(struct nl *n, enum nft_table_state *state)
 {
+	return nft_table_state_in(n, NFPROTO_INET, state);
+}
+
+int nft_table_state_in(struct nl *n, uint16_t family, enum nft_table_state *state)
+{
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nlmsghdr *nlh;
 	int err;
@@ -99,7 +104,7 @@ int nft_table_state(struct nl *n, enum nft_table_state *state)
 		return ENOMEM;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
 	memset(n->req, 0, sizeof n->req);
-	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETTABLE, NFPROTO_INET, 0, 0);
+	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETTABLE, family, 0, 0);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
 	*state = NFT_TABLE_MISSING;
@@ -135,6 +140,12 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 int nft_rules(struct nl *n, const char *chain, void (*cb)(const char *comment, uint64_t handle, void *data),
 	      void *data)
 {
+	return nft_rules_in(n, NFPROTO_INET, chain, cb, data);
+}
+
+int nft_rules_in(struct nl *n, uint16_t family, const char *chain,
+		 void (*cb)(const char *comment, uint64_t handle, void *data), void *data)
+{
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct rules w = { cb, data };
 	struct nlmsghdr *nlh;
@@ -144,7 +155,7 @@ int nft_rules(struct nl *n, const char *chain, void (*cb)(const char *comment, u
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	memset(n->req, 0, sizeof n->req);
-	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETRULE, NFPROTO_INET, 0, 0);
+	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETRULE, family, 0, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
 	/* no reset: the callers' marks are idempotent and a rerun only sees the rules again */
@@ -152,6 +163,11 @@ int nft_rules(struct nl *n, const char *chain, void (*cb)(const char *comment, u
 }
 
 int nft_has_chain(struct nl *n, const char *chain)
+{
+	return nft_has_chain_in(n, NFPROTO_INET, chain);
+}
+
+int nft_has_chain_in(struct nl *n, uint16_t family, const char *chain)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -162,7 +178,7 @@ int nft_has_chain(struct nl *n, const char *chain)
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
 	memset(n->req, 0, sizeof n->req);
-	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETCHAIN, NFPROTO_INET, 0, 0);
+	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETCHAIN, family, 0, 0);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
 	err = nl_talk(n, nlh, NULL, NULL);
@@ -244,7 +260,7 @@ static struct nftnl_expr *expr_u32(const char *name, uint16_t k1, uint32_t v1, u
 	return e;
 }
 
-static int meta(struct nftnl_rule *r, uint32_t key)
+int nft_meta(struct nftnl_rule *r, uint32_t key)
 {
 	return nft_expr_add(r, expr_u32("meta", NFTNL_EXPR_META_KEY, key, NFTNL_EXPR_META_DREG, NFT_REG_1));
 }
@@ -285,26 +301,32 @@ int nft_iif_not_lo(struct nftnl_rule *r)
 {
 	char lo[IFNAMSIZ] = "lo";
 
-	return meta(r, NFT_META_IIFNAME) ?: nft_cmp(r, NFT_CMP_NEQ, lo, sizeof lo);
+	return nft_meta(r, NFT_META_IIFNAME) ?: nft_cmp(r, NFT_CMP_NEQ, lo, sizeof lo);
 }
 
 int nft_l4proto(struct nftnl_rule *r, uint8_t proto)
 {
-	return meta(r, NFT_META_L4PROTO) ?: nft_cmp(r, NFT_CMP_EQ, &proto, 1);
+	return nft_meta(r, NFT_META_L4PROTO) ?: nft_cmp(r, NFT_CMP_EQ, &proto, 1);
+}
+
+int nft_payload_eq(struct nftnl_rule *r, uint32_t base, uint32_t offset, const void *v, uint32_t len)
+{
+	struct nftnl_expr *p = nftnl_expr_alloc("payload");
+
+	if (p) {
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	}
+	return nft_expr_add(r, p) ?: nft_cmp(r, NFT_CMP_EQ, v, len);
 }
 
 int nft_dport(struct nftnl_rule *r, uint16_t port)
 {
-	struct nftnl_expr *p = nftnl_expr_alloc("payload");
 	uint16_t v = htons(port);
 
-	if (p) {
-		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
-		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, 2);
-		nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	}
-	return nft_expr_add(r, p) ?: nft_cmp(r, NFT_CMP_EQ, &v, 2);
+	return nft_payload_eq(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, &v, 2);
 }
 
 int nft_daddr_local(struct nftnl_rule *r)
@@ -349,18 +371,28 @@ int nft_dnat(struct nftnl_rule *r, uint32_t addr, uint16_t port)
 	return nft_expr_add(r, e);
 }
 
-int nft_drop(struct nftnl_rule *r)
+int nft_verdict(struct nftnl_rule *r, uint32_t verdict)
 {
 	return nft_expr_add(r, expr_u32("immediate", NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT,
-					NFTNL_EXPR_IMM_VERDICT, NF_DROP));
+					NFTNL_EXPR_IMM_VERDICT, verdict));
+}
+
+int nft_drop(struct nftnl_rule *r)
+{
+	return nft_verdict(r, NF_DROP);
 }
 
 struct nftnl_rule *nft_rule_new(const char *chain)
 {
+	return nft_rule_new_in(NFPROTO_INET, chain);
+}
+
+struct nftnl_rule *nft_rule_new_in(uint16_t family, const char *chain)
+{
 	struct nftnl_rule *r = nftnl_rule_alloc();
 
 	if (r) {
-		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, family);
 		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE);
 		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	}
@@ -382,6 +414,7 @@ void nft_batch_start(struct batch *bt, struct nl *n, size_t size)
 {
 	bt->err = 0;
 	bt->b = NULL;
+	bt->family = NFPROTO_INET;
 	/* the limit is half the buffer: the message that crosses it must still fit */
 	if ((bt->buf = malloc(size)))
 		bt->b = mnl_nlmsg_batch_start(bt->buf, size / 2);
@@ -400,7 +433,7 @@ struct nlmsghdr *nft_batch_msg(struct batch *bt, uint16_t type, uint16_t flags)
 {
 	if (bt->err)
 		return NULL;
-	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), type, NFPROTO_INET,
+	return nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), type, bt->family,
 				     NLM_F_ACK | flags, ++bt->seq);
 }
 
@@ -486,7 +519,7 @@ int nft_add_rule(struct batch *bt, struct nftnl_rule *r)
 
 int nft_del_rule(struct batch *bt, const char *chain, uint64_t handle)
 {
-	struct nftnl_rule *r = nft_rule_new(chain);
+	struct nftnl_rule *r = nft_rule_new_in(bt->family, chain);
 	struct nlmsghdr *nlh;
 
 	if (!r)
@@ -535,21 +568,22 @@ int nft_ensure(struct nl *n, struct batch *bt, struct nft_want_chain *c, int nc,
 	enum nft_table_state state;
 	int err;
 
-	if ((err = nft_table_state(n, &state)))
+	if ((err = nft_table_state_in(n, bt->family, &state)))
 		return err;
 	if (state == NFT_TABLE_FOREIGN) {
-		snprintf(n->ext, sizeof n->ext, "table inet %s exists and was not made by nsbox", NFT_TABLE);
+		snprintf(n->ext, sizeof n->ext, "table %s %s exists and was not made by nsbox",
+			 bt->family == NFPROTO_BRIDGE ? "bridge" : "inet", NFT_TABLE);
 		return EEXIST;
 	}
 	if (state == NFT_TABLE_MISSING && (err = nft_add_table(bt)))
 		return err;
 	for (int i = 0; i < nc; i++) {
-		int have = state == NFT_TABLE_OURS ? nft_has_chain(n, c[i].name) : 0;
+		int have = state == NFT_TABLE_OURS ? nft_has_chain_in(n, bt->family, c[i].name) : 0;
 		if (have < 0)
 			return -have;
 		if (have) {
 			struct marks m = { w, nw, c[i].name };
-			if ((err = nft_rules(n, c[i].name, mark_cb, &m)))
+			if ((err = nft_rules_in(n, bt->family, c[i].name, mark_cb, &m)))
 				return err;
 		/* a base chain is made only when missing: updating one costs the kernel ~11 ms */
 		} else if ((err = nft_add_chain(bt, c[i].name, c[i].type, c[i].hook, c[i].prio))) {

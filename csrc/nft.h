@@ -15,8 +15,10 @@
 
 enum nft_table_state { NFT_TABLE_MISSING, NFT_TABLE_OURS, NFT_TABLE_FOREIGN };
 
-/* Whether `inet nsbox` exists and is nsbox's, in *state. 0 or an errno. */
+/* Whether `inet nsbox` (_in: table nsbox of that family) exists and is
+ * nsbox's, in *state. 0 or an errno. */
 int nft_table_state(struct nl *n, enum nft_table_state *state);
+int nft_table_state_in(struct nl *n, uint16_t family, enum nft_table_state *state);
 
 /* The ruleset's generation, which every change of any table moves on: what was
  * checked at one generation still holds while it stands. 0 or an errno. */
@@ -67,6 +69,19 @@ int nft_isolate_del(struct nl *n, const char *comment, const char *lock, int *re
 /* Remove the rules commented comment from up to 4 chains, in one batch. */
 int nft_rules_del(struct nl *n, const char *const *chains, int nc, const char *comment, const char *lock,
 		  int *removed);
+
+/* Anti-spoofing (nft_antispoof.c, table bridge nsbox): frames that enter a
+ * bridge from port pass only as IPv4 from mac and addr (host byte order), or
+ * ARP whose sender is mac and addr; the rest is dropped. The port's chain is
+ * commented comment ("nsbox antispoof pid=P start=S ...": its owner), made in
+ * one batch under the flock of lock; an earlier port's of that name is
+ * replaced. 0 or an errno (EEXIST, n->ext set: the table is someone else's). */
+int nft_antispoof_add(struct nl *n, const char *port, const unsigned char mac[6], uint32_t addr,
+		      const char *comment, const char *lock);
+/* Remove the ports commented comment; *removed: how many. */
+int nft_antispoof_del(struct nl *n, const char *comment, const char *lock, int *removed);
+/* Remove the ports whose owner (pid and start time in the comment) is gone. */
+int nft_antispoof_sweep(struct nl *n, const char *lock, int *removed);
 
 /* Forget the conntrack entries of flows whose reply comes from addr (host byte
  * order), a container that is gone: a UDP flow to a published port would

@@ -31,8 +31,13 @@ int nft_dport(struct nftnl_rule *r, uint16_t port);               /* th dport po
 int nft_daddr_local(struct nftnl_rule *r);                        /* fib daddr type local */
 int nft_dnat(struct nftnl_rule *r, uint32_t addr, uint16_t port); /* dnat ip to addr:port */
 int nft_drop(struct nftnl_rule *r);
-/* A new rule of chain in table inet nsbox, or NULL. */
+int nft_verdict(struct nftnl_rule *r, uint32_t verdict);            /* NF_ACCEPT, NF_DROP */
+int nft_meta(struct nftnl_rule *r, uint32_t key);                  /* reg1 = meta key */
+/* payload base offset len == v (base: NFT_PAYLOAD_LL_HEADER, _NETWORK_HEADER, ...) */
+int nft_payload_eq(struct nftnl_rule *r, uint32_t base, uint32_t offset, const void *v, uint32_t len);
+/* A new rule of chain in table inet nsbox (_in: of that family's), or NULL. */
 struct nftnl_rule *nft_rule_new(const char *chain);
+struct nftnl_rule *nft_rule_new_in(uint16_t family, const char *chain);
 /* Its comment, then the rule freed on failure: r, or NULL. */
 struct nftnl_rule *nft_rule_done(struct nftnl_rule *r, int err, const char *comment);
 
@@ -43,6 +48,7 @@ struct batch {
 	struct mnl_nlmsg_batch *b;
 	unsigned int seq, first;
 	int err;
+	uint16_t family;   /* of its messages and its table: NFPROTO_INET unless set after start */
 	char *buf;
 };
 void nft_batch_start(struct batch *bt, struct nl *n, size_t size);
@@ -58,7 +64,7 @@ int nft_del_rule(struct batch *bt, const char *chain, uint64_t handle);
 /* Whether nothing was put in the batch yet. */
 int nft_batch_empty(const struct batch *bt);
 
-/* What table inet nsbox must have: base chains, and rules known by their
+/* What table inet nsbox (or bt->family's table nsbox) must have: base chains, and rules known by their
  * comments, each made by make(chain, comment, arg) where missing. */
 struct nft_want_chain { const char *name, *type; uint32_t hook; int32_t prio; };
 struct nft_want_rule {
@@ -71,12 +77,15 @@ struct nft_want_rule {
  * an errno: EEXIST (n->ext says why) when the table is someone else's. */
 int nft_ensure(struct nl *n, struct batch *bt, struct nft_want_chain *c, int nc, struct nft_want_rule *w, int nw);
 
-/* Rules of a chain of table inet nsbox: cb(comment, handle, data) for each.
- * 0 or an errno (ENOENT: no such chain). */
+/* Rules of a chain of table inet nsbox (_in: of that family's table nsbox):
+ * cb(comment, handle, data) for each. 0 or an errno (ENOENT: no such chain). */
 int nft_rules(struct nl *n, const char *chain, void (*cb)(const char *comment, uint64_t handle, void *data),
 	      void *data);
-/* Whether table inet nsbox has the chain: 1, 0, or -errno. */
+int nft_rules_in(struct nl *n, uint16_t family, const char *chain,
+		 void (*cb)(const char *comment, uint64_t handle, void *data), void *data);
+/* Whether table inet nsbox (_in: that family's) has the chain: 1, 0, or -errno. */
 int nft_has_chain(struct nl *n, const char *chain);
+int nft_has_chain_in(struct nl *n, uint16_t family, const char *chain);
 
 /* Take the flock of path (NULL: none): an fd to close, -1 for none, or -errno. */
 int nft_lock(const char *path);
