@@ -43,7 +43,9 @@ end
 
 local function assert_unchanged(before, label)
   local now = snapshot()
-  assert.equal(before.fds, now.fds, label .. ": fds")
+  -- which fds, when one is left open: a flake says what it was
+  assert.equal(before.fds, now.fds, label .. ": fds" ..
+    (before.fds ~= now.fds and "\n" .. H.sh("ls -l /proc/" .. core.getpid() .. "/fd") or ""))
   assert.equal(before.kids, now.kids, label .. ": child processes")
   assert.equal(before.mounts, now.mounts, label .. ": mounts")
   assert.equal(before.links, now.links, label .. ": links")

@@ -36,7 +36,9 @@ end
 -- { owner =, to = } to release, or nil, message.
 function M.add(pid, addr, gw, prefix, dir)
   local nft, nat = require "nsbox.nft", require "nsbox.nat"
-  local owner = string.format("nsbox isolate pid=%d start=%s to=%s", pid, assert(core.starttime(pid)), addr)
+  local start = core.starttime(pid) -- none for a child that failed (a zombie)
+  if not start then return nil, "network: the container ended during its setup", core.ESRCH end
+  local owner = string.format("nsbox isolate pid=%d start=%s to=%s", pid, start, addr)
   local k = nat.known(nft)
   local ok, err = nft.isolate_add { owner = owner, address = addr, subnets = host_subnets(net_of(gw, prefix)),
                                     lock = lock(dir) }

@@ -67,7 +67,11 @@ local function locked(path, fn)
     if f then f:close() end
     local live = {}
     for _, e in ipairs(parse(text)) do if alive(e) then live[#live + 1] = e end end
-    ok, err, errno = fn(live)
+    -- the lock is closed whatever fn does: a raise would leave it held, and the
+    -- next change of this process would wait on it for ever
+    local done
+    done, ok, err, errno = pcall(fn, live)
+    if not done then ok, err, errno = nil, "network: names: " .. tostring(ok), nil end
   end
   core.close(lfd)
   return ok, err, errno
@@ -78,7 +82,8 @@ end
 -- and a message naming a name another container has.
 function M.add(dir, bridge, pid, addr, names)
   local path = M.path(dir, bridge)
-  local start = core.starttime(pid)
+  local start = core.starttime(pid) -- none for a child that failed (a zombie)
+  if not start then return nil, "network: the container ended during its setup", core.ESRCH end
   local want, list = {}, {}
   for _, n in ipairs(names) do
     if n and not want[n] then want[n], list[#list + 1] = true, n end

@@ -96,8 +96,10 @@ end
 
 -- The owner comment of a container's rules: its init's pid and start time (as its
 -- lease has them: a pid reused later is another owner) and the address its ports go to.
+-- nil for a child that failed (a zombie has no start time).
 local function owner(pid, to)
-  return string.format("nsbox port pid=%d start=%s to=%s", pid, assert(core.starttime(pid)), to)
+  local start = core.starttime(pid)
+  return start and string.format("nsbox port pid=%d start=%s to=%s", pid, start, to)
 end
 
 local function lock(dir) return dir .. "/nft.lock" end
@@ -126,6 +128,7 @@ end
 function M.publish(pid, to, bridge, list, held, dir)
   local nft = require "nsbox.nft"
   local o = owner(pid, to)
+  if not o then return nil, "network: the container ended during its setup", core.ESRCH end
   local rules, local_net = {}, false
   for i, p in ipairs(list) do
     rules[i] = { protocol = p.protocol, address = p.address ~= "0.0.0.0" and p.address or nil, host = p.host,
