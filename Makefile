@@ -31,7 +31,7 @@ DEBS     ?= $(DEMO_DEBS) $(TEST_DEBS)
 # nsbox.core, and nsbox.rtnl (core.rtnl, loaded on first use: only it needs libmnl)
 RTNL_SRCS := csrc/rtnl.c csrc/rtnl_addr.c csrc/rtnl_neigh.c csrc/nl.c
 # nsbox.nft: nsbox's nftables table (masquerade), loaded on first use (only it needs libnftnl)
-NFT_SRCS := csrc/nft.c csrc/nft_ports.c csrc/conntrack.c csrc/nft_lua.c
+NFT_SRCS := csrc/nft.c csrc/nft_ports.c csrc/nft_antispoof.c csrc/conntrack.c csrc/nft_lua.c
 SRCS     := $(filter-out csrc/nsbox-netns.c $(RTNL_SRCS) $(NFT_SRCS) csrc/scmp.c,$(wildcard csrc/*.c))
 OBJS     := $(SRCS:csrc/%.c=build/obj/%.o)
 # the rules it shares with nsbox.core (interface names, addresses) are linked into both
@@ -39,7 +39,7 @@ RTNL_OBJS := $(RTNL_SRCS:csrc/%.c=build/obj/%.o) build/obj/common.o build/obj/ad
 SO       := lua/nsbox/core.so
 SO_RTNL  := lua/nsbox/rtnl.so
 SO_NFT   := lua/nsbox/nft.so
-NFT_OBJS := $(NFT_SRCS:csrc/%.c=build/obj/%.o) build/obj/nl.o build/obj/common.o build/obj/addr.o
+NFT_OBJS := $(NFT_SRCS:csrc/%.c=build/obj/%.o) build/obj/nl.o build/obj/common.o build/obj/addr.o build/obj/starttime.o
 NFT_LIBS ?= -lnftnl -lmnl
 # nsbox.scmp: seccomp profiles compiled to BPF, loaded on first use (only it needs libseccomp)
 SO_SCMP  := lua/nsbox/scmp.so
@@ -158,7 +158,7 @@ VMTEST_SPECS ?= spec/core_spec.lua spec/container_spec.lua spec/unprivileged_spe
             spec/rootfs_race_spec.lua spec/ids_spec.lua spec/session_spec.lua spec/pid1_spec.lua \
             spec/net_guard_spec.lua spec/image_spec.lua spec/etc_spec.lua spec/users_spec.lua \
             spec/resources_spec.lua spec/seccomp_spec.lua spec/egress_spec.lua \
-            spec/ports_spec.lua spec/names_spec.lua spec/pasta_spec.lua
+            spec/ports_spec.lua spec/names_spec.lua spec/pasta_spec.lua spec/antispoof_spec.lua
 vmtest: deps all rootfs
 	@$(MAKE) -s deps DEBS="$(VM_DEBS)"
 	spec/vm/run.sh $(VMTEST_SPECS)

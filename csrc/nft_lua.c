@@ -9,6 +9,7 @@
 #include "nft.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,73 @@ static int l_isolate_del(lua_State *L)
 	return del_by_owner(L, nft_isolate_del, "isolate");
 }
 
+/***
+ * Guard a bridge port against spoofing (table bridge nsbox): what enters the
+ * bridge from it passes only as IPv4 from `mac` and `address`, or ARP whose
+ * sender is them. Its chain is commented `owner`, made in one batch.
+ * @function antispoof_add
+ * @tparam table t { port = ifname, mac = "xx:xx:xx:xx:xx:xx", address = "a.b.c.d", owner = comment, lock = path }
+ * @return true, or nil, message, errno
+ */
+static int l_antispoof_add(lua_State *L)
+{
+	const char *port, *mac, *owner, *lock;
+	unsigned char m[6];
+	uint32_t addr;
+	struct nl *n;
+	int err, used = 0;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	addr = ip4_field(L, 1, "address", 1);
+	port = nsbox_opt_str_field(L, 1, "port", NULL);
+	mac = nsbox_opt_str_field(L, 1, "mac", "");
+	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
+	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
+	if (!port || !owner)
+		return luaL_error(L, "antispoof_add: port and owner expected");
+	if (sscanf(mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%n", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &used) != 6 ||
+	    mac[used])
+		return luaL_error(L, "antispoof_add: mac: 'xx:xx:xx:xx:xx:xx' expected");
+	if (!(n = nft_open(L)))
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_antispoof_add(n, port, m, addr, owner, lock)))
+		return nft_fail(L, n, err, "anti-spoofing");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/***
+ * Remove the anti-spoofing of the ports commented `owner`.
+ * @function antispoof_del
+ * @tparam table t { owner = comment, lock = path }
+ * @return true and how many ports, or nil, message, errno
+ */
+static int l_antispoof_del(lua_State *L)
+{
+	return del_by_owner(L, nft_antispoof_del, "anti-spoofing");
+}
+
+/***
+ * Remove the anti-spoofing of ports whose owner is gone.
+ * @function antispoof_sweep
+ * @tparam[opt] string lock path
+ * @return true and how many ports, or nil, message, errno
+ */
+static int l_antispoof_sweep(lua_State *L)
+{
+	const char *lock = luaL_optstring(L, 1, NULL);
+	struct nl *n = nft_open(L);
+	int removed, err;
+
+	if (!n)
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_antispoof_sweep(n, lock, &removed)))
+		return nft_fail(L, n, err, "anti-spoofing sweep");
+	lua_pushboolean(L, 1);
+	lua_pushinteger(L, removed);
+	return 2;
+}
+
 static void owner_cb(const char *comment, uint64_t handle, void *data)
 {
 	lua_State *L = data;
@@ -342,6 +410,9 @@ int luaopen_nsbox_nft(lua_State *L)
 		{ "genid", l_genid },
 		{ "isolate_add", l_isolate_add },
 		{ "isolate_del", l_isolate_del },
+		{ "antispoof_add", l_antispoof_add },
+		{ "antispoof_del", l_antispoof_del },
+		{ "antispoof_sweep", l_antispoof_sweep },
 		{ NULL, NULL },
 	};
 

@@ -99,7 +99,7 @@ describe("nsbox run", function()
       "ping -c 1 -W 2 10.10.10.1 | grep -o \"1 packets received\"'; echo rc=$?") .. " 2>&1")
     assert.equal("10.10.10.5/24\n1 packets received\nrc=0\n", out)
     local _, err, code = nsbox("run --net none --bridge brg0 true")
-    assert.same({ "nsbox: --net none: conflicts with --bridge, --ip, --gateway, --nat, --isolate and -p\n", 125 }, { err, code })
+    assert.same({ "nsbox: --net none: conflicts with --bridge, --ip, --gateway, --nat, --antispoof, --isolate and -p\n", 125 }, { err, code })
   end)
 
   it("says what is wrong with the command line, with status 125", function()

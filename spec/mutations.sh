@@ -212,5 +212,23 @@ mutation pasta-hold $PA 'a.host.port.in.use' \
     local held'
 mutation pasta-ready $PA 'egress.with.the.host.s.address' \
   lua/nsbox/pasta.lua '  local ready, why = await_ready(fifo, pidfd, ppid)' '  local ready, why = true, nil'
+AS=spec/antispoof_spec.lua
+mutation antispoof-off $AS 'another.container.s.address' \
+  lua/nsbox/net.lua '    if ok and n.antispoof then' '    if false then'
+mutation antispoof-arp-sender $AS 'another.container.s.address' \
+  csrc/nft_antispoof.c '	      nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 14, &a, 4) ?: nft_verdict(r, NF_ACCEPT);' \
+  '	      nft_verdict(r, NF_ACCEPT);'
+mutation antispoof-ip-source $AS 'another.container.s.address' \
+  csrc/nft_antispoof.c '	err = err ?: nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 12, &a, 4) ?: nft_verdict(r, NF_ACCEPT);' \
+  '	err = err ?: nft_verdict(r, NF_ACCEPT);'
+mutation antispoof-mac $AS 'a.MAC.not.its.own' \
+  csrc/nft_antispoof.c '	*err = r ? nft_payload_eq(r, NFT_PAYLOAD_LL_HEADER, 6, mac, 6) ?:' '	*err = r ? ((void)mac, 0) ?:'
+mutation antispoof-release $AS 'removed.at.exit' \
+  lua/nsbox/net.lua '  if info.antispoof then require("nsbox.antispoof").release(info.antispoof, M.STATE_DIR) end
+  if info.hosts_tree' '  if info.hosts_tree'
+mutation antispoof-sweep $AS 'was.SIGKILLed' \
+  csrc/nft_antispoof.c '		if (!strcmp(l.p[i].port, port) || gone(l.p[i].c.text))' '		if (!strcmp(l.p[i].port, port))'
+mutation antispoof-cli $AS 'CLI.s...antispoof.false' \
+  lua/nsbox/cli.lua '                  antispoof = a.antispoof }' '                  }'
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

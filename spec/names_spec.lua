@@ -2,7 +2,7 @@
 -- bound read-only at each container's /etc/hosts. Everything happens inside a
 -- network namespace this spec makes for itself.
 local H = require "spec.support.helpers"
-local nsbox, core = H.nsbox, H.core
+local core = H.core
 
 local NET = { bridge = "nmbr0", gateway = "10.82.0.1/24" }
 local RAW = { add = { "net_raw" } }
@@ -23,22 +23,12 @@ end
 
 describe("names on a bridge", function()
   if H.needs_root("makes a network namespace and bridges of its own") then return end
-  local boxes = {}
-  local function running(r)
-    r.rootfs, r.network, r.command = H.rootfs, r.network or NET, { "sleep", "60" }
-    local box = assert(nsbox.container(r))
-    assert(box:start())
-    boxes[#boxes + 1] = box
-    return box
-  end
+  local running, stop = H.sleepers_on(NET)
   setup(function()
     assert(core.unshare(core.CLONE_NEWNET))
     assert(core.rtnl.link_set { name = "lo", up = true })
   end)
-  after_each(function()
-    for _, b in ipairs(boxes) do b:kill(core.SIGKILL) b:wait() end
-    boxes = {}
-  end)
+  after_each(stop)
 
   it("lets a container reach another by its name and by its hostname", function()
     local db = running { name = "db", hostname = "dbhost" }

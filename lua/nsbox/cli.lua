@@ -58,6 +58,8 @@ local COMMANDS = {
         "Publish a container port on the host (ranges N-M; ADDR default 0.0.0.0, 127.0.0.1 included; root)." },
       { name = "isolate", help = "Drop what the container starts to the host's own addresses and the other " ..
         "subnets the host is on; the internet and its published ports still work (root)." },
+      { name = "antispoof", bool = true, help = "The container sends into the bridge only from its own MAC " ..
+        "and address (the default); --antispoof=false (root): it may send for others (a router)." },
       { name = "nat", bool = true, help = "Egress: masquerade the bridge's subnet, IPv4 forwarding on " ..
         "(the default with a bridge); --nat=false: the containers reach the bridge only." },
       { name = "name", arg = "NAME", help = "Container name, for nsbox exec and nsbox ps (default: its id)." },
@@ -357,15 +359,17 @@ function M.recipe(a)
     r.ports[#r.ports + 1] = entry
   end
   if a.net == "pasta" then
-    if a.bridge or a.ip or a.gateway or a.nat ~= nil or a.isolate then
-      return nil, "--net pasta: conflicts with --bridge, --ip, --gateway, --nat and --isolate"
+    if a.bridge or a.ip or a.gateway or a.nat ~= nil or a.isolate or a.antispoof ~= nil then
+      return nil, "--net pasta: conflicts with --bridge, --ip, --gateway, --nat, --antispoof and --isolate"
     end
     r.network = "pasta"
-  elseif a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil or r.ports or a.isolate then
+  elseif a.net == "bridge" or a.bridge or a.ip or a.gateway or a.nat ~= nil or r.ports or a.isolate or
+         a.antispoof ~= nil then
     if a.net == "none" then
-      return nil, "--net none: conflicts with --bridge, --ip, --gateway, --nat, --isolate and -p"
+      return nil, "--net none: conflicts with --bridge, --ip, --gateway, --nat, --antispoof, --isolate and -p"
     end
-    r.network = { bridge = a.bridge, address = a.ip, gateway = a.gateway, nat = a.nat, isolate = a.isolate }
+    r.network = { bridge = a.bridge, address = a.ip, gateway = a.gateway, nat = a.nat, isolate = a.isolate,
+                  antispoof = a.antispoof }
   end
   local mounts = {}
   for _, b in ipairs(a.bind) do

@@ -18,7 +18,7 @@ M.STATE_DIR = "/run/nsbox/net"
 M.HELPER = os.getenv("NSBOX_NETNS_HELPER") or "/usr/local/lib/nsbox/nsbox-netns"
 
 local FIELDS = { bridge = true, address = true, gateway = true, interface = true, host_interface = true,
-                 add_subnet = true, nat = true, isolate = true, mode = true }
+                 add_subnet = true, nat = true, isolate = true, antispoof = true, mode = true }
 
 local function bad(field, fmt, ...) validate.bad("network" .. field, fmt, ...) end
 
@@ -108,6 +108,13 @@ local function check(v)
   end
   if v.isolate and core.geteuid() ~= 0 then bad(".isolate", "needs root (the unprivileged helper isolates none)") end
   n.isolate = v.isolate or nil
+  if v.antispoof ~= nil and type(v.antispoof) ~= "boolean" then
+    bad(".antispoof", "boolean expected, got %s", type(v.antispoof))
+  end
+  if v.antispoof == false and core.geteuid() ~= 0 then
+    bad(".antispoof", "may be turned off by root only (the helper guards every port it makes)")
+  end
+  n.antispoof = v.antispoof ~= false
   n.address = addr and ip4(addr) or nil
   n.gateway = gw and ip4(gw) or nil
   n.prefix = (addr or gw) and prefix or nil
@@ -137,6 +144,10 @@ end
 --   from the bridge's subnet);
 -- - `interface`: the container's end (default "eth0"), `host_interface`: the
 --   host's (default "nsb" and 8 random hex digits), as root only;
+-- - `antispoof`: (default true) the container sends into the bridge only from
+--   its own MAC and address, IPv4 and ARP: a frame claiming another container's
+--   or the gateway's address, or another MAC, is dropped at its bridge port
+--   (table bridge nsbox). false (root) for a container that routes for others;
 -- - `isolate`: true drops the flows the container starts to the host's own
 --   addresses and to the other subnets the host is on (root);
 -- - `nat`: egress (default true): what the subnet sends past it leaves with the
@@ -340,6 +351,10 @@ local function attach_direct(pid, n, known_as)
     quiet(info.host)
     ok, err = rtnl.link_set { name = info.host, master = n.bridge, up = true }
     if ok then ok, err = rtnl.neigh_set { name = n.bridge, address = addr, lladdr = mac } end
+    if ok and n.antispoof then
+      info.antispoof, err = require("nsbox.antispoof").add(pid, info.host, mac, addr, M.STATE_DIR)
+      ok = info.antispoof ~= nil
+    end
     if ok then ok, err = M.configure_in(pid, info) end
     -- the host reaches the container at once: its bridge port forwards
     if ok then wait_up(info.host, 100) end
@@ -354,6 +369,7 @@ local function attach_direct(pid, n, known_as)
     end
     if not ok then
       if info.isolate then require("nsbox.isolate").release(info.isolate, M.STATE_DIR) end
+      if info.antispoof then require("nsbox.antispoof").release(info.antispoof, M.STATE_DIR) end
       rtnl.link_del { name = info.host }
     end
   end
@@ -422,6 +438,7 @@ function M.detach(info)
   if info.helper then return true end -- the veth dies with the netns; the helper's lease goes stale
   if info.ports then ports.release(info.ports, M.STATE_DIR) end
   if info.isolate then require("nsbox.isolate").release(info.isolate, M.STATE_DIR) end
+  if info.antispoof then require("nsbox.antispoof").release(info.antispoof, M.STATE_DIR) end
   if info.hosts_tree then names.remove(M.STATE_DIR, info.bridge, info.owner) end
   if info.named then rtnl.link_del { name = info.host } end
   core.lease_release { dir = M.STATE_DIR, bridge = info.bridge, address = info.lease, owner = info.owner }

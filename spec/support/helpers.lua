@@ -232,6 +232,24 @@ function H.capture(recipe, stdin_data)
   return box:wait(), out, errs
 end
 
+--- Containers that run `sleep 60` on network net (or the recipe's own): running(recipe)
+-- starts one and returns its box; stop() kills and reaps them all (an after_each).
+function H.sleepers_on(net)
+  local boxes = {}
+  local function running(r)
+    r.rootfs, r.network, r.command = H.rootfs, r.network or net, { "sleep", "60" }
+    local box = assert(H.nsbox.container(r))
+    assert(box:start())
+    boxes[#boxes + 1] = box
+    return box
+  end
+  local function stop()
+    for _, b in ipairs(boxes) do b:kill(core.SIGKILL) b:wait() end
+    boxes = {}
+  end
+  return running, stop
+end
+
 --- Run a shell command line inside a fresh container; returns status, stdout, stderr.
 function H.run_sh(line, extra)
   local r = extra or {}
