@@ -572,8 +572,8 @@ static int run(struct ctx *c, int argc, char **argv)
 		return say(1, "netlink socket: %s", strerror(e));
 	if (ensure_bridge(c))
 		return 1;
-	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid,
-			      &c->addr, &le);
+	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid, c->uid,
+			      0, &c->addr, &le);
 	if (r)
 		return say_lease(&le);
 	c->leased = 1;

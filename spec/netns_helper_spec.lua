@@ -176,7 +176,7 @@ describe("nsbox-netns, the setuid network helper", function()
     assert.equal("veth", peer.linkinfo.info_kind)
     assert.equal(l.ifindex, peer.link_index)
     assert.is_nil(ipj("link show dev eth0")[1]) -- not on the host
-    assert.equal(pid .. " " .. starttime(pid) .. "\n", read(lease_file(addr)))
+    assert.equal(pid .. " " .. starttime(pid) .. " 65534\n", read(lease_file(addr))) -- owner, and the caller's uid
   end)
 
   it("gives two targets distinct addresses and the bridge one gateway address", function()
@@ -210,7 +210,7 @@ describe("nsbox-netns, the setuid network helper", function()
     local b = target()
     local code, out = attach("attach " .. b .. " tbr0 10.99.0.60")
     assert.equal(0, code, out)
-    assert.equal(b .. " " .. starttime(b) .. "\n", read(lease_file("10.99.0.60")))
+    assert.equal(b .. " " .. starttime(b) .. " 65534\n", read(lease_file("10.99.0.60")))
   end)
 
   -- Rounds of the takeover case below: before the helper set the host's neighbour entry,
@@ -417,7 +417,7 @@ describe("core.lease_acquire and core.lease_release", function()
     for i = 1, 20 do
       local owner = sleeper()
       got[i] = assert(core.lease_acquire(with(t, { owner = owner })))
-      assert.equal(owner .. " " .. starttime(owner) .. "\n", read(lease_path(t, got[i])))
+      assert.equal(owner .. " " .. starttime(owner) .. " 0\n", read(lease_path(t, got[i]))) -- and root's uid
     end
     for i = 1, 20 do assert.equal("10.88.0." .. (i + 1), got[i]) end
   end)
@@ -490,7 +490,7 @@ describe("core.lease_acquire and core.lease_release", function()
     assert.equal("10.64.0.5", core.lease_acquire(t))
     -- asked for, the stale lease is taken over
     assert.equal("10.64.0.2", core.lease_acquire(with(t, { address = "10.64.0.2" })))
-    assert.equal(me .. " " .. starttime(me) .. "\n", read(lease_path(t, "10.64.0.2")))
+    assert.equal(me .. " " .. starttime(me) .. " 0\n", read(lease_path(t, "10.64.0.2")))
     -- a live pid with another start time: the pid was reused, the lease is stale
     write(lease_path(t, "10.64.0.6"), me .. " " .. (tonumber(starttime(me)) + 1) .. "\n")
     -- full: the lowest stale lease is reclaimed (.6, pid reused; .4 is still live), then .4 once its owner exits
@@ -500,6 +500,19 @@ describe("core.lease_acquire and core.lease_release", function()
     write(lease_path(t, "10.64.0.3"), "garbage") -- torn content is stale too
     assert.equal("10.64.0.3", core.lease_acquire(t))
     assert.same({ nil, "no free address in 10.64.0.0/29 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
+  end)
+
+  it("reads a lease file of an earlier version, without a uid: its owner holds it while alive", function()
+    local t = net("10.60.0.1/29") -- .2 to .6
+    local dead = sleeper()
+    assert.equal("10.60.0.2", core.lease_acquire(t)) -- makes the directory
+    write(lease_path(t, "10.60.0.3"), me .. " " .. starttime(me) .. "\n")
+    write(lease_path(t, "10.60.0.4"), dead .. " " .. starttime(dead) .. "\n")
+    assert.same({ nil, "10.60.0.3 is already in use on " .. t.bridge, EADDRINUSE, "address" },
+      { core.lease_acquire(with(t, { address = "10.60.0.3" })) })
+    stop(dead)
+    assert.equal("10.60.0.4", core.lease_acquire(with(t, { address = "10.60.0.4" })))
+    assert(core.lease_release(with(t, { address = "10.60.0.3" }))) -- its owner's to release
   end)
 
   it("tells an owner by core.starttime: field 22 of /proc/PID/stat, none for a zombie", function()
