@@ -5,6 +5,7 @@
 local core = require "nsbox.core"
 
 local NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+local OTHER = "setpriv --reuid=65533 --regid=65533 --clear-groups " -- a second unprivileged user
 local EPERM, ENOENT, ESRCH, EINVAL, ENOSPC, EADDRINUSE = 1, 2, 3, 22, 28, 98
 
 local H = require "spec.support.helpers"
@@ -79,14 +80,14 @@ describe("nsbox-netns, the setuid network helper", function()
     must("chown root:root " .. q(out) .. " && chmod 4755 " .. q(out))
   end
 
-  -- The helper run as uid 65534 with the given words; exit code, stdout, stderr.
-  local function attach(words, bin)
-    return run(NOBODY .. (bin or helper) .. " " .. words)
+  -- The helper run as uid 65534 (or as: a setpriv prefix) with the given words; exit code, stdout, stderr.
+  local function attach(words, bin, as)
+    return run((as or NOBODY) .. (bin or helper) .. " " .. words)
   end
 
-  -- A process of uid 65534 in a user and network namespace of its own.
-  local function target()
-    return sleeper(NOBODY .. "unshare -Urn sh -c 'echo $$; exec sleep 60'")
+  -- A process of uid 65534 (or as) in a user and network namespace of its own.
+  local function target(as)
+    return sleeper((as or NOBODY) .. "unshare -Urn sh -c 'echo $$; exec sleep 60'")
   end
 
   local ipj = H.ipj
@@ -123,9 +124,9 @@ describe("nsbox-netns, the setuid network helper", function()
     end
   end
 
-  local function lease_file(addr)
+  local function lease_file(addr, bridge)
     local ino = core.readlink("/proc/self/ns/net"):match("%[(%d+)%]")
-    return state .. "/" .. ino .. "-tbr0/" .. addr
+    return state .. "/" .. ino .. "-" .. (bridge or "tbr0") .. "/" .. addr
   end
 
   setup(function()
@@ -139,7 +140,7 @@ describe("nsbox-netns, the setuid network helper", function()
     T = tempdir()
     conf, state, helper = T .. "/netns.conf", T .. "/state", T .. "/nsbox-netns"
     write(conf, "# bridges unprivileged users may join\nbridge tbr0 10.99.0.1/24\n\nbridge tbrx 10.98.0.1/24 # not a bridge\n" ..
-      "bridge tbrn 10.97.0.1/24 nat\n", "0644")
+      "bridge tbrn 10.97.0.1/24 nat\nbridge tbrq 10.96.0.1/29 quota 2 # line 6\n", "0644")
     build(helper, conf, state)
   end)
 
@@ -275,6 +276,93 @@ describe("nsbox-netns, the setuid network helper", function()
     assert.equal(want, rules()) -- once
   end)
 
+  describe("a bridge with a quota (tbrq: quota 2)", function()
+    local QUOTA = "nsbox-netns: uid 65534 holds 2 addresses on tbrq, its quota (" -- then conf:6 quota 2)
+
+    it("lets one uid hold 2 leases and refuses it a third, another uid still leasing", function()
+      local a, b = target(), target()
+      local ca, oa = attach("attach " .. a .. " tbrq")
+      local cb = attach("attach " .. b .. " tbrq")
+      assert.same({ 0, 0 }, { ca, cb })
+      assert.equal(a .. " " .. starttime(a) .. " 65534\n", read(lease_file(oa:match("address=([%d.]+)/"), "tbrq")))
+      local c = target()
+      local links, before = link_names(), leases()
+      local code, out, err = attach("attach " .. c .. " tbrq")
+      assert.same({ 1, "", QUOTA .. conf .. ":6 quota 2)\n" }, { code, out, err })
+      no_new_link(links)
+      no_new_lease(before)
+      assert.is_nil(ipj("link show dev eth0", c)[1])
+      -- the quota is per uid: 65533 leases on the same bridge
+      local o = target(OTHER)
+      local co, oo, eo = attach("attach " .. o .. " tbrq", nil, OTHER)
+      assert.same({ 0, "" }, { co, eo })
+      assert.equal(o .. " " .. starttime(o) .. " 65533\n", read(lease_file(oo:match("address=([%d.]+)/"), "tbrq")))
+    end)
+
+    it("counts only live owners: once one of the uid's dies, it leases again, and no more", function()
+      local a, b = target(), target()
+      assert.same({ 0, 0 }, { (attach("attach " .. a .. " tbrq")), (attach("attach " .. b .. " tbrq")) })
+      stop(a) -- its lease is left behind, stale
+      local c = target()
+      local code, _, err = attach("attach " .. c .. " tbrq")
+      assert.same({ 0, "" }, { code, err })
+      code, _, err = attach("attach " .. target() .. " tbrq")
+      assert.same({ 1, QUOTA .. conf .. ":6 quota 2)\n" }, { code, err })
+    end)
+
+    it("counts a lease whose pid was reused, or one of an earlier version (no uid), for nobody", function()
+      local a, b = target(), target()
+      must("mkdir -p " .. q(lease_file("", "tbrq")))
+      write(lease_file("10.96.0.5", "tbrq"), a .. " " .. (tonumber(starttime(a)) + 1) .. " 65534\n") -- pid reused
+      write(lease_file("10.96.0.6", "tbrq"), b .. " " .. starttime(b) .. "\n") -- no uid
+      local c1, o1 = attach("attach " .. a .. " tbrq")
+      local c2, o2 = attach("attach " .. target() .. " tbrq")
+      assert.same({ 0, 0 }, { c1, c2 })
+      -- the uid-less lease is still its owner's: not handed out
+      assert.are_not.equal("10.96.0.6", o1:match("address=([%d.]+)/"))
+      assert.are_not.equal("10.96.0.6", o2:match("address=([%d.]+)/"))
+      assert.equal(1, (attach("attach " .. b .. " tbrq")))
+    end)
+
+    it("gives one uid 2 of 6 attaches run at once (counted under the bridge's lock)", function()
+      local jobs = {}
+      for i = 1, 6 do
+        jobs[i] = string.format("(%s%s attach %d tbrq 2>/dev/null; echo $? > %s/rc%d) | cat >/dev/null &",
+          NOBODY, helper, target(), T, i)
+      end
+      must(table.concat(jobs, " ") .. " wait")
+      local codes = {}
+      for i = 1, 6 do codes[i] = read(T .. "/rc" .. i) end
+      table.sort(codes)
+      assert.same({ "0\n", "0\n", "1\n", "1\n", "1\n", "1\n" }, codes)
+    end)
+
+    it("refuses over quota before any link is made: a bridge gone is not made again", function()
+      assert.same({ 0, 0 }, { (attach("attach " .. target() .. " tbrq")), (attach("attach " .. target() .. " tbrq")) })
+      must("ip link del tbrq")
+      local links, before = link_names(), leases()
+      local code, _, err = attach("attach " .. target() .. " tbrq")
+      assert.same({ 1, QUOTA .. conf .. ":6 quota 2)\n" }, { code, err })
+      no_new_link(links)
+      no_new_lease(before)
+    end)
+
+    it("leaves a bridge without one unlimited", function()
+      for _ = 1, 4 do assert.equal(0, (attach("attach " .. target() .. " tbr0"))) end
+    end)
+
+    for i, good in ipairs { "nat quota 3", "quota 3 nat", "quota 65535" } do
+      it("takes the quota words in any order (" .. good .. ")", function()
+        local dir = T .. "/good" .. i
+        must("mkdir -m 0755 " .. q(dir))
+        write(dir .. "/netns.conf", "bridge tbr0 10.99.0.1/24\nbridge tbr1 10.99.1.1/24 " .. good .. "\n", "0644")
+        build(dir .. "/nsbox-netns", dir .. "/netns.conf", state)
+        local code, _, err = attach("attach " .. target() .. " tbr0", dir .. "/nsbox-netns")
+        assert.same({ 0, "" }, { code, err })
+      end)
+    end
+  end)
+
   describe("refuses, touching nothing,", function()
     -- Each case: words after the helper (with PID replaced), expected exit code and
     -- stderr (a Lua pattern, anchored), and how to make the target.
@@ -366,7 +454,12 @@ describe("nsbox-netns, the setuid network helper", function()
 
     for i, bad in ipairs { "bridge tbr1 10.99.1.1", "bridge tbr1 10.99.1.0/24", "bridge tbr1 10.99.1.1/24 extra",
                            "bridge tbr1 10.99.1.1/24 nat extra", "bridge tbr1 10.99.1.1/24 NAT",
-                           "allow tbr1 10.99.1.1/24", "bridge tbr1/x 10.99.1.1/24" } do
+                           "allow tbr1 10.99.1.1/24", "bridge tbr1/x 10.99.1.1/24",
+                           "bridge tbr1 10.99.1.1/24 quota", "bridge tbr1 10.99.1.1/24 quota 0",
+                           "bridge tbr1 10.99.1.1/24 quota x", "bridge tbr1 10.99.1.1/24 quota -1",
+                           "bridge tbr1 10.99.1.1/24 quota 99999999999", "bridge tbr1 10.99.1.1/24 quota 65536",
+                           "bridge tbr1 10.99.1.1/24 quota 04", "bridge tbr1 10.99.1.1/24 quota 2 quota 3",
+                           "bridge tbr1 10.99.1.1/24 nat nat", "bridge tbr1 10.99.1.1/24 quota nat 2" } do
       it("a malformed config file (" .. bad .. ")", function()
         local dir = T .. "/bad" .. i
         must("mkdir -m 0755 " .. q(dir))
@@ -374,8 +467,8 @@ describe("nsbox-netns, the setuid network helper", function()
         build(dir .. "/nsbox-netns", dir .. "/netns.conf", state)
         local pid = target()
         local code, _, err = attach("attach " .. pid .. " tbr0", dir .. "/nsbox-netns")
-        assert.same({ 1, "nsbox-netns: " .. dir .. "/netns.conf:3: malformed line (expected: bridge NAME GATEWAY/PREFIX [nat])\n" },
-          { code, err })
+        assert.same({ 1, "nsbox-netns: " .. dir .. "/netns.conf:3: malformed line " ..
+          "(expected: bridge NAME GATEWAY/PREFIX [nat] [quota N], N from 1 to 65535)\n" }, { code, err })
       end)
     end
   end)
