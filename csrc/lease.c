@@ -1,8 +1,10 @@
 /* Address leases on a bridge (see lease.h): a directory per (netns, bridge), a lock
- * file flock'ed around every change, one file per leased address naming its owner.
- * Without a requested address, the lowest address that has no lease file is taken
- * (one directory read, whatever the number of leases); only when every address has
- * one are the owners checked and the lowest stale lease reclaimed. */
+ * file flock'ed around every change, one file per leased address naming its owner
+ * and the uid it was leased to. Without a requested address, the first address
+ * after the one handed out last that has no lease file is taken (no directory
+ * read, whatever the number of leases); only when every address has one are the
+ * owners checked and the first stale lease reclaimed. Only a bridge with a quota
+ * reads the directory, to count the uid's live leases (over_quota). */
 #define _GNU_SOURCE
 #include "lease.h"
 #include "addr.h"
@@ -10,6 +12,7 @@
 #include "starttime.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -64,8 +67,19 @@ static int alive(pid_t pid, unsigned long long start)
 	return pid > 0 && nsbox_starttime(pid, &now) == 0 && now == start;
 }
 
-/* The owner pid of the lease file name in dfd: 0 if none, -1 if unreadable. */
-static int lease_read(int dfd, const char *name, pid_t *pid, unsigned long long *start)
+/* No process has this uid (setresuid takes -1 as "unchanged"): the uid of a lease
+ * file written before uids were recorded, which no quota counts. */
+#define NOUID ((uid_t)-1)
+
+/* What a lease file says: its owner (pid 0: stale content) and the uid it was leased to. */
+struct holder {
+	pid_t pid;
+	uid_t uid;
+	unsigned long long start;
+};
+
+/* The holder of the lease file name in dfd: 0 if none, -1 if unreadable, else 1. */
+static int lease_read(int dfd, const char *name, struct holder *h)
 {
 	char buf[64];
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -74,10 +88,13 @@ static int lease_read(int dfd, const char *name, pid_t *pid, unsigned long long 
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	int p = 0;
+	unsigned u;
 	buf[n > 0 ? n : 0] = '\0';
-	if (sscanf(buf, "%d %llu", &p, start) != 2 || p <= 0)
-		p = 0, *start = 0; /* torn or foreign content: stale */
-	*pid = p;
+	int got = sscanf(buf, "%d %llu %u", &p, &h->start, &u);
+	if (got < 2 || p <= 0)
+		p = 0, h->start = 0; /* torn or foreign content: stale */
+	h->pid = p;
+	h->uid = got == 3 ? (uid_t)u : NOUID;
 	return 1;
 }
 
@@ -126,14 +143,50 @@ static int open_locked(const char *dir, const char *bridge, int create, int *loc
 /* 1 if the lease of addr (named a) has a live owner, 0 if it is free or stale, -1 on error. */
 static int taken(int dfd, const char *a)
 {
-	pid_t pid;
-	unsigned long long start;
-	int have = lease_read(dfd, a, &pid, &start);
-	return have < 0 ? -1 : have && alive(pid, start);
+	struct holder h;
+	int have = lease_read(dfd, a, &h);
+	return have < 0 ? -1 : have && alive(h.pid, h.start);
+}
+
+/* 1 if uid holds quota live leases in dfd already, 0 if not, -1 on error. Counted
+ * from the lease files, under the lock, at each acquire: a count kept beside them
+ * would be wrong as soon as an owner dies without releasing (nobody counts it down),
+ * while the files say who is alive, as a reclaim reads them; stale leases of uid
+ * count for nothing. The uid is the one recorded at lease time, not the owner's
+ * now, which a process in a user namespace of its own may change. The cost, a
+ * directory read and a file read per lease, falls on bridges with a quota only. */
+static int over_quota(int dfd, uid_t uid, unsigned quota)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return errno = e, -1;
+	}
+	unsigned n = 0;
+	int r = 0;
+	while (n < quota && r >= 0) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		struct holder h;
+		if (!de) {
+			r = errno ? -1 : 0;
+			break;
+		}
+		/* addresses only: not ".", ".." or "lock" */
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && (r = lease_read(dfd, de->d_name, &h)) > 0)
+			n += h.uid == uid && alive(h.pid, h.start);
+	}
+	int e = errno;
+	closedir(d);
+	return r < 0 ? (errno = e, -1) : n >= quota;
 }
 
 int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int prefix,
-		  uint32_t want, pid_t owner, uint32_t *got, struct lease_error *e)
+		  uint32_t want, pid_t owner, uid_t uid, unsigned quota, uint32_t *got,
+		  struct lease_error *e)
 {
 	char path[4096], a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
 	if (!bridge_ok(bridge))
@@ -154,12 +207,15 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 	int lockfd, dfd = open_locked(dir, bridge, 1, &lockfd, path, sizeof path);
 	if (dfd < 0)
 		return fail(e, NULL, errno, "lease directory %s: %s", path, strerror(errno));
-	if (want) {
+	r = quota ? over_quota(dfd, uid, quota) : 0;
+	if (r > 0) {
+		r = fail(e, NULL, EDQUOT, "uid %u holds %u addresses on %s, its quota", (unsigned)uid, quota, bridge);
+	} else if (r == 0 && want) {
 		r = taken(dfd, nsbox_ip4_format(want, a));
 		if (r == 1)
 			r = fail(e, "address", EADDRINUSE, "%s is already in use on %s", a, bridge);
 		pick = r ? 0 : want;
-	} else {
+	} else if (r == 0) {
 		/* The first address without a lease file after the one handed out last
 		 * (the lock file keeps it), wrapping: an address just released is not
 		 * handed out again at once, while its old veth may still be in the
@@ -193,7 +249,7 @@ int lease_acquire(const char *dir, const char *bridge, uint32_t gateway, int pre
 		r = fail(e, NULL, errno, "leases in %s: %s", path, strerror(errno));
 	if (pick) {
 		char line[64];
-		int len = snprintf(line, sizeof line, "%d %llu\n", (int)owner, ostart);
+		int len = snprintf(line, sizeof line, "%d %llu %u\n", (int)owner, ostart, (unsigned)uid);
 		int fd = openat(dfd, nsbox_ip4_format(pick, a), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 		ssize_t w = fd < 0 ? -1 : write(fd, line, (size_t)len);
 		int we = w < 0 ? errno : w != len ? EIO : 0;
@@ -223,12 +279,11 @@ int lease_release(const char *dir, const char *bridge, uint32_t addr, pid_t owne
 	int lockfd, dfd = open_locked(dir, bridge, 0, &lockfd, path, sizeof path);
 	if (dfd < 0)
 		return errno;
-	pid_t pid;
-	unsigned long long start;
-	int have = lease_read(dfd, nsbox_ip4_format(addr, a), &pid, &start), r = 0;
+	struct holder h;
+	int have = lease_read(dfd, nsbox_ip4_format(addr, a), &h), r = 0;
 	if (have <= 0)
 		r = have < 0 ? errno : ENOENT;
-	else if (pid != owner)
+	else if (h.pid != owner)
 		r = EPERM;
 	else if (unlinkat(dfd, a, 0) < 0)
 		r = errno;

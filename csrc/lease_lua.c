@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <arpa/inet.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "lease.h"
@@ -52,6 +53,8 @@ static int lease_fail(lua_State *L, int err, const char *arg, const char *fmt, .
  * Lease an address on a bridge, unique among live owners (flock'ed state under dir).
  * The network, broadcast and gateway addresses are never leased; a lease whose owner
  * died is reclaimed; without `address`, the next free one after the last handed out.
+ * The lease records this process's uid (the setuid helper counts leases per uid for
+ * a bridge's quota; this call has none).
  * The error is the facts and the argument they concern, for the caller to name as
  * its own field: this layer knows no recipe.
  * @function lease_acquire
@@ -85,7 +88,8 @@ static int l_lease_acquire(lua_State *L)
 	char buf[INET_ADDRSTRLEN];
 	if (want && !addr)
 		return lease_fail(L, EINVAL, "address", "0.0.0.0 cannot be leased");
-	int r = lease_acquire(dir, bridge, gateway, prefix, addr, owner, &got, &e);
+	/* recorded as the caller's (root's, for nsbox.net); no quota: the helper's alone */
+	int r = lease_acquire(dir, bridge, gateway, prefix, addr, owner, getuid(), 0, &got, &e);
 	if (r)
 		return lease_fail(L, r, e.arg, "%s", e.msg);
 	lua_pushstring(L, nsbox_ip4_format(got, buf));

@@ -3,17 +3,22 @@
  *   nsbox-netns attach PID BRIDGE [ADDRESS]
  *
  * Host-side plumbing only, for a target process that belongs to the caller and lives in
- * a user namespace the caller owns: make sure BRIDGE (listed with its subnet in the
- * root-owned NSBOX_NETNS_CONF) exists with its gateway address and is up, lease an
- * address (NSBOX_NETNS_STATE), create a veth pair whose host end ("nsb" + 8 random hex
- * digits) is enslaved to the bridge and up and whose peer "eth0" is born inside the
- * target's network namespace (with a MAC chosen here, which the host's neighbour entry
- * for the address is set to at once). A bridge that exists already must have the
- * config's gateway address, or no IPv4 address at all (it then gets it): one with
- * another is refused, as it may not be nsbox's. A bridge made here is marked with
- * the alias "nsbox", as nsbox.net marks its own. A bridge the config marks "nat" gets
- * egress: its subnet masqueraded in table inet nsbox (nft.c; a table of that name
- * nsbox did not make is refused) and IPv4 forwarding on. Prints
+ * a user namespace the caller owns: lease an address on BRIDGE (listed with its subnet
+ * in the root-owned NSBOX_NETNS_CONF; leases in NSBOX_NETNS_STATE), make sure BRIDGE
+ * exists with its gateway address and is up, create a veth pair whose host end
+ * ("nsb" + 8 random hex digits) is enslaved to the bridge and up and whose peer
+ * "eth0" is born inside the target's network namespace (with a MAC chosen here,
+ * which the host's neighbour entry for the address is set to at once). A bridge
+ * that exists already must have the config's gateway address, or no IPv4 address
+ * at all (it then gets it): one with another is refused, as it may not be nsbox's.
+ * A bridge made here is marked with the alias "nsbox", as nsbox.net marks its own.
+ * Config lines:
+ *   bridge NAME GATEWAY/PREFIX [nat] [quota N]     (nat and quota N in any order)
+ * A bridge the config marks "nat" gets egress: its subnet masqueraded in table inet
+ * nsbox (nft.c; a table of that name nsbox did not make is refused) and IPv4
+ * forwarding on. One with "quota N" (1 to 65535) leases at most N addresses with a
+ * live owner to one caller uid (the lease records it): the next is refused, before
+ * any link is made, so that one user cannot take a whole subnet. Prints
  *   host=<hostif> interface=eth0 address=<a.b.c.d>/<prefix> gateway=<gw>
  * in one write that never waits (stdout must be a pipe or a socket) and exits 0;
  * otherwise one "nsbox-netns: <reason>" line on stderr, exit 1 (2 for a usage
@@ -69,6 +74,8 @@ struct ctx {
 	const char *bridge;
 	uint32_t gw, want, addr;
 	int prefix, nat, leased, pidfd, procfd, netfd;
+	unsigned quota;                         /* the bridge's, 0: none */
+	int line;                               /* the bridge's config line */
 	struct nl nl;                           /* the netlink transport (nl.c) */
 	char why[sizeof ((struct nl *)0)->ext + 3]; /* " (extended-ack text)" of the last error */
 	struct { int index; unsigned flags; char name[IFNAMSIZ], kind[32]; } link;
@@ -142,6 +149,14 @@ static void tell(uid_t uid)
 static int say_lease(const struct lease_error *e)
 {
 	return say(1, "network%s%s: %s", e->arg ? "." : "", e->arg ? e->arg : "", e->msg);
+}
+
+/* s as a positive decimal integer of at most digits digits (no sign, no leading
+ * zero, nothing after), or 0. */
+static long decimal(const char *s, size_t digits)
+{
+	size_t len = strspn(s, "0123456789");
+	return len && len == strlen(s) && len <= digits && s[0] != '0' ? strtol(s, NULL, 10) : 0;
 }
 
 /* A hostile string made printable and short, for messages. */
@@ -444,7 +459,11 @@ static int check_target(struct ctx *c)
 	return 0;
 }
 
-/* Find c->bridge in the root-owned config: "bridge NAME GATEWAY/PREFIX" lines, # comments. */
+/* A quota above this is a typo: a /16 has 65534 addresses to lease. */
+#define QUOTA_MAX 65535
+
+/* Find c->bridge in the root-owned config: "bridge NAME GATEWAY/PREFIX" lines, then
+ * "nat" and "quota N" in any order, each at most once; # comments. */
 static int check_conf(struct ctx *c)
 {
 	const char *path = NSBOX_NETNS_CONF, *base = strrchr(path, '/');
@@ -473,13 +492,13 @@ static int check_conf(struct ctx *c)
 	int found = 0;
 	char *l = buf;
 	for (int line = 1; l && *l; line++) {
-		char *end = strchr(l, '\n'), *hash, *tok[5], *save = NULL;
+		char *end = strchr(l, '\n'), *hash, *tok[7], *save = NULL;
 		int nt = 0;
 		if (end)
 			*end = '\0';
 		if ((hash = strchr(l, '#')))
 			*hash = '\0';
-		for (char *t = strtok_r(l, " \t\r", &save); t && nt < 5; t = strtok_r(NULL, " \t\r", &save))
+		for (char *t = strtok_r(l, " \t\r", &save); t && nt < 7; t = strtok_r(NULL, " \t\r", &save))
 			tok[nt++] = t;
 		l = end ? end + 1 : NULL;
 		if (nt == 0)
@@ -489,11 +508,24 @@ static int check_conf(struct ctx *c)
 		uint32_t host = 0;
 		if (nt >= 3 && !nsbox_ip4_parse(tok[2], 1, &gw, &prefix) && prefix >= 1 && prefix <= 30)
 			host = gw & (0xffffffffu >> prefix); /* the gateway's host part */
-		if (nt < 3 || nt > 4 || (nt == 4 && strcmp(tok[3], "nat")) || strcmp(tok[0], "bridge") ||
-		    !nsbox_ifname_ok(tok[1], strlen(tok[1])) || host == 0 || host == 0xffffffffu >> prefix)
-			return say(1, "%s:%d: malformed line (expected: bridge NAME GATEWAY/PREFIX [nat])", path, line);
-		if (!found && !strcmp(tok[1], c->bridge))
-			found = 1, c->gw = gw, c->prefix = prefix, c->nat = nt == 4;
+		int nat = 0, bad = nt < 3 || nt > 6 || strcmp(tok[0], "bridge") ||
+			  !nsbox_ifname_ok(tok[1], strlen(tok[1])) || host == 0 || host == 0xffffffffu >> prefix;
+		long quota = 0;
+		/* quota N twice is more than 6 words */
+		for (int i = 3; i < nt && !bad; i++)
+			if (!strcmp(tok[i], "nat") && !nat)
+				nat = 1;
+			else if (!strcmp(tok[i], "quota") && i + 1 < nt)
+				bad = (quota = decimal(tok[++i], 5)) == 0 || quota > QUOTA_MAX;
+			else
+				bad = 1;
+		if (bad)
+			return say(1, "%s:%d: malformed line (expected: bridge NAME GATEWAY/PREFIX [nat] [quota N], "
+				   "N from 1 to %d)", path, line, QUOTA_MAX);
+		if (!found && !strcmp(tok[1], c->bridge)) {
+			found = 1, c->gw = gw, c->prefix = prefix, c->nat = nat;
+			c->quota = (unsigned)quota, c->line = line;
+		}
 	}
 	if (!found)
 		return say(1, "bridge %s is not allowed by %s", safe(c->bridge, nm, sizeof nm), path);
@@ -551,8 +583,7 @@ static int run(struct ctx *c, int argc, char **argv)
 		if (argv[i][0] == '-' || argv[i][0] == '\0')
 			return usage();
 	const char *p = argv[2];
-	size_t len = strspn(p, "0123456789");
-	long pid = len == strlen(p) && len <= 9 && p[0] != '0' ? strtol(p, NULL, 10) : 0;
+	long pid = decimal(p, 9);
 	if (pid <= 0)
 		return say(2, "PID must be a positive decimal integer, not '%s'", safe(p, nm, sizeof nm));
 	c->pid = (pid_t)pid;
@@ -567,17 +598,18 @@ static int run(struct ctx *c, int argc, char **argv)
 	if (check_target(c) || check_conf(c))
 		return 1;
 
-	int e = nl_open(&c->nl);
-	if (e)
-		return say(1, "netlink socket: %s", strerror(e));
-	if (ensure_bridge(c))
-		return 1;
-	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid,
-			      &c->addr, &le);
+	/* the lease first: a refused one (taken, full, over quota) makes no link */
+	int r = lease_acquire(NSBOX_NETNS_STATE, c->bridge, c->gw, c->prefix, c->want, c->pid, c->uid,
+			      c->quota, &c->addr, &le);
+	if (r == EDQUOT)
+		return say(1, "%s (%s:%d quota %u)", le.msg, NSBOX_NETNS_CONF, c->line, c->quota);
 	if (r)
 		return say_lease(&le);
 	c->leased = 1;
-	if ((c->nat && ensure_nat(c)) || add_veth(c) || set_neigh(c))
+	int e = nl_open(&c->nl);
+	if (e)
+		return say(1, "netlink socket: %s", strerror(e));
+	if (ensure_bridge(c) || (c->nat && ensure_nat(c)) || add_veth(c) || set_neigh(c))
 		return 1;
 	/* the reply decides whether what we made is kept: it must not wait */
 	char out[128];

@@ -5,6 +5,7 @@
 local core = require "nsbox.core"
 
 local NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+local OTHER = "setpriv --reuid=65533 --regid=65533 --clear-groups " -- a second unprivileged user
 local EPERM, ENOENT, ESRCH, EINVAL, ENOSPC, EADDRINUSE = 1, 2, 3, 22, 28, 98
 
 local H = require "spec.support.helpers"
@@ -79,14 +80,14 @@ describe("nsbox-netns, the setuid network helper", function()
     must("chown root:root " .. q(out) .. " && chmod 4755 " .. q(out))
   end
 
-  -- The helper run as uid 65534 with the given words; exit code, stdout, stderr.
-  local function attach(words, bin)
-    return run(NOBODY .. (bin or helper) .. " " .. words)
+  -- The helper run as uid 65534 (or as: a setpriv prefix) with the given words; exit code, stdout, stderr.
+  local function attach(words, bin, as)
+    return run((as or NOBODY) .. (bin or helper) .. " " .. words)
   end
 
-  -- A process of uid 65534 in a user and network namespace of its own.
-  local function target()
-    return sleeper(NOBODY .. "unshare -Urn sh -c 'echo $$; exec sleep 60'")
+  -- A process of uid 65534 (or as) in a user and network namespace of its own.
+  local function target(as)
+    return sleeper((as or NOBODY) .. "unshare -Urn sh -c 'echo $$; exec sleep 60'")
   end
 
   local ipj = H.ipj
@@ -123,9 +124,9 @@ describe("nsbox-netns, the setuid network helper", function()
     end
   end
 
-  local function lease_file(addr)
+  local function lease_file(addr, bridge)
     local ino = core.readlink("/proc/self/ns/net"):match("%[(%d+)%]")
-    return state .. "/" .. ino .. "-tbr0/" .. addr
+    return state .. "/" .. ino .. "-" .. (bridge or "tbr0") .. "/" .. addr
   end
 
   setup(function()
@@ -139,7 +140,7 @@ describe("nsbox-netns, the setuid network helper", function()
     T = tempdir()
     conf, state, helper = T .. "/netns.conf", T .. "/state", T .. "/nsbox-netns"
     write(conf, "# bridges unprivileged users may join\nbridge tbr0 10.99.0.1/24\n\nbridge tbrx 10.98.0.1/24 # not a bridge\n" ..
-      "bridge tbrn 10.97.0.1/24 nat\n", "0644")
+      "bridge tbrn 10.97.0.1/24 nat\nbridge tbrq 10.96.0.1/29 quota 2 # line 6\n", "0644")
     build(helper, conf, state)
   end)
 
@@ -176,7 +177,7 @@ describe("nsbox-netns, the setuid network helper", function()
     assert.equal("veth", peer.linkinfo.info_kind)
     assert.equal(l.ifindex, peer.link_index)
     assert.is_nil(ipj("link show dev eth0")[1]) -- not on the host
-    assert.equal(pid .. " " .. starttime(pid) .. "\n", read(lease_file(addr)))
+    assert.equal(pid .. " " .. starttime(pid) .. " 65534\n", read(lease_file(addr))) -- owner, and the caller's uid
   end)
 
   it("gives two targets distinct addresses and the bridge one gateway address", function()
@@ -210,7 +211,7 @@ describe("nsbox-netns, the setuid network helper", function()
     local b = target()
     local code, out = attach("attach " .. b .. " tbr0 10.99.0.60")
     assert.equal(0, code, out)
-    assert.equal(b .. " " .. starttime(b) .. "\n", read(lease_file("10.99.0.60")))
+    assert.equal(b .. " " .. starttime(b) .. " 65534\n", read(lease_file("10.99.0.60")))
   end)
 
   -- Rounds of the takeover case below: before the helper set the host's neighbour entry,
@@ -273,6 +274,93 @@ describe("nsbox-netns, the setuid network helper", function()
     assert.equal("1\n", read("/proc/sys/net/ipv4/ip_forward"))
     assert.equal(0, (attach("attach " .. target() .. " tbrn")))
     assert.equal(want, rules()) -- once
+  end)
+
+  describe("a bridge with a quota (tbrq: quota 2)", function()
+    local QUOTA = "nsbox-netns: uid 65534 holds 2 addresses on tbrq, its quota (" -- then conf:6 quota 2)
+
+    it("lets one uid hold 2 leases and refuses it a third, another uid still leasing", function()
+      local a, b = target(), target()
+      local ca, oa = attach("attach " .. a .. " tbrq")
+      local cb = attach("attach " .. b .. " tbrq")
+      assert.same({ 0, 0 }, { ca, cb })
+      assert.equal(a .. " " .. starttime(a) .. " 65534\n", read(lease_file(oa:match("address=([%d.]+)/"), "tbrq")))
+      local c = target()
+      local links, before = link_names(), leases()
+      local code, out, err = attach("attach " .. c .. " tbrq")
+      assert.same({ 1, "", QUOTA .. conf .. ":6 quota 2)\n" }, { code, out, err })
+      no_new_link(links)
+      no_new_lease(before)
+      assert.is_nil(ipj("link show dev eth0", c)[1])
+      -- the quota is per uid: 65533 leases on the same bridge
+      local o = target(OTHER)
+      local co, oo, eo = attach("attach " .. o .. " tbrq", nil, OTHER)
+      assert.same({ 0, "" }, { co, eo })
+      assert.equal(o .. " " .. starttime(o) .. " 65533\n", read(lease_file(oo:match("address=([%d.]+)/"), "tbrq")))
+    end)
+
+    it("counts only live owners: once one of the uid's dies, it leases again, and no more", function()
+      local a, b = target(), target()
+      assert.same({ 0, 0 }, { (attach("attach " .. a .. " tbrq")), (attach("attach " .. b .. " tbrq")) })
+      stop(a) -- its lease is left behind, stale
+      local c = target()
+      local code, _, err = attach("attach " .. c .. " tbrq")
+      assert.same({ 0, "" }, { code, err })
+      code, _, err = attach("attach " .. target() .. " tbrq")
+      assert.same({ 1, QUOTA .. conf .. ":6 quota 2)\n" }, { code, err })
+    end)
+
+    it("counts a lease whose pid was reused, or one of an earlier version (no uid), for nobody", function()
+      local a, b = target(), target()
+      must("mkdir -p " .. q(lease_file("", "tbrq")))
+      write(lease_file("10.96.0.5", "tbrq"), a .. " " .. (tonumber(starttime(a)) + 1) .. " 65534\n") -- pid reused
+      write(lease_file("10.96.0.6", "tbrq"), b .. " " .. starttime(b) .. "\n") -- no uid
+      local c1, o1 = attach("attach " .. a .. " tbrq")
+      local c2, o2 = attach("attach " .. target() .. " tbrq")
+      assert.same({ 0, 0 }, { c1, c2 })
+      -- the uid-less lease is still its owner's: not handed out
+      assert.are_not.equal("10.96.0.6", o1:match("address=([%d.]+)/"))
+      assert.are_not.equal("10.96.0.6", o2:match("address=([%d.]+)/"))
+      assert.equal(1, (attach("attach " .. b .. " tbrq")))
+    end)
+
+    it("gives one uid 2 of 6 attaches run at once (counted under the bridge's lock)", function()
+      local jobs = {}
+      for i = 1, 6 do
+        jobs[i] = string.format("(%s%s attach %d tbrq 2>/dev/null; echo $? > %s/rc%d) | cat >/dev/null &",
+          NOBODY, helper, target(), T, i)
+      end
+      must(table.concat(jobs, " ") .. " wait")
+      local codes = {}
+      for i = 1, 6 do codes[i] = read(T .. "/rc" .. i) end
+      table.sort(codes)
+      assert.same({ "0\n", "0\n", "1\n", "1\n", "1\n", "1\n" }, codes)
+    end)
+
+    it("refuses over quota before any link is made: a bridge gone is not made again", function()
+      assert.same({ 0, 0 }, { (attach("attach " .. target() .. " tbrq")), (attach("attach " .. target() .. " tbrq")) })
+      must("ip link del tbrq")
+      local links, before = link_names(), leases()
+      local code, _, err = attach("attach " .. target() .. " tbrq")
+      assert.same({ 1, QUOTA .. conf .. ":6 quota 2)\n" }, { code, err })
+      no_new_link(links)
+      no_new_lease(before)
+    end)
+
+    it("leaves a bridge without one unlimited", function()
+      for _ = 1, 4 do assert.equal(0, (attach("attach " .. target() .. " tbr0"))) end
+    end)
+
+    for i, good in ipairs { "nat quota 3", "quota 3 nat", "quota 65535" } do
+      it("takes the quota words in any order (" .. good .. ")", function()
+        local dir = T .. "/good" .. i
+        must("mkdir -m 0755 " .. q(dir))
+        write(dir .. "/netns.conf", "bridge tbr0 10.99.0.1/24\nbridge tbr1 10.99.1.1/24 " .. good .. "\n", "0644")
+        build(dir .. "/nsbox-netns", dir .. "/netns.conf", state)
+        local code, _, err = attach("attach " .. target() .. " tbr0", dir .. "/nsbox-netns")
+        assert.same({ 0, "" }, { code, err })
+      end)
+    end
   end)
 
   describe("refuses, touching nothing,", function()
@@ -366,7 +454,12 @@ describe("nsbox-netns, the setuid network helper", function()
 
     for i, bad in ipairs { "bridge tbr1 10.99.1.1", "bridge tbr1 10.99.1.0/24", "bridge tbr1 10.99.1.1/24 extra",
                            "bridge tbr1 10.99.1.1/24 nat extra", "bridge tbr1 10.99.1.1/24 NAT",
-                           "allow tbr1 10.99.1.1/24", "bridge tbr1/x 10.99.1.1/24" } do
+                           "allow tbr1 10.99.1.1/24", "bridge tbr1/x 10.99.1.1/24",
+                           "bridge tbr1 10.99.1.1/24 quota", "bridge tbr1 10.99.1.1/24 quota 0",
+                           "bridge tbr1 10.99.1.1/24 quota x", "bridge tbr1 10.99.1.1/24 quota -1",
+                           "bridge tbr1 10.99.1.1/24 quota 99999999999", "bridge tbr1 10.99.1.1/24 quota 65536",
+                           "bridge tbr1 10.99.1.1/24 quota 04", "bridge tbr1 10.99.1.1/24 quota 2 quota 3",
+                           "bridge tbr1 10.99.1.1/24 nat nat", "bridge tbr1 10.99.1.1/24 quota nat 2" } do
       it("a malformed config file (" .. bad .. ")", function()
         local dir = T .. "/bad" .. i
         must("mkdir -m 0755 " .. q(dir))
@@ -374,8 +467,8 @@ describe("nsbox-netns, the setuid network helper", function()
         build(dir .. "/nsbox-netns", dir .. "/netns.conf", state)
         local pid = target()
         local code, _, err = attach("attach " .. pid .. " tbr0", dir .. "/nsbox-netns")
-        assert.same({ 1, "nsbox-netns: " .. dir .. "/netns.conf:3: malformed line (expected: bridge NAME GATEWAY/PREFIX [nat])\n" },
-          { code, err })
+        assert.same({ 1, "nsbox-netns: " .. dir .. "/netns.conf:3: malformed line " ..
+          "(expected: bridge NAME GATEWAY/PREFIX [nat] [quota N], N from 1 to 65535)\n" }, { code, err })
       end)
     end
   end)
@@ -417,7 +510,7 @@ describe("core.lease_acquire and core.lease_release", function()
     for i = 1, 20 do
       local owner = sleeper()
       got[i] = assert(core.lease_acquire(with(t, { owner = owner })))
-      assert.equal(owner .. " " .. starttime(owner) .. "\n", read(lease_path(t, got[i])))
+      assert.equal(owner .. " " .. starttime(owner) .. " 0\n", read(lease_path(t, got[i]))) -- and root's uid
     end
     for i = 1, 20 do assert.equal("10.88.0." .. (i + 1), got[i]) end
   end)
@@ -490,7 +583,7 @@ describe("core.lease_acquire and core.lease_release", function()
     assert.equal("10.64.0.5", core.lease_acquire(t))
     -- asked for, the stale lease is taken over
     assert.equal("10.64.0.2", core.lease_acquire(with(t, { address = "10.64.0.2" })))
-    assert.equal(me .. " " .. starttime(me) .. "\n", read(lease_path(t, "10.64.0.2")))
+    assert.equal(me .. " " .. starttime(me) .. " 0\n", read(lease_path(t, "10.64.0.2")))
     -- a live pid with another start time: the pid was reused, the lease is stale
     write(lease_path(t, "10.64.0.6"), me .. " " .. (tonumber(starttime(me)) + 1) .. "\n")
     -- full: the lowest stale lease is reclaimed (.6, pid reused; .4 is still live), then .4 once its owner exits
@@ -500,6 +593,19 @@ describe("core.lease_acquire and core.lease_release", function()
     write(lease_path(t, "10.64.0.3"), "garbage") -- torn content is stale too
     assert.equal("10.64.0.3", core.lease_acquire(t))
     assert.same({ nil, "no free address in 10.64.0.0/29 on " .. t.bridge, ENOSPC }, { core.lease_acquire(t) })
+  end)
+
+  it("reads a lease file of an earlier version, without a uid: its owner holds it while alive", function()
+    local t = net("10.60.0.1/29") -- .2 to .6
+    local dead = sleeper()
+    assert.equal("10.60.0.2", core.lease_acquire(t)) -- makes the directory
+    write(lease_path(t, "10.60.0.3"), me .. " " .. starttime(me) .. "\n")
+    write(lease_path(t, "10.60.0.4"), dead .. " " .. starttime(dead) .. "\n")
+    assert.same({ nil, "10.60.0.3 is already in use on " .. t.bridge, EADDRINUSE, "address" },
+      { core.lease_acquire(with(t, { address = "10.60.0.3" })) })
+    stop(dead)
+    assert.equal("10.60.0.4", core.lease_acquire(with(t, { address = "10.60.0.4" })))
+    assert(core.lease_release(with(t, { address = "10.60.0.3" }))) -- its owner's to release
   end)
 
   it("tells an owner by core.starttime: field 22 of /proc/PID/stat, none for a zombie", function()
