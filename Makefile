@@ -208,7 +208,7 @@ HELPER_LDFLAGS    ?= -pie -Wl,-z,relro,-z,now
 
 helper: $(HELPER)
 HELPER_SRCS       := csrc/nsbox-netns.c csrc/lease.c csrc/nl.c csrc/rtnl_neigh.c csrc/addr.c \
-                     csrc/ifname.c csrc/starttime.c csrc/randhex.c csrc/nft.c
+                     csrc/ifname.c csrc/starttime.c csrc/randhex.c csrc/nft.c csrc/nft_antispoof.c
 $(HELPER): $(HELPER_SRCS) $(wildcard csrc/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(HELPER_CFLAGS) -std=c11 -Wall -Wextra -Werror \

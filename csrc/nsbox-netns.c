@@ -58,6 +58,7 @@
 #include "nl.h"
 #include "randhex.h"
 #include "rtnl_neigh.h"
+#include "starttime.h"
 
 #ifndef NSBOX_NETNS_CONF
 #define NSBOX_NETNS_CONF "/etc/nsbox/netns.conf"
@@ -75,6 +76,7 @@ struct ctx {
 	uint32_t gw, want, addr;
 	int prefix, nat, leased, pidfd, procfd, netfd;
 	unsigned quota;                         /* the bridge's, 0: none */
+	char guard[96];                         /* the port's anti-spoofing owner, once made */
 	int line;                               /* the bridge's config line */
 	struct nl nl;                           /* the netlink transport (nl.c) */
 	char why[sizeof ((struct nl *)0)->ext + 3]; /* " (extended-ack text)" of the last error */
@@ -566,6 +568,44 @@ static int ensure_nat(struct ctx *c)
 	return 0;
 }
 
+/* Anti-spoofing at the new port (nft_antispoof.c, table bridge nsbox): the target
+ * sends into the bridge only from its MAC and leased address, so that it cannot
+ * take another's address or the gateway's. The chain names the target (pid and
+ * start time): it goes stale with it and is swept by the next port's add. On its
+ * own netfilter socket, as ensure_nat. */
+static int guard(struct ctx *c)
+{
+	unsigned long long start;
+	char a[INET_ADDRSTRLEN], comment[sizeof c->guard];
+	struct nl n = { 0 };
+	int e;
+
+	if (nsbox_starttime(c->pid, &start) < 0)
+		return say(1, "target %d ended", (int)c->pid);
+	snprintf(comment, sizeof comment, "nsbox antispoof pid=%d start=%llu to=%s", (int)c->pid, start,
+		 nsbox_ip4_format(c->addr, a));
+	if ((e = nl_open_proto(&n, NETLINK_NETFILTER)))
+		return say(1, "netfilter socket: %s", strerror(e));
+	e = nft_antispoof_add(&n, c->host, c->mac, c->addr, comment, NSBOX_NETNS_STATE "/nft.lock");
+	snprintf(c->why, sizeof c->why, "%s%s%s", n.ext[0] ? " (" : "", n.ext, n.ext[0] ? ")" : "");
+	nl_close(&n);
+	if (e)
+		return say(1, "anti-spoofing of port %s: %s%s", c->host, strerror(e), c->why);
+	memcpy(c->guard, comment, sizeof comment);
+	return 0;
+}
+
+/* Its removal, when the attach fails after it. */
+static void unguard(struct ctx *c)
+{
+	struct nl n = { 0 };
+	int removed;
+
+	if (c->guard[0] && !nl_open_proto(&n, NETLINK_NETFILTER))
+		nft_antispoof_del(&n, c->guard, NSBOX_NETNS_STATE "/nft.lock", &removed);
+	nl_close(&n);
+}
+
 /* ---- main ---- */
 
 static int usage(void)
@@ -609,7 +649,7 @@ static int run(struct ctx *c, int argc, char **argv)
 	int e = nl_open(&c->nl);
 	if (e)
 		return say(1, "netlink socket: %s", strerror(e));
-	if (ensure_bridge(c) || (c->nat && ensure_nat(c)) || add_veth(c) || set_neigh(c))
+	if (ensure_bridge(c) || (c->nat && ensure_nat(c)) || add_veth(c) || set_neigh(c) || guard(c))
 		return 1;
 	/* the reply decides whether what we made is kept: it must not wait */
 	char out[128];
@@ -646,8 +686,10 @@ int main(int argc, char **argv)
 	 * we hold the lease lock or have half-made links. */
 	int code = geteuid() == 0 && setresuid(0, 0, 0) < 0 ? say(1, "setresuid: %s", strerror(errno))
 							     : run(&c, argc, argv);
-	if (c.host[0])
+	if (c.host[0]) {
+		unguard(&c);
 		del_veth(&c);
+	}
 	if (c.leased)
 		lease_release(NSBOX_NETNS_STATE, c.bridge, c.addr, c.pid);
 	nl_close(&c.nl);

@@ -230,5 +230,7 @@ mutation antispoof-sweep $AS 'was.SIGKILLed' \
   csrc/nft_antispoof.c '		if (!strcmp(l.p[i].port, port) || gone(l.p[i].c.text))' '		if (!strcmp(l.p[i].port, port))'
 mutation antispoof-cli $AS 'CLI.s...antispoof.false' \
   lua/nsbox/cli.lua '                  antispoof = a.antispoof }' '                  }'
+mutation antispoof-helper spec/netns_helper_spec.lua 'guards.each.port' \
+  csrc/nsbox-netns.c ' || set_neigh(c) || guard(c))' ' || set_neigh(c))'
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

@@ -261,6 +261,30 @@ describe("nsbox-netns, the setuid network helper", function()
     no_new_lease(before)
   end)
 
+  it("guards each port against spoofing: its chain in table bridge nsbox names its MAC, address and owner", function()
+    -- the rules of port's chain in table bridge nsbox, as nft prints them (none: "")
+    local function chain(port)
+      return sh("nft list chain bridge nsbox port-" .. port .. " 2>/dev/null | grep -o '^[^#]*accept.*\\|drop.*'")
+    end
+    local pid = target()
+    local code, out, err = attach("attach " .. pid .. " tbr0")
+    assert.equal(0, code, err)
+    local host, addr = out:match("^host=(%S+) interface=eth0 address=([%d.]+)/")
+    local mac = ipj("link show dev eth0", pid)[1].address
+    local rules = chain(host)
+    local owner = "nsbox antispoof pid=" .. pid .. " start=" .. starttime(pid) .. " to=" .. addr
+    assert.matches("ether saddr " .. mac .. " ip saddr " .. addr .. " accept comment \"" .. owner .. "\"", rules, 1, true)
+    assert.matches("arp saddr ether " .. mac .. " arp saddr ip " .. addr .. " accept", rules, 1, true)
+    assert.truthy(rules:match("drop comment \"[^\n]*\"%s*$"), rules) -- and the rest dropped, last
+    -- its owner gone, the next port's add sweeps its chain
+    stop(pid)
+    local next_pid = target()
+    code, out, err = attach("attach " .. next_pid .. " tbr0")
+    assert.equal(0, code, err)
+    assert.equal("", chain(host))
+    assert.matches("accept", chain(out:match("^host=(%S+)")))
+  end)
+
   it("masquerades the subnet of a bridge the config marks nat, and only of that one", function()
     local function rules() return sh("nft list table inet nsbox 2>/dev/null | grep -o 'masquerade .*'") end
     assert.equal(0, (attach("attach " .. target() .. " tbr0")))
