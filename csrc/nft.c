@@ -401,6 +401,8 @@ struct nftnl_rule *nft_rule_new_in(uint16_t family, const char *chain)
 
 struct nftnl_rule *nft_rule_done(struct nftnl_rule *r, int err, const char *comment)
 {
+	if (!r)
+		return NULL;
 	if (!err)
 		err = nft_put_comment(r, nft_rule_set_data, NFTNL_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT, comment);
 	if (err) {

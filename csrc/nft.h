@@ -70,10 +70,14 @@ int nft_isolate_del(struct nl *n, const char *comment, const char *lock, int *re
 int nft_rules_del(struct nl *n, const char *const *chains, int nc, const char *comment, const char *lock,
 		  int *removed);
 
+/* The link group (IFLA_GROUP) of the bridge ports nsbox guards, given at their
+ * creation: what enters from one that has no chain in the map is dropped. */
+#define NFT_PORT_GROUP 28275 /* "ns" */
+
 /* Anti-spoofing (nft_antispoof.c, table bridge nsbox): frames that enter a
  * bridge from port pass only as IPv4 from mac and addr (host byte order), or
  * ARP whose sender is mac and addr; the rest is dropped. The port's chain is
- * commented comment ("nsbox antispoof pid=P start=S ...": its owner), made in
+ * commented comment ("nsbox antispoof pid=P start=S port=NAME ...": its owner), made in
  * one batch under the flock of lock; an earlier port's of that name is
  * replaced. 0 or an errno (EEXIST, n->ext set: the table is someone else's). */
 int nft_antispoof_add(struct nl *n, const char *port, const unsigned char mac[6], uint32_t addr,

@@ -4,7 +4,11 @@
  * however many ports there are). A port's chain accepts IPv4 and ARP from its
  * MAC and address and drops the rest, as libvirt's clean-traffic filter does:
  * nsbox gives containers no IPv6, and another ethertype (a VLAN tag) could
- * carry anything past the checks. */
+ * carry anything past the checks. A port nsbox made is in link group
+ * NFT_PORT_GROUP from its creation: one the map does not name (not guarded yet,
+ * or no more while its link lingers) has everything dropped. The input hook
+ * has the same two rules: a frame to a link-local group address (01:80:c2:..)
+ * goes there without passing prerouting, and the bridge learns its source. */
 #define _GNU_SOURCE
 #include "nft.h"
 #include "nft_build.h"
@@ -26,8 +30,10 @@
 #include <libnftnl/udata.h>
 
 #define PREROUTING "prerouting"
+#define INPUT "input"
 #define MAP "ports"
 #define DISPATCH "nsbox: each port's frames through its own chain"
+#define UNGUARDED "nsbox: a port of nsbox's group that the map does not name: dropped"
 #define PREFIX "port-"
 #define TYPE_IFNAME 41 /* nft's datatype of the key, so that `nft list` shows names */
 #define SET_ID 1       /* the map made in the batch of the rule that uses it */
@@ -78,14 +84,15 @@ static int add_map(struct batch *bt)
 	return err;
 }
 
-/* iifname vmap @ports, after the map (arg: the batch). */
+/* iifname vmap @ports; in prerouting, after the map it makes (arg: the batch;
+ * the input chain's comes after and finds it). */
 static struct nftnl_rule *dispatch_rule(const char *chain, const char *comment, const void *arg)
 {
 	struct nftnl_rule *r;
 	struct nftnl_expr *e;
 	int err;
 
-	if (add_map((struct batch *)arg) || !(r = nft_rule_new_in(NFPROTO_BRIDGE, chain)))
+	if ((!strcmp(chain, PREROUTING) && add_map((struct batch *)arg)) || !(r = nft_rule_new_in(NFPROTO_BRIDGE, chain)))
 		return NULL;
 	if (!(err = nft_meta(r, NFT_META_IIFNAME)) && (e = nftnl_expr_alloc("lookup"))) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
@@ -99,6 +106,17 @@ static struct nftnl_rule *dispatch_rule(const char *chain, const char *comment, 
 	return nft_rule_done(r, err, comment);
 }
 
+/* meta iifgroup NFT_PORT_GROUP drop */
+static struct nftnl_rule *unguarded_rule(const char *chain, const char *comment, const void *arg)
+{
+	struct nftnl_rule *r = nft_rule_new_in(NFPROTO_BRIDGE, chain);
+	uint32_t g = NFT_PORT_GROUP;
+
+	(void)arg;
+	return r ? nft_rule_done(r, nft_meta(r, NFT_META_IIFGROUP) ?: nft_cmp(r, NFT_CMP_EQ, &g, 4) ?: nft_drop(r),
+				 comment) : NULL;
+}
+
 /* The map's element port -> jump chain (NEWSETELEM), or its removal. */
 static int map_elem(struct batch *bt, uint16_t type, const char *port, const char *chain)
 {
@@ -108,8 +126,10 @@ static int map_elem(struct batch *bt, uint16_t type, const char *port, const cha
 	struct nlmsghdr *nlh;
 
 	if (!s || !e) {
-		nftnl_set_free(s);
-		nftnl_set_elem_free(e);
+		if (s)
+			nftnl_set_free(s);
+		if (e)
+			nftnl_set_elem_free(e);
 		return ENOMEM;
 	}
 	strncpy(key, port, sizeof key - 1);
@@ -301,9 +321,13 @@ static int del_where(struct nl *n, const char *comment, const char *lock, int *r
 int nft_antispoof_add(struct nl *n, const char *port, const unsigned char mac[6], uint32_t addr,
 		      const char *comment, const char *lock)
 {
-	struct nft_want_chain ch[] = { { PREROUTING, "filter", NF_BR_PRE_ROUTING, NF_BR_PRI_NAT_DST_BRIDGED } };
+	struct nft_want_chain ch[] = { { PREROUTING, "filter", NF_BR_PRE_ROUTING, NF_BR_PRI_NAT_DST_BRIDGED },
+				       { INPUT, "filter", NF_BR_LOCAL_IN, NF_BR_PRI_FIRST } };
 	struct batch bt = { 0 };
-	struct nft_want_rule w[] = { { PREROUTING, DISPATCH, dispatch_rule, &bt, 0 } };
+	struct nft_want_rule w[] = { { PREROUTING, DISPATCH, dispatch_rule, &bt, 0 },
+				     { PREROUTING, UNGUARDED, unguarded_rule, NULL, 0 },
+				     { INPUT, DISPATCH, dispatch_rule, &bt, 0 },
+				     { INPUT, UNGUARDED, unguarded_rule, NULL, 0 } };
 	struct port_list l = { 0 };
 	struct chain_name c;
 	int fd, err;
@@ -315,7 +339,7 @@ int nft_antispoof_add(struct nl *n, const char *port, const unsigned char mac[6]
 	err = list_ports(n, &l);
 	nft_batch_start(&bt, n, 16384 + l.n * 512);
 	bt.family = NFPROTO_BRIDGE;
-	err = err ?: bt.err ?: nft_ensure(n, &bt, ch, 1, w, 1);
+	err = err ?: bt.err ?: nft_ensure(n, &bt, ch, 2, w, 4);
 	/* the ports of owners that are gone go in the same batch, and an earlier
 	 * port's of this name (its owner SIGKILLed) is replaced */
 	for (size_t i = 0; !err && i < l.n; i++)

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "bridge_opts.h"
 #include "ifname.h"
 #include "lease.h"
 #include "nft.h"
@@ -76,7 +77,7 @@ struct ctx {
 	uint32_t gw, want, addr;
 	int prefix, nat, leased, pidfd, procfd, netfd;
 	unsigned quota;                         /* the bridge's, 0: none */
-	char guard[96];                         /* the port's anti-spoofing owner, once made */
+	char guard[128];                        /* the port's anti-spoofing owner, once made */
 	int line;                               /* the bridge's config line */
 	struct nl nl;                           /* the netlink transport (nl.c) */
 	char why[sizeof ((struct nl *)0)->ext + 3]; /* " (extended-ack text)" of the last error */
@@ -310,6 +311,7 @@ static int ensure_bridge(struct ctx *c)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->bridge);
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+		rtnl_put_no_ll_learn(nlh);
 		mnl_attr_nest_end(nlh, info);
 		made = talk(c, nlh, NULL) == 0;
 		if (!made && errno != EEXIST) /* EEXIST: a concurrent run made it */
@@ -352,6 +354,8 @@ static int add_veth(struct ctx *c)
 		struct nlmsghdr *nlh = link_msg(c, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)c->brindex);
+		/* guarded (guard()): dropped until its chain is there, and again once it goes */
+		mnl_attr_put_u32(nlh, IFLA_GROUP, NFT_PORT_GROUP);
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 		struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -582,8 +586,8 @@ static int guard(struct ctx *c)
 
 	if (nsbox_starttime(c->pid, &start) < 0)
 		return say(1, "target %d ended", (int)c->pid);
-	snprintf(comment, sizeof comment, "nsbox antispoof pid=%d start=%llu to=%s", (int)c->pid, start,
-		 nsbox_ip4_format(c->addr, a));
+	snprintf(comment, sizeof comment, "nsbox antispoof pid=%d start=%llu port=%s to=%s", (int)c->pid, start,
+		 c->host, nsbox_ip4_format(c->addr, a));
 	if ((e = nl_open_proto(&n, NETLINK_NETFILTER)))
 		return say(1, "netfilter socket: %s", strerror(e));
 	e = nft_antispoof_add(&n, c->host, c->mac, c->addr, comment, NSBOX_NETNS_STATE "/nft.lock");

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include "bridge_opts.h"
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
@@ -160,7 +161,7 @@ int rtnl_check_link(lua_State *L, int idx, struct rtnl_link *l, int required)
 
 /* What link_add (for the link and its peer) and link_set may change. */
 struct link_opts {
-	lua_Integer mtu, netns_pid, netns_fd;  /* -1: not given */
+	lua_Integer mtu, netns_pid, netns_fd, group; /* -1: not given */
 	unsigned char mac[32];
 	int maclen;                            /* 0: not given */
 };
@@ -190,11 +191,14 @@ static const char *read_link_opts(lua_State *L, int idx, struct link_opts *o)
 	o->mtu = nsbox_opt_int_field(L, idx, "mtu", -1);
 	o->netns_pid = nsbox_opt_int_field(L, idx, "netns_pid", -1);
 	o->netns_fd = nsbox_opt_int_field(L, idx, "netns_fd", -1);
+	o->group = nsbox_opt_int_field(L, idx, "group", -1);
 	o->maclen = 0;
 	if (o->netns_pid != -1 && o->netns_fd != -1)
 		luaL_error(L, "fields 'netns_pid' and 'netns_fd' are exclusive");
 	if (mac && (mac[0] == '\0' || (o->maclen = rtnl_parse_mac(mac, o->mac, sizeof o->mac)) < 0))
 		return lua_pushfstring(L, "invalid address '%s'", mac);
+	if (o->group != -1 && (o->group < 0 || o->group > 0xffffffff))
+		return lua_pushfstring(L, "invalid group %I", o->group);
 	if (o->mtu != -1 && (o->mtu < 0 || o->mtu > 0xffffffff))
 		return lua_pushfstring(L, "invalid mtu %I", o->mtu);
 	if (o->netns_pid != -1 && (o->netns_pid <= 0 || o->netns_pid > 0x7fffffff))
@@ -208,6 +212,8 @@ static void put_link_opts(struct nlmsghdr *nlh, const struct link_opts *o)
 {
 	if (o->mtu != -1)
 		mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)o->mtu);
+	if (o->group != -1)
+		mnl_attr_put_u32(nlh, IFLA_GROUP, (uint32_t)o->group);
 	if (o->maclen)
 		mnl_attr_put(nlh, IFLA_ADDRESS, o->maclen, o->mac);
 	if (o->netns_pid != -1)
@@ -420,7 +426,9 @@ int rtnl_push_names(struct rtnl *r)
  *   (the namespace to create the link in), `peer` (veth only: a table with
  *   `name`, `netns_pid` or `netns_fd`, `mtu`, `address`), `exist_ok` (a link of
  *   that name and kind already there is not an error; checked in the caller's
- *   namespace only, so a link made elsewhere with `netns_*` still fails)
+ *   namespace only, so a link made elsewhere with `netns_*` still fails),
+ *   `group` (the link group, IFLA_GROUP), `no_linklocal_learn` (bridge only:
+ *   true learns no source MAC from link-local frames)
  * @treturn[1] true
  * @return[2] nil, message, errno: `link_add(veth0): File exists`
  */
@@ -428,7 +436,7 @@ static int l_link_add(lua_State *L)
 {
 	struct link_opts o, po;
 	const char *name, *kind, *pname = NULL, *bad;
-	int has_peer, exist_ok, err;
+	int has_peer, exist_ok, nolearn, err;
 	struct rtnl *r;
 	struct nlmsghdr *nlh;
 	struct nlattr *info, *data, *peer;
@@ -438,6 +446,7 @@ static int l_link_add(lua_State *L)
 	kind = nsbox_opt_str_field(L, 1, "kind", NULL);
 	luaL_argcheck(L, name && kind, 1, "fields 'name' and 'kind' (strings) expected");
 	exist_ok = nsbox_opt_bool_field(L, 1, "exist_ok", 0);
+	nolearn = nsbox_opt_bool_field(L, 1, "no_linklocal_learn", 0);
 	if ((bad = read_link_opts(L, 1, &o)))
 		return nsbox_fail_msg(L, EINVAL, "link_add(%s): %s", name, bad);
 	has_peer = lua_getfield(L, 1, "peer") != LUA_TNIL;
@@ -455,6 +464,8 @@ static int l_link_add(lua_State *L)
 		return nsbox_fail_msg(L, EINVAL, "link_add(%s): invalid kind '%s'", name, kind);
 	if (has_peer && strcmp(kind, "veth") != 0)
 		return nsbox_fail_msg(L, EINVAL, "link_add(%s): a peer needs kind 'veth'", name);
+	if (nolearn && strcmp(kind, "bridge") != 0)
+		return nsbox_fail_msg(L, EINVAL, "link_add(%s): no_linklocal_learn needs kind 'bridge'", name);
 
 	if (!(r = rtnl_open(L)))
 		return nsbox_fail(L, errno, "link_add(%s): netlink socket", name);
@@ -473,6 +484,8 @@ static int l_link_add(lua_State *L)
 		mnl_attr_nest_end(nlh, peer);
 		mnl_attr_nest_end(nlh, data);
 	}
+	if (nolearn)
+		rtnl_put_no_ll_learn(nlh);
 	mnl_attr_nest_end(nlh, info);
 	err = nl_talk(&r->nl, nlh, NULL, NULL);
 
@@ -509,7 +522,7 @@ static int l_link_add(lua_State *L)
  * @function link_set
  * @tparam table t `name` or `index`, and any of: `up` (boolean), `master`
  *   (name or index of a bridge), `nomaster` (true: leave the bridge),
- *   `netns_pid` or `netns_fd` (move there), `newname`, `mtu`, `address`,
+ *   `netns_pid` or `netns_fd` (move there), `newname`, `mtu`, `address`, `group`,
  *   `alias` (IFLA_IFALIAS, up to 255 bytes; "" removes it: the kernel takes
  *   none when it creates a link, so link_add has no such field)
  * @treturn[1] true

@@ -131,12 +131,33 @@ describe("anti-spoofing at a container's bridge port", function()
     assert.equal(gwmac, n and n.lladdr)
   end)
 
+  it("makes its bridge learn no MAC from link-local frames, which reach learning before any hook (LLDP)", function()
+    running { capabilities = RAW }
+    assert.equal(1, H.ipj("-d link show " .. BR)[1].linkinfo.info_data.no_linklocal_learn)
+  end)
+
   it("drops what a container sends from a MAC not its own", function()
     local a = running { capabilities = CAPS }
     assert.equal(0, (in_box(a, "ping -c 1 -W 2 " .. GW)))
     local gwmac = H.ipj("link show " .. BR)[1].address
     -- a new MAC, and the gateway's known without asking: only an IPv4 packet is sent
     in_box(a, "ip link set eth0 address 02:00:00:00:00:99; arp -i eth0 -s " .. GW .. " " .. gwmac)
+    local n = echoes()
+    assert.is_not.equal(0, (in_box(a, "ping -c 1 -W 1 " .. GW)))
+    assert.equal(n, echoes())
+  end)
+
+  it("drops everything from a port of nsbox's that has no chain (before its chain is made, or after it goes)", function()
+    local a = running { capabilities = RAW }
+    local peer = H.ipj("link show eth0", a.pid)[1].link_index
+    local host
+    for _, l in ipairs(H.ipj("-d link show master " .. BR)) do
+      if l.ifindex == peer then host = l end
+    end
+    assert.equal("28275", tostring(host.group)) -- the group from its creation
+    assert.equal(0, (in_box(a, "ping -c 1 -W 2 " .. GW)))
+    assert(os.execute("nft delete element bridge nsbox ports '{ \"" .. host.ifname .. "\" }' && " ..
+      "nft delete chain bridge nsbox port-" .. host.ifname))
     local n = echoes()
     assert.is_not.equal(0, (in_box(a, "ping -c 1 -W 1 " .. GW)))
     assert.equal(n, echoes())
@@ -168,7 +189,7 @@ describe("anti-spoofing at a container's bridge port", function()
     assert.truthy(c, "no chain for " .. tostring(host))
     assert.equal(3, #c.comments) -- IPv4 from it, ARP from it, the rest dropped
     for _, comment in ipairs(c.comments) do
-      assert.matches("^nsbox antispoof pid=" .. a.pid .. " start=%d+ to=10%.84%.0%.%d+$", comment)
+      assert.matches("^nsbox antispoof pid=" .. a.pid .. " start=%d+ port=" .. host .. " to=10%.84%.0%.%d+$", comment)
     end
     assert.equal("prerouting", all.prerouting.hook)
     assert.equal(before + 1, port_chains())

@@ -232,5 +232,15 @@ mutation antispoof-cli $AS 'CLI.s...antispoof.false' \
   lua/nsbox/cli.lua '                  antispoof = a.antispoof }' '                  }'
 mutation antispoof-helper spec/netns_helper_spec.lua 'guards.each.port' \
   csrc/nsbox-netns.c ' || set_neigh(c) || guard(c))' ' || set_neigh(c))'
+mutation antispoof-unguarded $AS 'has.no.chain' \
+  csrc/nft_antispoof.c 'nft_cmp(r, NFT_CMP_EQ, &g, 4) ?: nft_drop(r),' 'nft_cmp(r, NFT_CMP_EQ, &g, 4) ?: nft_verdict(r, NF_ACCEPT),'
+mutation antispoof-group $AS 'has.no.chain' \
+  lua/nsbox/net.lua ' group = n.antispoof and require("nsbox.antispoof").GROUP or nil,' ''
+mutation antispoof-helper-group spec/netns_helper_spec.lua 'guards.each.port' \
+  csrc/nsbox-netns.c '		mnl_attr_put_u32(nlh, IFLA_GROUP, NFT_PORT_GROUP);' ''
+mutation antispoof-ll-learn $AS 'learn.no.MAC' \
+  lua/nsbox/net.lua ' address = random_mac(), no_linklocal_learn = true }' ' address = random_mac() }'
+mutation antispoof-helper-ll-learn spec/netns_helper_spec.lua 'attaches.a.veth.to.the.bridge' \
+  csrc/nsbox-netns.c '		rtnl_put_no_ll_learn(nlh);' ''
 rm -rf "$scratch/m"
 [ $bad = 0 ] && [ $survived = 0 ]

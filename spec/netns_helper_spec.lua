@@ -171,6 +171,7 @@ describe("nsbox-netns, the setuid network helper", function()
     assert.is_true(has(l.flags, "UP"))
     local br = ipj("-d addr show dev tbr0")[1]
     assert.equal("bridge", br.linkinfo.info_kind)
+    assert.equal(1, br.linkinfo.info_data.no_linklocal_learn) -- no MAC learnt from LLDP past anti-spoofing
     assert.is_true(has(br.flags, "UP"))
     assert.same({ "10.99.0.1/24" }, { br.addr_info[1]["local"] .. "/" .. br.addr_info[1].prefixlen })
     local peer = ipj("-d link show dev eth0", pid)[1]
@@ -272,7 +273,8 @@ describe("nsbox-netns, the setuid network helper", function()
     local host, addr = out:match("^host=(%S+) interface=eth0 address=([%d.]+)/")
     local mac = ipj("link show dev eth0", pid)[1].address
     local rules = chain(host)
-    local owner = "nsbox antispoof pid=" .. pid .. " start=" .. starttime(pid) .. " to=" .. addr
+    local owner = "nsbox antispoof pid=" .. pid .. " start=" .. starttime(pid) .. " port=" .. host .. " to=" .. addr
+    assert.equal("28275", tostring(ipj("-d link show dev " .. host)[1].group)) -- dropped whenever it has no chain
     assert.matches("ether saddr " .. mac .. " ip saddr " .. addr .. " accept comment \"" .. owner .. "\"", rules, 1, true)
     assert.matches("arp saddr ether " .. mac .. " arp saddr ip " .. addr .. " accept", rules, 1, true)
     assert.truthy(rules:match("drop comment \"[^\n]*\"%s*$"), rules) -- and the rest dropped, last

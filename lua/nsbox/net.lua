@@ -183,7 +183,8 @@ local MARK = "nsbox"
 
 -- Make the bridge with the gateway address, marked, up: true, or nil, message, errno.
 local function make_bridge(n)
-  local ok, err, errno = rtnl.link_add { name = n.bridge, kind = "bridge", address = random_mac() }
+  -- learning nothing from link-local frames: nsbox.antispoof sees none of them
+  local ok, err, errno = rtnl.link_add { name = n.bridge, kind = "bridge", address = random_mac(), no_linklocal_learn = true }
   if not ok then return nil, err, errno end
   ok, err, errno = rtnl.addr_add { name = n.bridge, address = n.gateway .. "/" .. n.prefix }
   if ok then ok, err, errno = rtnl.link_set { name = n.bridge, alias = MARK, up = true } end
@@ -345,7 +346,8 @@ local function attach_direct(pid, n, known_as)
   -- its bridge port forwards, and the entry of an earlier holder would stand.
   local mac = random_mac()
   local ok
-  ok, err = rtnl.link_add { name = info.host, kind = "veth",
+  -- a guarded port is in the group from its creation: dropped until its chain is there
+  ok, err = rtnl.link_add { name = info.host, kind = "veth", group = n.antispoof and require("nsbox.antispoof").GROUP or nil,
                             peer = { name = n.interface, netns_pid = pid, address = mac } }
   if ok then
     quiet(info.host)

@@ -18,10 +18,12 @@ PKGS=(lua5.4 lua-busted lua-cjson busybox-static dash bash coreutils findutils g
       gcc libc6-dev e2fsprogs libnftnl11 libnftnl-dev nftables dnsmasq-base passt)
 # Modules: overlay (rootfs layers), veth and bridge (networks), nf_tables and what table
 # inet nsbox uses (nat chains, masq, dnat, fib, ct status; ctnetlink to forget flows;
-# nf_nat and conntrack come with them), tun, and loop
+# nf_nat and conntrack come with them), nft_meta_bridge (any meta match in table bridge
+# nsbox: 6.1 takes the bridge family's meta from it, and this initramfs autoloads
+# nothing: without it, iifname gave ENOENT), tun, and loop
 # and ext4 for a disk (an overlay's upper layer in a user namespace needs user xattrs,
 # which 6.1's tmpfs lacks).
-MODS=(overlay veth bridge nf_tables nft_chain_nat nft_masq nft_nat nft_fib_inet nft_ct nf_conntrack_netlink tun
+MODS=(overlay veth bridge nf_tables nft_meta_bridge nft_chain_nat nft_masq nft_nat nft_fib_inet nft_ct nf_conntrack_netlink tun
       crc32c_generic loop ext4)
 
 installed() { [ -n "${inst[$1]:-}" ]; }
