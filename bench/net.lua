@@ -93,6 +93,18 @@ rows[#rows + 1] = stats.row("nsbox net.detach (lease only; veth goes with netns)
 rows[#rows + 1] = stats.row("net.detach of a published port (rules, conntrack, lease)", stats.median(detach_port))
 rows[#rows + 1] = stats.row("net.detach with anti-spoofing (its chain, lease)", stats.median(detach_def))
 
+-- The targets so far go, and their veths with their namespaces: a bridge takes
+-- 1024 ports at most, and the growths below add 500 each.
+local function settle()
+  for _ = 1, 600 do
+    if #rtnl.links() < 100 then return end
+    os.execute("sleep 0.1")
+  end
+end
+for _, pidfd in ipairs(targets) do core.kill(pidfd, core.SIGKILL) core.wait(pidfd) core.close(pidfd) end
+targets = {}
+settle()
+
 -- 4. Scaling: attach cost of the k-th container on one bridge, all kept attached;
 -- as the raw host side, then with anti-spoofing on every port (a chain each).
 local marks, scale = { [1] = true, [10] = true, [100] = true, [500] = true }, {}
@@ -124,10 +136,7 @@ local function grow(conf, label)
   for _, info in ipairs(live) do net.detach(info) end
   -- their veths go with their namespaces: a bridge takes 1024 ports at most
   for _, pidfd in ipairs(fds) do core.kill(pidfd, core.SIGKILL) core.wait(pidfd) end
-  for _ = 1, 600 do
-    if #rtnl.links() < 100 then break end
-    os.execute("sleep 0.1")
-  end
+  settle()
 end
 grow(n, "nsbox attach")
 grow(with { antispoof = true }, "+ anti-spoofing")
