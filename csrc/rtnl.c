@@ -414,12 +414,55 @@ int rtnl_push_names(struct rtnl *r)
 	return err;
 }
 
+/* The `master` field of the table at idx into m (by name or index; a bad
+ * index is -1): 1 if given, 0 if not. m->name stays valid: the table holds it. */
+static int read_master(lua_State *L, int idx, struct rtnl_link *m)
+{
+	int has = lua_getfield(L, idx, "master") != LUA_TNIL;
+
+	m->name = NULL;
+	m->index = 0;
+	if (lua_isinteger(L, -1)) {
+		lua_Integer i = lua_tointeger(L, -1);
+		m->index = i > 0 && i <= 0x7fffffff ? (int)i : -1;
+	} else if (lua_type(L, -1) == LUA_TSTRING)
+		m->name = lua_tostring(L, -1);
+	else if (has)
+		return luaL_error(L, "field 'master': string or integer expected, got %s",
+				  luaL_typename(L, -1));
+	lua_pop(L, 1);
+	return has;
+}
+
+/* IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE } }: how the link makes its
+ * IPv6 link-local address, "none" for none (no DAD, router solicitation or MLD
+ * report then: nothing to send them from) while an address asked for still works. */
+static int addrgen_mode(const char *s)
+{
+	static const char *const modes[] = { "eui64", "none", "stable_secret", "random" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, modes[i]) == 0)
+			return i;  /* IN6_ADDR_GEN_MODE_EUI64 .. _RANDOM */
+	return -1;
+}
+
+static void put_addrgen_mode(struct nlmsghdr *nlh, int mode)
+{
+	struct nlattr *af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	struct nlattr *in6 = mnl_attr_nest_start(nlh, AF_INET6);
+
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, (uint8_t)mode);
+	mnl_attr_nest_end(nlh, in6);
+	mnl_attr_nest_end(nlh, af);
+}
+
 /* ---- links: the calls ---------------------------------------------------- */
 
 /*** Create a link (`ip link add`).
  * For a veth, the peer is created directly in its own network namespace.
  * One request; with `exist_ok`, a link already there costs a second one (an
- * RTM_GETLINK for its kind).
+ * RTM_GETLINK for its kind), and a `master` named by name a lookup before it.
  * @function link_add
  * @tparam table t `name` (string), `kind` ("bridge", "veth", "dummy", ...),
  *   optional `mtu`, `address` ("aa:bb:cc:dd:ee:ff"), `netns_pid` or `netns_fd`
@@ -428,15 +471,18 @@ int rtnl_push_names(struct rtnl *r)
  *   that name and kind already there is not an error; checked in the caller's
  *   namespace only, so a link made elsewhere with `netns_*` still fails),
  *   `group` (the link group, IFLA_GROUP), `no_linklocal_learn` (bridge only:
- *   true learns no source MAC from link-local frames)
+ *   true learns no source MAC from link-local frames), `master` (name or index
+ *   of a bridge: the link is made its port in the same request, as
+ *   `ip link add ... master br0`; a failure to enslave removes the link)
  * @treturn[1] true
  * @return[2] nil, message, errno: `link_add(veth0): File exists`
  */
 static int l_link_add(lua_State *L)
 {
 	struct link_opts o, po;
+	struct rtnl_link m;
 	const char *name, *kind, *pname = NULL, *bad;
-	int has_peer, exist_ok, nolearn, err;
+	int has_peer, exist_ok, nolearn, has_master, master = 0, err;
 	struct rtnl *r;
 	struct nlmsghdr *nlh;
 	struct nlattr *info, *data, *peer;
@@ -447,6 +493,7 @@ static int l_link_add(lua_State *L)
 	luaL_argcheck(L, name && kind, 1, "fields 'name' and 'kind' (strings) expected");
 	exist_ok = nsbox_opt_bool_field(L, 1, "exist_ok", 0);
 	nolearn = nsbox_opt_bool_field(L, 1, "no_linklocal_learn", 0);
+	has_master = read_master(L, 1, &m);
 	if ((bad = read_link_opts(L, 1, &o)))
 		return nsbox_fail_msg(L, EINVAL, "link_add(%s): %s", name, bad);
 	has_peer = lua_getfield(L, 1, "peer") != LUA_TNIL;
@@ -460,6 +507,8 @@ static int l_link_add(lua_State *L)
 	if (!name_ok(name) || !name_ok(pname))
 		return nsbox_fail_msg(L, EINVAL, "link_add(%s): invalid interface name '%s'",
 				      name, name_ok(name) ? pname : name);
+	if (has_master && (!name_ok(m.name) || (!m.name && m.index <= 0)))
+		return nsbox_fail_msg(L, EINVAL, "link_add(%s): invalid master", name);
 	if (!kind[0] || strlen(kind) >= 64)
 		return nsbox_fail_msg(L, EINVAL, "link_add(%s): invalid kind '%s'", name, kind);
 	if (has_peer && strcmp(kind, "veth") != 0)
@@ -469,9 +518,15 @@ static int l_link_add(lua_State *L)
 
 	if (!(r = rtnl_open(L)))
 		return nsbox_fail(L, errno, "link_add(%s): netlink socket", name);
+	if (has_master && (err = rtnl_ifindex(r, &m, &master))) {
+		rtnl_close(r);
+		return rtnl_fail(L, r, err, "link_add(%s): master %s", name, m.name ? m.name : "?");
+	}
 	nlh = nl_msg(&r->nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	put_link_opts(nlh, &o);
+	if (has_master)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
 	if (has_peer) {
@@ -524,7 +579,11 @@ static int l_link_add(lua_State *L)
  *   (name or index of a bridge), `nomaster` (true: leave the bridge),
  *   `netns_pid` or `netns_fd` (move there), `newname`, `mtu`, `address`, `group`,
  *   `alias` (IFLA_IFALIAS, up to 255 bytes; "" removes it: the kernel takes
- *   none when it creates a link, so link_add has no such field)
+ *   none when it creates a link, so link_add has no such field), `addrgenmode`
+ *   (`ip link set ... addrgenmode`: "eui64", "none", "stable_secret" or
+ *   "random"; given with `up`, it is in force before the link makes its IPv6
+ *   link-local address, which waits for the carrier; a kernel without IPv6
+ *   refuses it: EAFNOSUPPORT)
  * @treturn[1] true
  * @return[2] nil, message, errno: `link_set(eth9): No such device`
  */
@@ -532,8 +591,8 @@ static int l_link_set(lua_State *L)
 {
 	struct rtnl_link l, m = { .name = NULL };
 	struct link_opts o;
-	const char *newname, *alias, *bad;
-	int up, nomaster, has_master, ifindex, master = 0, err;
+	const char *newname, *alias, *genmode, *bad;
+	int up, nomaster, has_master, ifindex, master = 0, mode = -1, err;
 	struct rtnl *r;
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifm;
@@ -542,6 +601,7 @@ static int l_link_set(lua_State *L)
 	err = rtnl_check_link(L, 1, &l, 1);
 	newname = nsbox_opt_str_field(L, 1, "newname", NULL);
 	alias = nsbox_opt_str_field(L, 1, "alias", NULL);
+	genmode = nsbox_opt_str_field(L, 1, "addrgenmode", NULL);
 	nomaster = nsbox_opt_bool_field(L, 1, "nomaster", 0);
 	switch (lua_getfield(L, 1, "up")) {
 	case LUA_TNIL: up = -1; break;
@@ -549,22 +609,16 @@ static int l_link_set(lua_State *L)
 	default: return luaL_error(L, "field 'up': boolean expected, got %s", luaL_typename(L, -1));
 	}
 	lua_pop(L, 1);
-	has_master = lua_getfield(L, 1, "master") != LUA_TNIL;
-	if (lua_isinteger(L, -1)) {
-		lua_Integer i = lua_tointeger(L, -1);
-		m.index = i > 0 && i <= 0x7fffffff ? (int)i : -1;
-	} else if (lua_type(L, -1) == LUA_TSTRING)
-		m.name = lua_tostring(L, -1);
-	else if (has_master)
-		return luaL_error(L, "field 'master': string or integer expected, got %s",
-				  luaL_typename(L, -1));
-	lua_pop(L, 1);  /* m.name stays valid: the table holds it */
+	has_master = read_master(L, 1, &m);
 	if (has_master && nomaster)
 		return luaL_error(L, "fields 'master' and 'nomaster' are exclusive");
 	if (err)
 		return nsbox_fail_msg(L, EINVAL, "link_set: invalid interface name '%s'", l.name);
 	if ((bad = read_link_opts(L, 1, &o)))
 		return nsbox_fail_msg(L, EINVAL, "link_set(%s): %s", l.label, bad);
+	if (genmode && (mode = addrgen_mode(genmode)) < 0)
+		return nsbox_fail_msg(L, EINVAL, "link_set(%s): invalid addrgenmode '%s' (eui64, none, "
+				      "stable_secret or random)", l.label, genmode);
 	if (alias && strlen(alias) >= IFALIASZ)
 		return nsbox_fail_msg(L, EINVAL, "link_set(%s): alias longer than %d bytes", l.label, IFALIASZ - 1);
 	if (!name_ok(newname) || !name_ok(m.name) || (has_master && !m.name && m.index <= 0))
@@ -597,6 +651,8 @@ static int l_link_set(lua_State *L)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 	if (alias)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	if (mode != -1)
+		put_addrgen_mode(nlh, mode);
 	put_link_opts(nlh, &o);
 	err = nl_talk(&r->nl, nlh, NULL, NULL);
 out:

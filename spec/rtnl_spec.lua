@@ -234,6 +234,45 @@ describe("nsbox.core.rtnl", function()
       assert.equal("brg0", iplink("v1").master)
     end)
 
+    it("makes a link a bridge's port in the request that creates it", function()
+      assert(rtnl.link_add { name = "brg0", kind = "bridge" })
+      assert.is_true(rtnl.link_add { name = "v0", kind = "veth", master = "brg0", peer = { name = "v1" } })
+      assert.equal("brg0", iplink("v0").master)
+      assert.is_nil(iplink("v1").master)
+      assert.is_true(rtnl.link_add { name = "v2", kind = "veth", master = iplink("brg0").ifindex, peer = { name = "v3" } })
+      assert.equal("brg0", iplink("v2").master)
+      -- a master that cannot take it: refused, and the link is not left behind
+      local ok, err = rtnl.link_add { name = "v4", kind = "veth", master = iplink("v1").ifindex, peer = { name = "v5" } }
+      assert.is_nil(ok)
+      assert.matches("^link_add%(v4%)", err)
+      assert.is_nil(rtnl.link_get { name = "v4" })
+      assert.is_nil(rtnl.link_get { name = "v5" })
+      ok, err = rtnl.link_add { name = "v4", kind = "veth", master = "nosuchbr" }
+      assert.is_nil(ok)
+      assert.matches("link_add(v4): master nosuchbr: No such device", err, 1, true)
+    end)
+
+    it("sets the IPv6 address generation mode: none makes no link-local address, an address asked for still works", function()
+      assert(rtnl.link_add { name = "v0", kind = "veth", peer = { name = "v1" } })
+      assert.is_true(rtnl.link_set { name = "v0", up = true, addrgenmode = "none" })
+      assert.is_true(rtnl.link_set { name = "v1", up = true })
+      -- the witness: v1, in the default mode, gets its fe80:: address once the carrier is up
+      for _ = 1, 100 do
+        if ipj("-6 addr show dev v1")[1].addr_info[1] then break end
+        H.sleep(0.02)
+      end
+      assert.matches("^fe80:", ipj("-6 addr show dev v1")[1].addr_info[1]["local"])
+      assert.equal("none", iplink("v0").inet6_addr_gen_mode)
+      assert.equal("eui64", iplink("v1").inet6_addr_gen_mode)
+      assert.same({}, (ipj("-6 addr show dev v0")[1] or {}).addr_info or {})
+      assert(rtnl.addr_add { name = "v0", address = "fd00::5/64", nodad = true })
+      assert.equal("fd00::5", ipj("-6 addr show dev v0")[1].addr_info[1]["local"])
+      local ok, err, errno = rtnl.link_set { name = "v0", addrgenmode = "secret" }
+      assert.is_nil(ok)
+      assert.equal(EINVAL, errno)
+      assert.matches("invalid addrgenmode 'secret'", err, 1, true)
+    end)
+
     it("changes mtu and address", function()
       veth_up()
       assert.is_true(rtnl.link_set { name = "v0", mtu = 1280, address = "02:aa:bb:cc:dd:ee" })
