@@ -111,7 +111,8 @@ static int open_locked(const char *dir, const char *bridge, int create, int *loc
 	if (stat("/proc/self/ns/net", &st) < 0)
 		return -1;
 	snprintf(path, pathlen, "%s/%llu-%s", dir, (unsigned long long)st.st_ino, bridge);
-	if (create) /* mkdir -p */
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0 && errno == ENOENT && create) /* mkdir -p, the first time only */
 		for (char *p = path + 1;; p++) {
 			if (*p != '/' && *p)
 				continue;
@@ -124,7 +125,8 @@ static int open_locked(const char *dir, const char *bridge, int create, int *loc
 			if (!c)
 				break;
 		}
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return -1;
 	if (fstat(dfd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 077))

@@ -178,7 +178,13 @@ mutation names-stale $N 'SIGKILLed' \
   lua/nsbox/names.lua '    for _, e in ipairs(parse(text)) do if alive(e) then live[#live + 1] = e end end' \
   '    for _, e in ipairs(parse(text)) do live[#live + 1] = e end'
 mutation quiet-links spec/network_spec.lua 'brings.both.ends.of.its.veth.up.quietly' \
-  lua/nsbox/net.lua '  local f = io.open("/proc/sys/net/ipv6/conf/" .. name .. "/disable_ipv6", "w")' '  local f = nil'
+  lua/nsbox/net.lua '  link.up, link.addrgenmode = true, "none"' '  link.up = true'
+mutation announce-named spec/network_spec.lua 'announces.an.address.the.recipe.names' \
+  lua/nsbox/net.lua '      if info.announce then a, e, n = M.announce() end' ''
+mutation rtnl-add-master spec/rtnl_spec.lua 'port.in.the.request.that.creates.it' \
+  csrc/rtnl.c $'\tif (has_master)\n\t\tmnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);' ''
+mutation rtnl-addrgenmode spec/rtnl_spec.lua 'address.generation.mode' \
+  csrc/rtnl.c $'\tif (mode != -1)\n\t\tput_addrgen_mode(nlh, mode);' $'\tif (mode != -1)\n\t\t(void)put_addrgen_mode;'
 mutation isolate-input $E 'does.not.reach.the.host.s.own.addresses' \
   csrc/nft_ports.c '		r = r ? nft_rule_done(r, new_from(r, addr) || nft_drop(r), comment) : NULL;' \
   '		r = r ? nft_rule_done(r, new_from(r, addr), comment) : NULL;'

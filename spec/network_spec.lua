@@ -163,23 +163,45 @@ describe("container networking", function()
     end
   end)
 
-  it("brings both ends of its veth up quietly: no IPv6 on them, so nothing is flooded to the bridge's ports", function()
+  it("brings both ends of its veth up quietly: no IPv6 link-local address, so nothing is flooded to the bridge's ports", function()
     local box = sleeper({ bridge = "brg0", gateway = "10.10.10.1" })
     finally(function() box:kill(core.SIGKILL) box:wait() end)
     local inside = json.decode(in_box(box, "ip -j addr show eth0"))[1]
     local fams = {}
     for _, a in ipairs(inside.addr_info) do fams[#fams + 1] = a.family end
     assert.same({ "inet" }, fams) -- no fe80:: address: no DAD, router solicitation or MLD report
-    assert.equal("1", in_box(box, "cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6"):match("%d"))
+    assert.equal("none", json.decode(in_box(box, "ip -d -j link show eth0"))[1].inet6_addr_gen_mode)
     local host, found = json.decode(in_box(box, "ip -j link show eth0"))[1].link_index, false
     for _, l in ipairs(ip_json("-d addr show master brg0")) do
       if l.ifindex == host then
         found = true
         assert.same({}, l.addr_info)
-        assert.equal("1", H.read_file("/proc/sys/net/ipv6/conf/" .. l.ifname .. "/disable_ipv6"):match("%d"))
+        assert.equal("none", ip_json("-d link show dev " .. l.ifname)[1].inet6_addr_gen_mode)
       end
     end
     assert.is_true(found)
+    -- nothing went out of the container's namespace over IPv6
+    assert.matches("\nIcmp6OutMsgs%s+0\n", in_box(box, "cat /proc/net/snmp6"))
+    -- IPv6 itself stays on: an address asked for works
+    in_box(box, "ip -6 addr add fd00:10::5/64 dev eth0 nodad")
+    assert.matches("fd00:10::5/64", in_box(box, "ip -6 -o addr show eth0"))
+  end)
+
+  it("announces an address the recipe names: another container's stale entry for it follows at once", function()
+    local witness = sleeper({ bridge = "brg0", gateway = "10.10.10.1" })
+    finally(function() witness:kill(core.SIGKILL) witness:wait() end)
+    -- the witness knew an earlier holder of 10.10.10.8 (a MAC that is gone)
+    in_box(witness, "ip neigh replace 10.10.10.8 lladdr 02:00:00:00:00:99 nud stale dev eth0")
+    local box = sleeper({ bridge = "brg0", address = "10.10.10.8/24", gateway = "10.10.10.1" })
+    finally(function() box:kill(core.SIGKILL) box:wait() end)
+    local mac = json.decode(in_box(box, "ip -j link show eth0"))[1].address
+    local seen
+    for _ = 1, 100 do
+      seen = json.decode(in_box(witness, "ip -j neigh show 10.10.10.8 dev eth0"))[1]
+      if seen and seen.lladdr == mac then break end
+      H.sleep(0.02)
+    end
+    assert.equal(mac, seen and seen.lladdr)
   end)
 
   it("lets two containers on one bridge ping each other", function()

@@ -162,7 +162,7 @@ local function setup(r, fd)
   -- ping without CAP_NET_RAW in a network namespace of its own (core.spawn made it root of its user namespace)
   if r.namespaces.net then try(require("nsbox.idmap").open_ping(r.gid_map)) end
   local net = r.net and require "nsbox.net"
-  if r.net == "child" then try(net.announce()) end
+  if r.net == "child" and r.announce then try(net.announce()) end
   local trees, bound
   if r.idmapped or r.binds then
     local what, fds = channel.await(fd, "layers")

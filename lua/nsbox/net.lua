@@ -248,7 +248,9 @@ end
 -- a bridge seen before (same namespace and ifindex, up) is not dumped again.
 local checked = {}
 
--- The bridge, made if missing (with the gateway address, up); its gateway and prefix.
+-- The bridge, made if missing (with the gateway address, up); its gateway and
+-- prefix, whether this call made it, and its ifindex (for requests that take
+-- one: no lookup by name in each).
 local function ensure_bridge(n)
   local link = rtnl.link_get { name = n.bridge }
   if link and link.kind ~= "bridge" then
@@ -258,30 +260,36 @@ local function ensure_bridge(n)
   local key = core.readlink("/proc/self/ns/net") .. n.bridge
   local seen = link and checked[key]
   if seen and seen.index == link.index and link.up and (not n.gateway or n.gateway == seen.gateway) then
-    return seen.gateway, seen.prefix
+    return seen.gateway, seen.prefix, false, seen.index
   end
   local gw, prefix, created = ensure_bridge_slow(n, link)
-  if gw then
-    local now = rtnl.link_get { name = n.bridge }
-    checked[key] = now and { index = now.index, gateway = gw, prefix = prefix }
+  if not gw then return nil, prefix end
+  local now, err = rtnl.link_get { name = n.bridge }
+  if not now then
+    if created then rtnl.link_del { name = n.bridge } end
+    return nil, "network.bridge: " .. err
   end
-  return gw, prefix, created
+  checked[key] = { index = now.index, gateway = gw, prefix = prefix }
+  return gw, prefix, created, now.index
 end
 
 
--- A link of ours comes up quietly: no IPv6 on it (nsbox gives containers none), so
--- no duplicate address detection, router solicitation or MLD report is flooded to
--- every port of the bridge and processed in every namespace on it (at 500
--- containers that flood made each attach cost ~4x a quiet one). Best effort: a
--- kernel without IPv6, or a read-only /proc/sys, leaves it as it is.
-local function quiet(name)
-  local f = io.open("/proc/sys/net/ipv6/conf/" .. name .. "/disable_ipv6", "w")
-  if f then
-    f:write("1")
-    f:close()
+-- A link of ours comes up quietly: it makes no IPv6 link-local address
+-- (addrgenmode none, set in the request that brings it up), so it sends no
+-- duplicate address detection, router solicitation or MLD report, which would be
+-- flooded to every port of the bridge and processed in every namespace on it (at
+-- 500 containers that flood made each attach cost ~4x a quiet one). IPv6 stays
+-- on: an address asked for later works. A kernel without IPv6 refuses the mode
+-- (EAFNOSUPPORT): then the link just comes up.
+local function up_quietly(link)
+  link.up, link.addrgenmode = true, "none"
+  local ok, err, errno = rtnl.link_set(link)
+  if not ok and errno == core.EAFNOSUPPORT then
+    link.addrgenmode = nil
+    ok, err, errno = rtnl.link_set(link)
   end
+  return ok, err, errno
 end
-M.quiet = quiet
 
 -- Until the link (just given its carrier: its peer came up) is operationally up, at
 -- most `tries` looks. The kernel hands carrier changes to a worker: until it has run,
@@ -303,7 +311,7 @@ local function attach_direct(pid, n, known_as)
     if not held then return nil, herr, herrno end
   end
   local function unhold() for _, fd in ipairs(held or {}) do core.close(fd) end end
-  local gw, prefix, created = ensure_bridge(n)
+  local gw, prefix, created, brindex = ensure_bridge(n)
   if not gw then unhold() return nil, prefix end
   -- a failure below removes the bridge if this call made it
   local function undo_bridge()
@@ -329,7 +337,7 @@ local function attach_direct(pid, n, known_as)
   if n.nat or n.ports or n.isolate then ports.sweep(M.STATE_DIR) end
   local info = { bridge = n.bridge, host = n.host_interface or random_name(), interface = n.interface,
                  address = addr .. "/" .. prefix, gateway = gw, lease = addr, owner = pid,
-                 named = n.host_interface ~= nil }
+                 named = n.host_interface ~= nil, announce = n.address ~= nil }
   if known_as then
     local tree, nerr, nerrno = names.add(M.STATE_DIR, n.bridge, pid, addr, known_as)
     if not tree then undo_lease() return nil, nerr, nerrno end
@@ -346,13 +354,13 @@ local function attach_direct(pid, n, known_as)
   -- its bridge port forwards, and the entry of an earlier holder would stand.
   local mac = random_mac()
   local ok
-  -- a guarded port is in the group from its creation: dropped until its chain is there
+  -- a guarded port is in the group from its creation: dropped until its chain is there;
+  -- a port of the bridge from its creation too (one request, as `ip link add ... master`)
   ok, err = rtnl.link_add { name = info.host, kind = "veth", group = n.antispoof and require("nsbox.antispoof").GROUP or nil,
-                            peer = { name = n.interface, netns_pid = pid, address = mac } }
+                            master = brindex, peer = { name = n.interface, netns_pid = pid, address = mac } }
   if ok then
-    quiet(info.host)
-    ok, err = rtnl.link_set { name = info.host, master = n.bridge, up = true }
-    if ok then ok, err = rtnl.neigh_set { name = n.bridge, address = addr, lladdr = mac } end
+    ok, err = up_quietly { name = info.host }
+    if ok then ok, err = rtnl.neigh_set { index = brindex, address = addr, lladdr = mac } end
     if ok and n.antispoof then
       info.antispoof, err = require("nsbox.antispoof").add(pid, info.host, mac, addr, M.STATE_DIR)
       ok = info.antispoof ~= nil
@@ -468,21 +476,27 @@ end
 
 --- The container side, run inside after the "network" message (lo is up already) when the helper
 -- made the veth. The address comes before the link goes up, so the
--- announcement carries it.
+-- announcement (if any) carries it. `info.from_host`: configure_in runs it, and
+-- waits at the host's end instead.
 function M.configure(info)
-  quiet(info.interface)
   local ok, err = rtnl.addr_add { name = info.interface, address = info.address }
-  if ok then ok, err = rtnl.link_set { name = info.interface, up = true } end
+  if ok then ok, err = up_quietly { name = info.interface } end
   -- its host end (up already) gets its carrier in the same batch of the kernel's
   -- worker: with the helper, the only end this side can look at
-  if ok then wait_up(info.interface, 100) end
-  if ok then ok, err = rtnl.route_add { dst = "default", gateway = info.gateway, name = info.interface } end
+  if ok and not info.from_host then wait_up(info.interface, 100) end
+  -- through the gateway, which only this link reaches: no lookup of the link by name
+  if ok then ok, err = rtnl.route_add { dst = "default", gateway = info.gateway } end
   return ok, err
 end
 
 --- The container side configured from here, as root: in the container's network
 -- namespace for the span of four requests, while its child is still building
 -- its mounts, so none of it is on the container's critical path (0.5-0.7 ms).
+-- An address the recipe named is announced (a gratuitous ARP, flooded to every
+-- port): it is the one that moves from container to container, and the others'
+-- neighbour entries follow it. A leased one is not: leases go round the subnet,
+-- so it comes back only after every other address, and the host's own entry is
+-- set directly (attach_direct).
 function M.configure_in(pid, info)
   local home, err, errno = core.open_ns("/proc/self/ns/net")
   if not home then return nil, err, errno end
@@ -491,8 +505,11 @@ function M.configure_in(pid, info)
   if ok then
     local done
     done, ok, err, errno = pcall(function()
-      local a, e, n = M.announce()
+      local a, e, n = true, nil, nil
+      if info.announce then a, e, n = M.announce() end
+      info.from_host = true
       if a then a, e, n = M.configure(info) end
+      info.from_host = nil
       return a, e, n
     end)
     if not done then ok, err, errno = nil, tostring(ok), nil end
