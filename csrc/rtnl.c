@@ -581,9 +581,9 @@ static int l_link_add(lua_State *L)
  *   `alias` (IFLA_IFALIAS, up to 255 bytes; "" removes it: the kernel takes
  *   none when it creates a link, so link_add has no such field), `addrgenmode`
  *   (`ip link set ... addrgenmode`: "eui64", "none", "stable_secret" or
- *   "random"; given with `up`, it is in force before the link makes its IPv6
- *   link-local address, which waits for the carrier; a kernel without IPv6
- *   refuses it: EAFNOSUPPORT)
+ *   "random"; set it before the request that brings the link up: in the same
+ *   one, Linux 6.1 makes the link-local address of a link whose carrier comes at
+ *   once first; a kernel without IPv6 refuses it: EAFNOSUPPORT)
  * @treturn[1] true
  * @return[2] nil, message, errno: `link_set(eth9): No such device`
  */

@@ -178,7 +178,7 @@ mutation names-stale $N 'SIGKILLed' \
   lua/nsbox/names.lua '    for _, e in ipairs(parse(text)) do if alive(e) then live[#live + 1] = e end end' \
   '    for _, e in ipairs(parse(text)) do live[#live + 1] = e end'
 mutation quiet-links spec/network_spec.lua 'brings.both.ends.of.its.veth.up.quietly' \
-  lua/nsbox/net.lua '  link.up, link.addrgenmode = true, "none"' '  link.up = true'
+  lua/nsbox/net.lua '  local ok, err, errno = rtnl.link_set { name = name, addrgenmode = "none" }' '  local ok, err, errno = true, nil, nil'
 mutation announce-named spec/network_spec.lua 'announces.an.address.the.recipe.names' \
   lua/nsbox/net.lua '      if info.announce then a, e, n = M.announce() end' ''
 mutation rtnl-add-master spec/rtnl_spec.lua 'port.in.the.request.that.creates.it' \

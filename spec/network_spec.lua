@@ -188,12 +188,15 @@ describe("container networking", function()
   end)
 
   it("announces an address the recipe names: another container's stale entry for it follows at once", function()
+    -- one finally for both: busted keeps only the last one given
+    local boxes = {}
+    finally(function() for _, x in ipairs(boxes) do x:kill(core.SIGKILL) x:wait() end end)
     local witness = sleeper({ bridge = "brg0", gateway = "10.10.10.1" })
-    finally(function() witness:kill(core.SIGKILL) witness:wait() end)
+    boxes[1] = witness
     -- the witness knew an earlier holder of 10.10.10.8 (a MAC that is gone)
     in_box(witness, "ip neigh replace 10.10.10.8 lladdr 02:00:00:00:00:99 nud stale dev eth0")
     local box = sleeper({ bridge = "brg0", address = "10.10.10.8/24", gateway = "10.10.10.1" })
-    finally(function() box:kill(core.SIGKILL) box:wait() end)
+    boxes[2] = box
     local mac = json.decode(in_box(box, "ip -j link show eth0"))[1].address
     local seen
     for _ = 1, 100 do
