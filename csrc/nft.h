@@ -71,20 +71,23 @@ int nft_rules_del(struct nl *n, const char *const *chains, int nc, const char *c
 		  int *removed);
 
 /* The link group (IFLA_GROUP) of the bridge ports nsbox guards, given at their
- * creation: what enters from one that has no chain in the map is dropped. */
+ * creation: what enters from one that has no element in the set is dropped. */
 #define NFT_PORT_GROUP 28275 /* "ns" */
 
 /* Anti-spoofing (nft_antispoof.c, table bridge nsbox): frames that enter a
- * bridge from port pass only as IPv4 from mac and addr (host byte order), or
- * ARP whose sender is mac and addr; the rest is dropped. The port's chain is
- * commented comment ("nsbox antispoof pid=P start=S port=NAME ...": its owner), made in
- * one batch under the flock of lock; an earlier port's of that name is
- * replaced. 0 or an errno (EEXIST, n->ext set: the table is someone else's). */
-int nft_antispoof_add(struct nl *n, const char *port, const unsigned char mac[6], uint32_t addr,
-		      const char *comment, const char *lock);
-/* Remove the ports commented comment; *removed: how many. */
-int nft_antispoof_del(struct nl *n, const char *comment, const char *lock, int *removed);
-/* Remove the ports whose owner (pid and start time in the comment) is gone. */
+ * bridge from a guarded port pass only as IPv4 from its mac and addr (host byte
+ * order), or ARP whose sender is them; the rest is dropped. A port is one
+ * element of the set "guards", keyed by its ifindex, mac and addr. */
+struct nft_guard { uint32_t ifindex; unsigned char mac[6]; uint32_t addr; };
+/* Guard port (g->ifindex is set from it): its element, commented comment
+ * ("nsbox antispoof pid=P start=S port=NAME ...": its owner), and the table,
+ * chains and rules where missing, in one batch under the flock of lock. 0 or
+ * an errno (EEXIST, n->ext set: the table is someone else's). */
+int nft_antispoof_add(struct nl *n, const char *port, struct nft_guard *g, const char *comment,
+		      const char *lock);
+/* Remove g's element (it may be gone already); *removed: 1 or 0. */
+int nft_antispoof_del(struct nl *n, const struct nft_guard *g, const char *lock, int *removed);
+/* Remove the elements whose owner (pid and start time in the comment) is gone. */
 int nft_antispoof_sweep(struct nl *n, const char *lock, int *removed);
 
 /* Forget the conntrack entries of flows whose reply comes from addr (host byte

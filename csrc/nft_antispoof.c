@@ -1,14 +1,23 @@
 /* Anti-spoofing at the bridge ports nsbox makes (see nft.h), in table bridge
- * nsbox: a base chain on prerouting sends each frame, by the port it entered
- * from, through the verdict map "ports" to that port's own chain (one lookup
- * however many ports there are). A port's chain accepts IPv4 and ARP from its
- * MAC and address and drops the rest, as libvirt's clean-traffic filter does:
- * nsbox gives containers no IPv6, and another ethertype (a VLAN tag) could
- * carry anything past the checks. A port nsbox made is in link group
- * NFT_PORT_GROUP from its creation: one the map does not name (not guarded yet,
- * or no more while its link lingers) has everything dropped. The input hook
- * has the same two rules: a frame to a link-local group address (01:80:c2:..)
- * goes there without passing prerouting, and the bridge learns its source. */
+ * nsbox. Each guarded port is one element of the set "guards", keyed by what
+ * it may send from: its ifindex . MAC . MAC . IPv4 address. Fixed rules in the
+ * base chains look every frame up there: IPv4 by (iif . ether saddr . ether
+ * saddr . ip saddr), ARP for IPv4 over Ethernet by (iif . ether saddr . arp sha
+ * . arp spa); a match is accepted. Then everything else from a port of link
+ * group NFT_PORT_GROUP (nsbox's, from its creation) is dropped: another MAC or
+ * address, IPv6, a VLAN tag (which could carry anything past the checks), and
+ * all of a port with no element (not yet, or no more). That is libvirt's
+ * clean-traffic filter.
+ *
+ * Why a set and not a chain per port: the cost of an add does not grow with the
+ * ports. A jump to a new chain makes the kernel validate the whole table at the
+ * commit, and the owners' sweep read /proc for every port at every add.
+ * Why the ifindex: the kernel never hands one out again in the namespace, so
+ * an element whose owner was SIGKILLed matches nothing ever after; it is only
+ * garbage, swept at one add in SWEEP_EVERY (or by nft_antispoof_sweep).
+ * The input hook has the same rules: a frame to a link-local group address
+ * (01:80:c2:..) goes there without passing prerouting, and the bridge learns
+ * its source. */
 #define _GNU_SOURCE
 #include "nft.h"
 #include "nft_build.h"
@@ -16,94 +25,149 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/if.h>
 #include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_bridge.h>
 #include <linux/netfilter/nf_tables.h>
-#include <libnftnl/chain.h>
 #include <libnftnl/set.h>
 #include <libnftnl/udata.h>
 
 #define PREROUTING "prerouting"
 #define INPUT "input"
-#define MAP "ports"
-#define DISPATCH "nsbox: each port's frames through its own chain"
-#define UNGUARDED "nsbox: a port of nsbox's group that the map does not name: dropped"
-#define PREFIX "port-"
-#define TYPE_IFNAME 41 /* nft's datatype of the key, so that `nft list` shows names */
-#define SET_ID 1       /* the map made in the batch of the rule that uses it */
-#define BYTEORDER_HOST 1 /* nft's byte order of a string key */
+#define SET "guards"
+#define IPV4 "nsbox: IPv4 from a guarded port's own MAC and address"
+#define ARP "nsbox: ARP whose sender is a guarded port's own MAC and address"
+#define UNGUARDED "nsbox: the rest from a port of nsbox's group: dropped"
+#define SET_ID 1         /* the set made in the batch of the first rule that uses it */
+#define SWEEP_EVERY 16   /* adds between two sweeps of the elements whose owner is gone */
+/* nft's datatypes (its datatype.h), for `nft list` to print the key: a
+ * concatenation is its types in 6-bit fields, the first highest */
+#define TYPE_IPADDR 7
+#define TYPE_ETHERADDR 9
+#define TYPE_IFINDEX 20
+#define KEY_TYPE ((((TYPE_IFINDEX << 6 | TYPE_ETHERADDR) << 6) | TYPE_ETHERADDR) << 6 | TYPE_IPADDR)
 
-struct chain_name { char s[sizeof PREFIX + IFNAMSIZ]; };
+/* The key, as the registers hold it: each field from a 32-bit register of its own. */
+struct key {
+	uint32_t ifindex;           /* host order, as meta iif loads it */
+	unsigned char mac[6], pad1[2];
+	unsigned char sender[6], pad2[2];
+	uint32_t addr;              /* network order */
+};
+_Static_assert(sizeof(struct key) == 24, "the key is 24 bytes");
 
-static int chain_of(const char *port, struct chain_name *c)
+static void key_of(const struct nft_guard *g, struct key *k)
 {
-	if (strlen(port) >= IFNAMSIZ)
-		return EINVAL;
-	snprintf(c->s, sizeof c->s, PREFIX "%s", port);
+	memset(k, 0, sizeof *k);
+	k->ifindex = g->ifindex;
+	memcpy(k->mac, g->mac, 6);
+	memcpy(k->sender, g->mac, 6);
+	k->addr = htonl(g->addr);
+}
+
+/* The set, made with the first rule that uses it; an existing one is left as it is. */
+struct set_arg { struct batch *bt; int made; };
+
+static int add_set(struct set_arg *a)
+{
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+
+	if (a->made++)
+		return 0;
+	if (!(s = nftnl_set_alloc()))
+		return ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, SET);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, SET_ID);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, KEY_TYPE);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(struct key));
+	if ((nlh = nft_batch_msg(a->bt, NFT_MSG_NEWSET, NLM_F_CREATE))) {
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		nft_batch_next(a->bt);
+	}
+	nftnl_set_free(s);
 	return 0;
 }
 
-static int chain_set_data(void *c, uint16_t a, const void *d, uint32_t l) { return nftnl_chain_set_data(c, a, d, l); }
-
-/* The map, made with the rule that uses it. An existing one of the same type
- * is left as it is (no NLM_F_EXCL). */
-static int add_map(struct batch *bt)
+static int load(struct nftnl_rule *r, struct nftnl_expr *e, uint16_t attr, uint32_t reg)
 {
-	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-	struct nftnl_set *s = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
-	int err = 0;
-
-	if (!s) {
-		nftnl_udata_buf_free(u);
-		return ENOMEM;
-	}
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, MAP);
-	nftnl_set_set_u32(s, NFTNL_SET_ID, SET_ID);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, TYPE_IFNAME);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, IFNAMSIZ);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-	/* the key is a string in host order: what `nft list` needs to print it (else "") */
-	if (!u || !nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_HOST) ||
-	    nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u)) < 0)
-		err = ENOMEM;
-	if (!err && (nlh = nft_batch_msg(bt, NFT_MSG_NEWSET, NLM_F_CREATE))) {
-		nftnl_set_nlmsg_build_payload(nlh, s);
-		nft_batch_next(bt);
-	}
-	nftnl_set_free(s);
-	nftnl_udata_buf_free(u);
-	return err;
+	if (e)
+		nftnl_expr_set_u32(e, attr, reg);
+	return nft_expr_add(r, e);
 }
 
-/* iifname vmap @ports; in prerouting, after the map it makes (arg: the batch;
- * the input chain's comes after and finds it). */
-static struct nftnl_rule *dispatch_rule(const char *chain, const char *comment, const void *arg)
+/* reg = meta key */
+static int meta_to(struct nftnl_rule *r, uint32_t key, uint32_t reg)
 {
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	return load(r, e, NFTNL_EXPR_META_DREG, reg);
+}
+
+/* reg = len bytes of the packet at base + offset */
+static int payload_to(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t reg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	}
+	return load(r, e, NFTNL_EXPR_PAYLOAD_DREG, reg);
+}
+
+/* ether type etype, then the key's fields: iif, ether saddr, the sender MAC
+ * and address at their offsets in the network header (the sender MAC: none,
+ * ether saddr again), then the lookup in the set, and accept. */
+static struct nftnl_rule *lookup_rule(const char *chain, uint16_t etype, int sha, uint32_t spa,
+				      const char *comment, const void *arg)
+{
+	static const unsigned char arp_eth_ip4[6] = { 0, 1, 8, 0, 6, 4 }; /* htype, ptype, hlen, plen */
+	struct set_arg *a = (struct set_arg *)arg;
 	struct nftnl_rule *r;
 	struct nftnl_expr *e;
+	uint16_t t = htons(etype);
 	int err;
 
-	if ((!strcmp(chain, PREROUTING) && add_map((struct batch *)arg)) || !(r = nft_rule_new_in(NFPROTO_BRIDGE, chain)))
+	if (add_set(a) || !(r = nft_rule_new_in(NFPROTO_BRIDGE, chain)))
 		return NULL;
-	if (!(err = nft_meta(r, NFT_META_IIFNAME)) && (e = nftnl_expr_alloc("lookup"))) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, MAP);
+	err = nft_payload_eq(r, NFT_PAYLOAD_LL_HEADER, 12, &t, 2);
+	if (!err && etype == ETH_P_ARP)
+		err = nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 0, arp_eth_ip4, 6);
+	err = err ?: meta_to(r, NFT_META_IIF, NFT_REG32_00) ?:
+	      payload_to(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_01) ?:
+	      (sha < 0 ? payload_to(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_03) :
+			 payload_to(r, NFT_PAYLOAD_NETWORK_HEADER, (uint32_t)sha, 6, NFT_REG32_03)) ?:
+	      payload_to(r, NFT_PAYLOAD_NETWORK_HEADER, spa, 4, NFT_REG32_05);
+	if (!err && (e = nftnl_expr_alloc("lookup"))) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, SET);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, SET_ID);
-		err = nft_expr_add(r, e);
+		err = nft_expr_add(r, e) ?: nft_verdict(r, NF_ACCEPT);
 	} else if (!err) {
 		err = ENOMEM;
 	}
 	return nft_rule_done(r, err, comment);
+}
+
+static struct nftnl_rule *ipv4_rule(const char *chain, const char *comment, const void *arg)
+{
+	return lookup_rule(chain, ETH_P_IP, -1, 12, comment, arg);
+}
+
+static struct nftnl_rule *arp_rule(const char *chain, const char *comment, const void *arg)
+{
+	return lookup_rule(chain, ETH_P_ARP, 8, 14, comment, arg);
 }
 
 /* meta iifgroup NFT_PORT_GROUP drop */
@@ -117,13 +181,19 @@ static struct nftnl_rule *unguarded_rule(const char *chain, const char *comment,
 				 comment) : NULL;
 }
 
-/* The map's element port -> jump chain (NEWSETELEM), or its removal. */
-static int map_elem(struct batch *bt, uint16_t type, const char *port, const char *chain)
+static int elem_set_data(void *e, uint16_t a, const void *d, uint32_t l)
+{
+	nftnl_set_elem_set(e, a, d, l);
+	return 0;
+}
+
+/* The element key (NEWSETELEM, commented with its owner), or its removal. */
+static int elem(struct batch *bt, uint16_t type, const struct key *k, const char *comment)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	char key[IFNAMSIZ] = { 0 };
 	struct nlmsghdr *nlh;
+	int err = 0;
 
 	if (!s || !e) {
 		if (s)
@@ -132,150 +202,18 @@ static int map_elem(struct batch *bt, uint16_t type, const char *port, const cha
 			nftnl_set_elem_free(e);
 		return ENOMEM;
 	}
-	strncpy(key, port, sizeof key - 1);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, MAP);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof key);
-	if (type == NFT_MSG_NEWSETELEM) {
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_JUMP);
-		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
-	}
+	nftnl_set_set_str(s, NFTNL_SET_NAME, SET);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, sizeof *k);
+	if (comment)
+		err = nft_put_comment(e, elem_set_data, NFTNL_SET_ELEM_USERDATA, NFTNL_UDATA_SET_ELEM_COMMENT, comment);
 	nftnl_set_elem_add(s, e);
-	if ((nlh = nft_batch_msg(bt, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0))) {
+	if (!err && (nlh = nft_batch_msg(bt, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_EXCL : 0))) {
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
 		nft_batch_next(bt);
 	}
 	nftnl_set_free(s);
-	return 0;
-}
-
-/* A regular chain, commented with its owner (NEWCHAIN), or its removal with its rules. */
-static int port_chain(struct batch *bt, uint16_t type, const char *chain, const char *comment)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	struct nlmsghdr *nlh;
-	int err = 0;
-
-	if (!c)
-		return ENOMEM;
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
-	if (comment)
-		err = nft_put_comment(c, chain_set_data, NFTNL_CHAIN_USERDATA, NFTNL_UDATA_CHAIN_COMMENT, comment);
-	if (!err && (nlh = nft_batch_msg(bt, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0))) {
-		nftnl_chain_nlmsg_build_payload(nlh, c);
-		nft_batch_next(bt);
-	}
-	nftnl_chain_free(c);
 	return err;
-}
-
-/* The port's element and chain go: the element first (it holds the chain). */
-static int del_port(struct batch *bt, const char *port)
-{
-	struct chain_name c;
-
-	return chain_of(port, &c) ?: map_elem(bt, NFT_MSG_DELSETELEM, port, NULL) ?:
-	       port_chain(bt, NFT_MSG_DELCHAIN, c.s, NULL);
-}
-
-/* A rule of the port's chain: from its MAC, of ethertype etype. */
-static struct nftnl_rule *from(const char *chain, const unsigned char *mac, uint16_t etype, int *err)
-{
-	struct nftnl_rule *r = nft_rule_new_in(NFPROTO_BRIDGE, chain);
-	uint16_t t = htons(etype);
-
-	*err = r ? nft_payload_eq(r, NFT_PAYLOAD_LL_HEADER, 6, mac, 6) ?:
-		   nft_payload_eq(r, NFT_PAYLOAD_LL_HEADER, 12, &t, 2) : ENOMEM;
-	return r;
-}
-
-static int add_rule(struct batch *bt, struct nftnl_rule *r, int err, const char *comment)
-{
-	if (!(r = nft_rule_done(r, err, comment)))
-		return err ? err : ENOMEM;
-	err = nft_add_rule(bt, r);
-	nftnl_rule_free(r);
-	return err;
-}
-
-/* Its chain: IPv4 from its MAC and address; ARP for IPv4 over Ethernet whose
- * sender is its MAC and address; nothing else. */
-static int port_rules(struct batch *bt, const char *chain, const unsigned char *mac, uint32_t addr,
-		      const char *comment)
-{
-	static const unsigned char arp_eth_ip4[6] = { 0, 1, 8, 0, 6, 4 }; /* htype, ptype, hlen, plen */
-	uint32_t a = htonl(addr);
-	struct nftnl_rule *r;
-	int err;
-
-	r = from(chain, mac, ETH_P_IP, &err);
-	err = err ?: nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 12, &a, 4) ?: nft_verdict(r, NF_ACCEPT);
-	if ((err = add_rule(bt, r, err, comment)))
-		return err;
-	r = from(chain, mac, ETH_P_ARP, &err);
-	err = err ?: nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 0, arp_eth_ip4, 6) ?:
-	      nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 8, mac, 6) ?:
-	      nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 14, &a, 4) ?: nft_verdict(r, NF_ACCEPT);
-	if ((err = add_rule(bt, r, err, comment)))
-		return err;
-	r = nft_rule_new_in(NFPROTO_BRIDGE, chain);
-	return add_rule(bt, r, r ? nft_drop(r) : ENOMEM, comment);
-}
-
-/* The port chains of table bridge nsbox and their comments. */
-struct port_list { struct { char port[IFNAMSIZ]; struct comment c; } *p; size_t n, cap; int err; };
-
-static int chain_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct port_list *l = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	const char *table, *name;
-	const void *u;
-	uint32_t len = 0;
-
-	if (!c)
-		return MNL_CB_ERROR;
-	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 && (table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE)) &&
-	    !strcmp(table, NFT_TABLE) && (name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME)) &&
-	    !strncmp(name, PREFIX, strlen(PREFIX)) && strlen(name + strlen(PREFIX)) < IFNAMSIZ) {
-		if (l->n == l->cap) {
-			void *p = realloc(l->p, (l->cap = l->cap ? l->cap * 2 : 16) * sizeof *l->p);
-			if (!p) {
-				l->err = ENOMEM;
-				nftnl_chain_free(c);
-				return MNL_CB_ERROR;
-			}
-			l->p = p;
-		}
-		strcpy(l->p[l->n].port, name + strlen(PREFIX));
-		l->p[l->n].c.type = NFTNL_UDATA_CHAIN_COMMENT;
-		u = nftnl_chain_get_data(c, NFTNL_CHAIN_USERDATA, &len); /* sets len: not in the same call */
-		nft_comment_of(u, len, &l->p[l->n].c);
-		l->n++;
-	}
-	nftnl_chain_free(c);
-	return MNL_CB_OK;
-}
-
-static int list_ports(struct nl *n, struct port_list *l)
-{
-	enum nft_table_state state;
-	struct nftnl_chain *c;
-	struct nlmsghdr *nlh;
-	int err = nft_table_state_in(n, NFPROTO_BRIDGE, &state);
-
-	if (err || state != NFT_TABLE_OURS)
-		return err;
-	if (!(c = nftnl_chain_alloc()))
-		return ENOMEM;
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
-	memset(n->req, 0, sizeof n->req);
-	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETCHAIN, NFPROTO_BRIDGE, 0, 0);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	err = nl_dump(n, nlh, chain_cb, NULL, l);
-	return l->err ?: err;
 }
 
 /* Whether the owner a comment names ("nsbox antispoof pid=P start=S ...") is gone. */
@@ -289,79 +227,168 @@ static int gone(const char *comment)
 	return nsbox_starttime(pid, &now) < 0 || now != start;
 }
 
-/* Remove the ports whose comment is comment (NULL: whose owner is gone). */
-static int del_where(struct nl *n, const char *comment, const char *lock, int *removed)
-{
-	struct port_list l = { 0 };
-	struct batch bt = { 0 };
-	int fd, err;
+/* The set's elements whose owner is gone: a removal of each put into bt. */
+struct sweep { struct batch *bt; int n, err; };
 
-	*removed = 0;
-	if ((fd = nft_lock(lock)) < -1)
-		return -fd;
-	err = list_ports(n, &l);
-	nft_batch_start(&bt, n, 4096 + l.n * 512);
-	bt.family = NFPROTO_BRIDGE;
-	for (size_t i = 0; !err && i < l.n; i++)
-		if (comment ? !strcmp(l.p[i].c.text, comment) : gone(l.p[i].c.text)) {
-			err = del_port(&bt, l.p[i].port);
-			++*removed;
-		}
-	if (!err && *removed)
-		err = bt.err ?: nft_batch_send(&bt, n);
-	if (err)
-		*removed = 0;
-	nft_batch_stop(&bt);
-	free(l.p);
-	if (fd >= 0)
-		close(fd);
-	return err;
+static int elem_cb(struct nftnl_set_elem *e, void *data)
+{
+	struct sweep *w = data;
+	struct comment c = { .type = NFTNL_UDATA_SET_ELEM_COMMENT };
+	const void *u, *key;
+	uint32_t ulen = 0, klen = 0;
+
+	u = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &ulen);
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+	nft_comment_of(u, ulen, &c);
+	if (key && klen == sizeof(struct key) && gone(c.text)) {
+		if ((w->err = elem(w->bt, NFT_MSG_DELSETELEM, key, NULL)))
+			return -1;
+		w->n++;
+	}
+	return 0;
 }
 
-int nft_antispoof_add(struct nl *n, const char *port, const unsigned char mac[6], uint32_t addr,
-		      const char *comment, const char *lock)
+static int elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct sweep *w = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	int ok;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	ok = nftnl_set_elems_nlmsg_parse(nlh, s) == 0 && nftnl_set_elem_foreach(s, elem_cb, w) == 0;
+	nftnl_set_free(s);
+	return ok ? MNL_CB_OK : MNL_CB_ERROR;
+}
+
+/* Put into bt the removal of the elements whose owner is gone (the set must be there). */
+static int sweep_into(struct nl *n, struct batch *bt, int *removed)
+{
+	struct sweep w = { bt, 0, 0 };
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int err;
+
+	if (!s)
+		return ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, SET);
+	memset(n->req, 0, sizeof n->req);
+	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETSETELEM, NFPROTO_BRIDGE, NLM_F_DUMP, 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	err = nl_dump(n, nlh, elems_cb, NULL, &w);
+	*removed = w.n;
+	return w.err ?: err == ENOENT ? 0 : err;
+}
+
+/* Whether this add is the one in SWEEP_EVERY that sweeps: a count kept in the
+ * lock file, under its lock (none: every add sweeps). */
+static int sweep_due(int lockfd)
+{
+	uint32_t c = 0;
+
+	if (lockfd < 0)
+		return 1;
+	if (pread(lockfd, &c, sizeof c, 0) != sizeof c)
+		c = 0;
+	c = (c + 1) % SWEEP_EVERY;
+	if (pwrite(lockfd, &c, sizeof c, 0) != sizeof c)
+		return 1;
+	return c == 1 % SWEEP_EVERY;
+}
+
+int nft_antispoof_add(struct nl *n, const char *port, struct nft_guard *g, const char *comment, const char *lock)
 {
 	struct nft_want_chain ch[] = { { PREROUTING, "filter", NF_BR_PRE_ROUTING, NF_BR_PRI_NAT_DST_BRIDGED },
 				       { INPUT, "filter", NF_BR_LOCAL_IN, NF_BR_PRI_FIRST } };
 	struct batch bt = { 0 };
-	struct nft_want_rule w[] = { { PREROUTING, DISPATCH, dispatch_rule, &bt, 0 },
+	struct set_arg sa = { &bt, 0 };
+	struct nft_want_rule w[] = { { PREROUTING, IPV4, ipv4_rule, &sa, 0 },
+				     { PREROUTING, ARP, arp_rule, &sa, 0 },
 				     { PREROUTING, UNGUARDED, unguarded_rule, NULL, 0 },
-				     { INPUT, DISPATCH, dispatch_rule, &bt, 0 },
+				     { INPUT, IPV4, ipv4_rule, &sa, 0 },
+				     { INPUT, ARP, arp_rule, &sa, 0 },
 				     { INPUT, UNGUARDED, unguarded_rule, NULL, 0 } };
-	struct port_list l = { 0 };
-	struct chain_name c;
-	int fd, err;
+	struct key k;
+	int fd, err, swept = 0;
 
-	if ((err = chain_of(port, &c)))
-		return err;
+	if (strlen(port) >= IFNAMSIZ || !(g->ifindex = if_nametoindex(port)))
+		return strlen(port) >= IFNAMSIZ ? EINVAL : errno;
+	key_of(g, &k);
 	if ((fd = nft_lock(lock)) < -1)
 		return -fd;
-	err = list_ports(n, &l);
-	nft_batch_start(&bt, n, 16384 + l.n * 512);
+	nft_batch_start(&bt, n, 16384);
 	bt.family = NFPROTO_BRIDGE;
-	err = err ?: bt.err ?: nft_ensure(n, &bt, ch, 2, w, 4);
-	/* the ports of owners that are gone go in the same batch, and an earlier
-	 * port's of this name (its owner SIGKILLed) is replaced */
-	for (size_t i = 0; !err && i < l.n; i++)
-		if (!strcmp(l.p[i].port, port) || gone(l.p[i].c.text))
-			err = del_port(&bt, l.p[i].port);
-	err = err ?: port_chain(&bt, NFT_MSG_NEWCHAIN, c.s, comment) ?: port_rules(&bt, c.s, mac, addr, comment) ?:
-	      map_elem(&bt, NFT_MSG_NEWSETELEM, port, c.s);
-	if (!err)
-		err = bt.err ?: nft_batch_send(&bt, n);
+	err = bt.err ?: nft_ensure(n, &bt, ch, 2, w, 6);
+	/* the elements of owners that are gone go in the same batch, now and then:
+	 * they match nothing (their ifindex is not handed out again), so only
+	 * their memory waits */
+	if (!err && !sa.made && sweep_due(fd))
+		err = sweep_into(n, &bt, &swept);
+	err = err ?: elem(&bt, NFT_MSG_NEWSETELEM, &k, comment) ?: bt.err ?: nft_batch_send(&bt, n);
 	nft_batch_stop(&bt);
-	free(l.p);
 	if (fd >= 0)
 		close(fd);
 	return err;
 }
 
-int nft_antispoof_del(struct nl *n, const char *comment, const char *lock, int *removed)
+/* Send what bt holds, if anything, and say how many removals it had. */
+static int send_removals(struct nl *n, struct batch *bt, int count, int *removed)
 {
-	return del_where(n, comment, lock, removed);
+	int err = count ? bt->err ?: nft_batch_send(bt, n) : bt->err;
+
+	*removed = err ? 0 : count;
+	return err;
+}
+
+/* Run del with the table checked to be nsbox's (none: nothing to remove), under the lock. */
+static int with_table(struct nl *n, const char *lock, int *removed,
+		      int (*del)(struct nl *n, struct batch *bt, const void *arg, int *count), const void *arg)
+{
+	enum nft_table_state state;
+	struct batch bt = { 0 };
+	int fd, err, count = 0;
+
+	*removed = 0;
+	if ((fd = nft_lock(lock)) < -1)
+		return -fd;
+	err = nft_table_state_in(n, NFPROTO_BRIDGE, &state);
+	if (!err && state == NFT_TABLE_OURS) {
+		nft_batch_start(&bt, n, 4096);
+		bt.family = NFPROTO_BRIDGE;
+		err = del(n, &bt, arg, &count) ?: send_removals(n, &bt, count, removed);
+		nft_batch_stop(&bt);
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static int del_one(struct nl *n, struct batch *bt, const void *arg, int *count)
+{
+	struct key k;
+
+	(void)n;
+	key_of(arg, &k);
+	*count = 1;
+	return elem(bt, NFT_MSG_DELSETELEM, &k, NULL);
+}
+
+static int del_gone(struct nl *n, struct batch *bt, const void *arg, int *count)
+{
+	(void)arg;
+	return sweep_into(n, bt, count);
+}
+
+int nft_antispoof_del(struct nl *n, const struct nft_guard *g, const char *lock, int *removed)
+{
+	int err = with_table(n, lock, removed, del_one, g);
+
+	return err == ENOENT ? 0 : err; /* swept already */
 }
 
 int nft_antispoof_sweep(struct nl *n, const char *lock, int *removed)
 {
-	return del_where(n, NULL, lock, removed);
+	return with_table(n, lock, removed, del_gone, NULL);
 }

@@ -261,50 +261,77 @@ static int l_isolate_del(lua_State *L)
 	return del_by_owner(L, nft_isolate_del, "isolate");
 }
 
+/* t.mac and t.address, as a guard's: the table's fields must be valid. */
+static void guard_fields(lua_State *L, struct nft_guard *g, const char *op)
+{
+	const char *mac = nsbox_opt_str_field(L, 1, "mac", "");
+	int used = 0;
+
+	g->addr = ip4_field(L, 1, "address", 1);
+	if (sscanf(mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%n", &g->mac[0], &g->mac[1], &g->mac[2], &g->mac[3],
+		   &g->mac[4], &g->mac[5], &used) != 6 || mac[used])
+		luaL_error(L, "%s: mac: 'xx:xx:xx:xx:xx:xx' expected", op);
+}
+
 /***
  * Guard a bridge port against spoofing (table bridge nsbox): what enters the
  * bridge from it passes only as IPv4 from `mac` and `address`, or ARP whose
- * sender is them. Its chain is commented `owner`, made in one batch.
+ * sender is them. Its element of set guards is commented `owner`, made in one
+ * batch with what the table misses.
  * @function antispoof_add
  * @tparam table t { port = ifname, mac = "xx:xx:xx:xx:xx:xx", address = "a.b.c.d", owner = comment, lock = path }
- * @return true, or nil, message, errno
+ * @return true and the port's ifindex (the element's key, with mac and address), or nil, message, errno
  */
 static int l_antispoof_add(lua_State *L)
 {
-	const char *port, *mac, *owner, *lock;
-	unsigned char m[6];
-	uint32_t addr;
+	const char *port, *owner, *lock;
+	struct nft_guard g = { 0 };
 	struct nl *n;
-	int err, used = 0;
+	int err;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
-	addr = ip4_field(L, 1, "address", 1);
+	guard_fields(L, &g, "antispoof_add");
 	port = nsbox_opt_str_field(L, 1, "port", NULL);
-	mac = nsbox_opt_str_field(L, 1, "mac", "");
 	owner = nsbox_opt_str_field(L, 1, "owner", NULL);
 	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
 	if (!port || !owner)
 		return luaL_error(L, "antispoof_add: port and owner expected");
-	if (sscanf(mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%n", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &used) != 6 ||
-	    mac[used])
-		return luaL_error(L, "antispoof_add: mac: 'xx:xx:xx:xx:xx:xx' expected");
 	if (!(n = nft_open(L)))
 		return nsbox_fail(L, errno, "nftables socket");
-	if ((err = nft_antispoof_add(n, port, m, addr, owner, lock)))
+	if ((err = nft_antispoof_add(n, port, &g, owner, lock)))
 		return nft_fail(L, n, err, "anti-spoofing");
 	lua_pushboolean(L, 1);
-	return 1;
+	lua_pushinteger(L, g.ifindex);
+	return 2;
 }
 
 /***
- * Remove the anti-spoofing of the ports commented `owner`.
+ * Remove a port's guard: its element, by its key.
  * @function antispoof_del
- * @tparam table t { owner = comment, lock = path }
- * @return true and how many ports, or nil, message, errno
+ * @tparam table t { index = ifindex, mac = "xx:xx:xx:xx:xx:xx", address = "a.b.c.d", lock = path }
+ * @return true and how many elements went (0: gone already), or nil, message, errno
  */
 static int l_antispoof_del(lua_State *L)
 {
-	return del_by_owner(L, nft_antispoof_del, "anti-spoofing");
+	struct nft_guard g = { 0 };
+	const char *lock;
+	struct nl *n;
+	int removed, err;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	guard_fields(L, &g, "antispoof_del");
+	if (lua_getfield(L, 1, "index") != LUA_TNUMBER || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0)
+		return luaL_error(L, "antispoof_del: index: an ifindex expected");
+	g.ifindex = (uint32_t)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	lock = nsbox_opt_str_field(L, 1, "lock", NULL);
+	if (!(n = nft_open(L)))
+		return nsbox_fail(L, errno, "nftables socket");
+	if ((err = nft_antispoof_del(n, &g, lock, &removed)))
+		return nft_fail(L, n, err, "anti-spoofing");
+	lua_pushboolean(L, 1);
+	lua_pushinteger(L, removed);
+	return 2;
 }
 
 /***

@@ -77,7 +77,7 @@ struct ctx {
 	uint32_t gw, want, addr;
 	int prefix, nat, leased, pidfd, procfd, netfd;
 	unsigned quota;                         /* the bridge's, 0: none */
-	char guard[128];                        /* the port's anti-spoofing owner, once made */
+	struct nft_guard guard;                 /* the port's anti-spoofing element, once made (ifindex set) */
 	int line;                               /* the bridge's config line */
 	struct nl nl;                           /* the netlink transport (nl.c) */
 	char why[sizeof ((struct nl *)0)->ext + 3]; /* " (extended-ack text)" of the last error */
@@ -354,7 +354,7 @@ static int add_veth(struct ctx *c)
 		struct nlmsghdr *nlh = link_msg(c, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, c->host);
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)c->brindex);
-		/* guarded (guard()): dropped until its chain is there, and again once it goes */
+		/* guarded (guard()): dropped until its element is there, and again once it goes */
 		mnl_attr_put_u32(nlh, IFLA_GROUP, NFT_PORT_GROUP);
 		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
@@ -574,13 +574,14 @@ static int ensure_nat(struct ctx *c)
 
 /* Anti-spoofing at the new port (nft_antispoof.c, table bridge nsbox): the target
  * sends into the bridge only from its MAC and leased address, so that it cannot
- * take another's address or the gateway's. The chain names the target (pid and
- * start time): it goes stale with it and is swept by the next port's add. On its
- * own netfilter socket, as ensure_nat. */
+ * take another's address or the gateway's. The element names the target (pid and
+ * start time): once it is gone, the element matches nothing (keyed by the port's
+ * ifindex) and is swept by a later add. On its own netfilter socket, as ensure_nat. */
 static int guard(struct ctx *c)
 {
 	unsigned long long start;
-	char a[INET_ADDRSTRLEN], comment[sizeof c->guard];
+	char a[INET_ADDRSTRLEN], comment[128];
+	struct nft_guard g = { .addr = c->addr };
 	struct nl n = { 0 };
 	int e;
 
@@ -590,12 +591,13 @@ static int guard(struct ctx *c)
 		 c->host, nsbox_ip4_format(c->addr, a));
 	if ((e = nl_open_proto(&n, NETLINK_NETFILTER)))
 		return say(1, "netfilter socket: %s", strerror(e));
-	e = nft_antispoof_add(&n, c->host, c->mac, c->addr, comment, NSBOX_NETNS_STATE "/nft.lock");
+	memcpy(g.mac, c->mac, sizeof g.mac);
+	e = nft_antispoof_add(&n, c->host, &g, comment, NSBOX_NETNS_STATE "/nft.lock");
 	snprintf(c->why, sizeof c->why, "%s%s%s", n.ext[0] ? " (" : "", n.ext, n.ext[0] ? ")" : "");
 	nl_close(&n);
 	if (e)
 		return say(1, "anti-spoofing of port %s: %s%s", c->host, strerror(e), c->why);
-	memcpy(c->guard, comment, sizeof comment);
+	c->guard = g;
 	return 0;
 }
 
@@ -605,8 +607,8 @@ static void unguard(struct ctx *c)
 	struct nl n = { 0 };
 	int removed;
 
-	if (c->guard[0] && !nl_open_proto(&n, NETLINK_NETFILTER))
-		nft_antispoof_del(&n, c->guard, NSBOX_NETNS_STATE "/nft.lock", &removed);
+	if (c->guard.ifindex && !nl_open_proto(&n, NETLINK_NETFILTER))
+		nft_antispoof_del(&n, &c->guard, NSBOX_NETNS_STATE "/nft.lock", &removed);
 	nl_close(&n);
 }
 

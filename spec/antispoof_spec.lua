@@ -13,28 +13,32 @@ local CAPS = { add = { "net_raw", "net_admin" } }
 local RAW = { add = { "net_raw" } } -- ping's
 
 -- table bridge nsbox's chains, by name, each with the comments of its rules
--- in order (nft -j shows no chain's own comment); nil: no table.
+-- in order (nft -j shows no chain's own comment), and the elements of its set
+-- guards as { port, mac, sender, address, comment }; nil: no table.
 local function chains()
   local out = H.sh("nft -j list table bridge nsbox 2>/dev/null")
   if out == "" then return nil end
-  local t = {}
+  local t, guards = {}, {}
   for _, o in ipairs(H.json_decode(out).nftables) do
     if o.chain then
       t[o.chain.name] = o.chain
       o.chain.comments = {}
     elseif o.rule then
       table.insert(t[o.rule.chain].comments, o.rule.comment)
+    elseif o.set and o.set.name == "guards" then
+      for _, e in ipairs(o.set.elem or {}) do
+        local k = e.elem.val.concat
+        guards[#guards + 1] = { port = k[1], mac = k[2], sender = k[3], address = k[4], comment = e.elem.comment }
+      end
     end
   end
-  return t
+  return t, guards
 end
 
-local function port_chains()
-  local n = 0
-  for name in pairs(chains() or {}) do
-    if name:match("^port%-") then n = n + 1 end
-  end
-  return n
+-- How many ports are guarded.
+local function guarded()
+  local _, guards = chains()
+  return guards and #guards or 0
 end
 
 -- The echo requests the gateway (this namespace) has received: what it counts
@@ -147,7 +151,7 @@ describe("anti-spoofing at a container's bridge port", function()
     assert.equal(n, echoes())
   end)
 
-  it("drops everything from a port of nsbox's that has no chain (before its chain is made, or after it goes)", function()
+  it("drops everything from a port of nsbox's that has no element (before it is made, or after it goes)", function()
     local a = running { capabilities = RAW }
     local peer = H.ipj("link show eth0", a.pid)[1].link_index
     local host
@@ -156,8 +160,9 @@ describe("anti-spoofing at a container's bridge port", function()
     end
     assert.equal("28275", tostring(host.group)) -- the group from its creation
     assert.equal(0, (in_box(a, "ping -c 1 -W 2 " .. GW)))
-    assert(os.execute("nft delete element bridge nsbox ports '{ \"" .. host.ifname .. "\" }' && " ..
-      "nft delete chain bridge nsbox port-" .. host.ifname))
+    local addr, mac = eth0(a)
+    assert(os.execute("nft delete element bridge nsbox guards '{ " .. host.ifname .. " . " .. mac .. " . " ..
+      mac .. " . " .. addr .. " }'"))
     local n = echoes()
     assert.is_not.equal(0, (in_box(a, "ping -c 1 -W 1 " .. GW)))
     assert.equal(n, echoes())
@@ -176,42 +181,63 @@ describe("anti-spoofing at a container's bridge port", function()
     assert.is_true(echoes() > n)
   end)
 
-  it("keeps one chain per port, commented with its owner, in table bridge nsbox; removed at exit", function()
-    local before = port_chains()
+  it("keeps one element per port in set guards, commented with its owner, in table bridge nsbox; removed at exit", function()
+    local before = guarded()
     local a = running { capabilities = RAW }
+    local addr, mac = eth0(a)
     local peer = H.ipj("link show eth0", a.pid)[1].link_index
     local host
     for _, l in ipairs(H.ipj("link show master " .. BR)) do
       if l.ifindex == peer then host = l.ifname end
     end
-    local all = assert(chains())
-    local c = all["port-" .. host]
-    assert.truthy(c, "no chain for " .. tostring(host))
-    assert.equal(3, #c.comments) -- IPv4 from it, ARP from it, the rest dropped
-    for _, comment in ipairs(c.comments) do
-      assert.matches("^nsbox antispoof pid=" .. a.pid .. " start=%d+ port=" .. host .. " to=10%.84%.0%.%d+$", comment)
+    local all, guards = assert(chains())
+    local g
+    for _, e in ipairs(guards) do if e.port == host then g = e end end
+    assert.truthy(g, "no element for " .. tostring(host))
+    assert.same({ mac, mac, addr }, { g.mac, g.sender, g.address })
+    assert.matches("^nsbox antispoof pid=" .. a.pid .. " start=%d+ port=" .. host .. " to=" .. addr:gsub("%.", "%%.") ..
+      "$", g.comment)
+    -- the fixed rules, the same in both chains: IPv4 and ARP looked up, the rest of the group dropped
+    for _, chain in ipairs { "prerouting", "input" } do
+      assert.equal(3, #all[chain].comments)
+      assert.matches("dropped$", all[chain].comments[3])
     end
     assert.equal("prerouting", all.prerouting.hook)
-    assert.equal(before + 1, port_chains())
+    assert.equal(before + 1, guarded())
     stop() -- it ends, as a's nsbox detaches it
-    assert.equal(before, port_chains())
+    assert.equal(before, guarded())
   end)
 
-  it("removes the chain of a container whose nsbox was SIGKILLed at the next attach", function()
+  it("sweeps the element of a container whose nsbox was SIGKILLed within 16 attaches; until then it matches nothing",
+    function()
     local state = H.tmpdir("antispoof-state", true)
     finally(function() H.rm(state) end)
-    local before = port_chains()
+    local before = guarded()
     local pid = H.sh("NSBOX_STATE_DIR=" .. state .. " " .. H.root .. "/bin/nsbox run --bridge " .. BR ..
       " --gateway " .. NET.gateway .. " --rootfs " .. H.rootfs .. " sleep 60 >/dev/null 2>&1 & echo $!"):match("%d+")
     for _ = 1, 100 do
-      if port_chains() > before then break end
+      if guarded() > before then break end
       H.sleep(0.05)
     end
-    assert.equal(before + 1, port_chains())
+    assert.equal(before + 1, guarded())
+    local _, guards = chains()
+    local stale
+    for _, e in ipairs(guards) do
+      if e.comment:match("^nsbox antispoof pid=%d+ start=%d+ port=" .. e.port .. " ") then stale = e.port end
+    end
+    assert.truthy(stale)
     os.execute("kill -9 " .. pid)
-    H.sleep(0.3) -- its container dies with it (PDEATHSIG)
-    running { capabilities = RAW }
-    assert.equal(before + 1, port_chains()) -- the new one's only
+    H.sleep(0.3) -- its container dies with it (PDEATHSIG), and its port with its namespace
+    _, guards = chains()
+    assert.equal(before + 1, #guards)
+    assert.is_nil(H.links()[stale]) -- its ifindex is gone, and is not handed out again
+    local attaches = 0
+    repeat
+      running { capabilities = RAW }
+      stop()
+      attaches = attaches + 1
+    until guarded() == before or attaches == 16
+    assert.equal(before, guarded())
   end)
 
   it("is turned off for one container by the CLI's --antispoof=false", function()
@@ -226,7 +252,7 @@ describe("anti-spoofing at a container's bridge port", function()
     local function new_port(had)
       for name in pairs(ports()) do if not had[name] then return name end end
     end
-    local before, had = port_chains(), ports()
+    local before, had = guarded(), ports()
     local pid = H.sh("NSBOX_STATE_DIR=" .. state .. " " .. H.root .. "/bin/nsbox run --antispoof=false --bridge " ..
       BR .. " --gateway " .. NET.gateway .. " --rootfs " .. H.rootfs .. " sleep 60 >/dev/null 2>&1 & echo $!")
       :match("%d+")
@@ -237,7 +263,7 @@ describe("anti-spoofing at a container's bridge port", function()
     end
     H.sleep(0.2) -- past the attach
     assert.truthy(new_port(had))
-    assert.equal(before, port_chains())
+    assert.equal(before, guarded())
   end)
 
   it("refuses antispoof that is not a boolean, naming the field", function()
@@ -256,6 +282,6 @@ describe("anti-spoofing at a container's bridge port", function()
     assert.is_nil(st)
     assert.equal("network.antispoof: anti-spoofing: table bridge nsbox exists and was not made by nsbox", err)
     for name in pairs(H.links()) do assert.truthy(links[name], "new link " .. name) end
-    assert.equal(0, port_chains())
+    assert.equal(0, guarded())
   end)
 end)

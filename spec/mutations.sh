@@ -222,25 +222,45 @@ AS=spec/antispoof_spec.lua
 mutation antispoof-off $AS 'another.container.s.address' \
   lua/nsbox/net.lua '    if ok and n.antispoof then' '    if false then'
 mutation antispoof-arp-sender $AS 'another.container.s.address' \
-  csrc/nft_antispoof.c '	      nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 14, &a, 4) ?: nft_verdict(r, NF_ACCEPT);' \
-  '	      nft_verdict(r, NF_ACCEPT);'
+  csrc/nft_antispoof.c '	return lookup_rule(chain, ETH_P_ARP, 8, 14, comment, arg);' \
+  '	struct nftnl_rule *r = nft_rule_new_in(NFPROTO_BRIDGE, chain); uint16_t t = htons(ETH_P_ARP); (void)arg;
+	return nft_rule_done(r, nft_payload_eq(r, NFT_PAYLOAD_LL_HEADER, 12, &t, 2) ?: nft_verdict(r, NF_ACCEPT), comment);'
 mutation antispoof-ip-source $AS 'another.container.s.address' \
-  csrc/nft_antispoof.c '	err = err ?: nft_payload_eq(r, NFT_PAYLOAD_NETWORK_HEADER, 12, &a, 4) ?: nft_verdict(r, NF_ACCEPT);' \
-  '	err = err ?: nft_verdict(r, NF_ACCEPT);'
+  csrc/nft_antispoof.c '	return lookup_rule(chain, ETH_P_IP, -1, 12, comment, arg);' \
+  '	struct nftnl_rule *r = nft_rule_new_in(NFPROTO_BRIDGE, chain); uint16_t t = htons(ETH_P_IP); (void)arg;
+	return nft_rule_done(r, nft_payload_eq(r, NFT_PAYLOAD_LL_HEADER, 12, &t, 2) ?: nft_verdict(r, NF_ACCEPT), comment);'
 mutation antispoof-mac $AS 'a.MAC.not.its.own' \
-  csrc/nft_antispoof.c '	*err = r ? nft_payload_eq(r, NFT_PAYLOAD_LL_HEADER, 6, mac, 6) ?:' '	*err = r ? ((void)mac, 0) ?:'
+  csrc/nft_antispoof.c '	memcpy(k->mac, g->mac, 6);
+	memcpy(k->sender, g->mac, 6);' '' \
+  csrc/nft_antispoof.c '	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);' '	static const char z[8];
+	struct nftnl_expr *e = nftnl_expr_alloc(len == 6 ? "immediate" : "payload");
+
+	if (e && len == 6) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, z, 8);
+		return nft_expr_add(r, e);
+	}
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);'
 mutation antispoof-release $AS 'removed.at.exit' \
   lua/nsbox/net.lua '  if info.antispoof then require("nsbox.antispoof").release(info.antispoof, M.STATE_DIR) end
   if info.hosts_tree' '  if info.hosts_tree'
 mutation antispoof-sweep $AS 'was.SIGKILLed' \
-  csrc/nft_antispoof.c '		if (!strcmp(l.p[i].port, port) || gone(l.p[i].c.text))' '		if (!strcmp(l.p[i].port, port))'
+  csrc/nft_antispoof.c '	if (key && klen == sizeof(struct key) && gone(c.text)) {' '	if (key && klen == sizeof(struct key) && ((void)gone, 0)) {'
+mutation antispoof-sweep-due $AS 'was.SIGKILLed' \
+  csrc/nft_antispoof.c '	return c == 1 % SWEEP_EVERY;' '	return 0;'
+mutation antispoof-helper-sweep spec/netns_helper_spec.lua 'guards.each.port' \
+  csrc/nft_antispoof.c '	if (key && klen == sizeof(struct key) && gone(c.text)) {' '	if (key && klen == sizeof(struct key) && ((void)gone, 0)) {'
 mutation antispoof-cli $AS 'CLI.s...antispoof.false' \
   lua/nsbox/cli.lua '                  antispoof = a.antispoof }' '                  }'
 mutation antispoof-helper spec/netns_helper_spec.lua 'guards.each.port' \
   csrc/nsbox-netns.c ' || set_neigh(c) || guard(c))' ' || set_neigh(c))'
-mutation antispoof-unguarded $AS 'has.no.chain' \
+mutation antispoof-unguarded $AS 'has.no.element' \
   csrc/nft_antispoof.c 'nft_cmp(r, NFT_CMP_EQ, &g, 4) ?: nft_drop(r),' 'nft_cmp(r, NFT_CMP_EQ, &g, 4) ?: nft_verdict(r, NF_ACCEPT),'
-mutation antispoof-group $AS 'has.no.chain' \
+mutation antispoof-group $AS 'has.no.element' \
   lua/nsbox/net.lua ' group = n.antispoof and require("nsbox.antispoof").GROUP or nil,' ''
 mutation antispoof-helper-group spec/netns_helper_spec.lua 'guards.each.port' \
   csrc/nsbox-netns.c '		mnl_attr_put_u32(nlh, IFLA_GROUP, NFT_PORT_GROUP);' ''

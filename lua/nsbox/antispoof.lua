@@ -3,10 +3,12 @@
 -- its own MAC and leased address, as IPv4 or as ARP for them; the rest (another
 -- container's or the gateway's address, another MAC, IPv6, a VLAN tag) is
 -- dropped before the bridge learns or forwards it. Table bridge nsbox, one
--- chain per port commented with its owner, removed when it ends; a SIGKILLed
--- owner's go at the next add (nsbox.nft does both in one batch). The port is in
--- link group M.GROUP from its creation (nsbox.net): from one of that group
--- with no chain (not yet, or no more), everything is dropped.
+-- element per port in its set "guards" (ifindex . MAC . MAC . address),
+-- commented with its owner, removed when it ends. A SIGKILLed owner's element
+-- matches nothing more (its ifindex is never handed out again) and is swept at
+-- one add in 16. The port is in link group M.GROUP from its creation
+-- (nsbox.net): from one of that group with no element (not yet, or no more),
+-- everything is dropped.
 -- @module nsbox.antispoof
 local core = require "nsbox.core"
 
@@ -15,8 +17,8 @@ local M = {}
 --- The link group of the ports nsbox guards (nft.h's NFT_PORT_GROUP).
 M.GROUP = 28275
 
---- Guard the port (the host end of pid's veth) for mac and addr: the owner
--- comment to release it with, or nil, message, errno.
+--- Guard the port (the host end of pid's veth) for mac and addr: the guard
+-- to release ({ owner, index, mac, address }), or nil, message, errno.
 function M.add(pid, port, mac, addr, dir)
   local nft, nat = require "nsbox.nft", require "nsbox.nat"
   -- none for a child that failed and is a zombie: the caller reports the child's own error
@@ -24,18 +26,19 @@ function M.add(pid, port, mac, addr, dir)
   if not start then return nil, "network: the container ended during its setup", core.ESRCH end
   local owner = string.format("nsbox antispoof pid=%d start=%s port=%s to=%s", pid, start, port, addr)
   local k = nat.known(nft)
-  local ok, err, errno = nft.antispoof_add { port = port, mac = mac, address = addr, owner = owner,
-                                             lock = dir .. "/nft.lock" }
-  if not ok then return nil, "network.antispoof: " .. err, errno end
+  local ok, index, errno = nft.antispoof_add { port = port, mac = mac, address = addr, owner = owner,
+                                               lock = dir .. "/nft.lock" }
+  if not ok then return nil, "network.antispoof: " .. index, errno end
   nat.changed(nft, k)
-  return owner
+  return { owner = owner, index = index, mac = mac, address = addr }
 end
 
 --- Remove a port's guard.
-function M.release(owner, dir)
+function M.release(guard, dir)
   local nft, nat = require "nsbox.nft", require "nsbox.nat"
   local k = nat.known(nft)
-  local _, removed = nft.antispoof_del { owner = owner, lock = dir .. "/nft.lock" }
+  local _, removed = nft.antispoof_del { index = guard.index, mac = guard.mac, address = guard.address,
+                                         lock = dir .. "/nft.lock" }
   if removed and removed > 0 then nat.changed(nft, k) end
 end
 

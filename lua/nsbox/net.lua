@@ -352,7 +352,7 @@ local function attach_direct(pid, n, known_as)
   -- its bridge port forwards, and the entry of an earlier holder would stand.
   local mac = random_mac()
   local ok
-  -- a guarded port is in the group from its creation: dropped until its chain is there;
+  -- a guarded port is in the group from its creation: dropped until its element is there;
   -- a port of the bridge from its creation too (one request, as `ip link add ... master`)
   ok, err = rtnl.link_add { name = info.host, kind = "veth", group = n.antispoof and require("nsbox.antispoof").GROUP or nil,
                             master = brindex, peer = { name = n.interface, netns_pid = pid, address = mac } }
