@@ -43,6 +43,10 @@
 #define IPV4 "nsbox: IPv4 from a guarded port's own MAC and address"
 #define ARP "nsbox: ARP whose sender is a guarded port's own MAC and address"
 #define UNGUARDED "nsbox: the rest from a port of nsbox's group: dropped"
+/* The drop of nsbox before 2026-12 (a chain per port behind a verdict map), which
+ * would drop every port guarded by an element: it goes when the set is made. Its
+ * dispatch to the old ports' chains stays (they still guard the containers it made). */
+#define OLD_UNGUARDED "nsbox: a port of nsbox's group that the map does not name: dropped"
 #define SET_ID 1         /* the set made in the batch of the first rule that uses it */
 #define SWEEP_EVERY 16   /* adds between two sweeps of the elements whose owner is gone */
 /* nft's datatypes (its datatype.h), for `nft list` to print the key: a
@@ -282,6 +286,30 @@ static int sweep_into(struct nl *n, struct batch *bt, int *removed)
 	return w.err ?: err == ENOENT ? 0 : err;
 }
 
+struct old { struct batch *bt; const char *chain; int err; };
+
+static void old_cb(const char *comment, uint64_t handle, void *data)
+{
+	struct old *o = data;
+
+	if (!o->err && !strcmp(comment, OLD_UNGUARDED))
+		o->err = nft_del_rule(o->bt, o->chain, handle);
+}
+
+/* Put into bt the removal of the old drop rules of the base chains. */
+static int drop_old(struct nl *n, struct batch *bt)
+{
+	const char *chains[] = { PREROUTING, INPUT };
+	int err = 0;
+
+	for (size_t i = 0; !err && i < 2; i++) {
+		struct old o = { bt, chains[i], 0 };
+		err = nft_rules_in(n, NFPROTO_BRIDGE, chains[i], old_cb, &o);
+		err = o.err ?: err == ENOENT ? 0 : err;
+	}
+	return err;
+}
+
 /* Whether this add is the one in SWEEP_EVERY that sweeps: a count kept in the
  * lock file, under its lock (none: every add sweeps). */
 static int sweep_due(int lockfd)
@@ -326,6 +354,8 @@ int nft_antispoof_add(struct nl *n, const char *port, struct nft_guard *g, const
 	 * their memory waits */
 	if (!err && !sa.made && sweep_due(fd))
 		err = sweep_into(n, &bt, &swept);
+	else if (!err && sa.made)
+		err = drop_old(n, &bt);
 	err = err ?: elem(&bt, NFT_MSG_NEWSETELEM, &k, comment) ?: bt.err ?: nft_batch_send(&bt, n);
 	nft_batch_stop(&bt);
 	if (fd >= 0)

@@ -273,6 +273,24 @@ describe("anti-spoofing at a container's bridge port", function()
     assert.equal("network.antispoof: boolean expected, got string", err)
   end)
 
+  it("takes over the table of an nsbox from before the set: its drop goes, so the new ports pass", function()
+    stop()
+    local old = "nsbox: a port of nsbox's group that the map does not name: dropped"
+    os.execute("nft delete table bridge nsbox 2>/dev/null") -- made by the tests before, if any
+    local f = assert(io.popen("nft -f -", "w"))
+    f:write('table bridge nsbox {\ncomment "nsbox: made by nsbox, which alone changes it"\n',
+      "chain prerouting {\ntype filter hook prerouting priority dstnat;\niifgroup 28275 drop comment \"", old, "\"\n}\n",
+      "chain input {\ntype filter hook input priority -2147483648;\niifgroup 28275 drop comment \"", old, "\"\n}\n}\n")
+    assert(f:close())
+    local a = running { capabilities = RAW }
+    assert.equal(0, (in_box(a, "ping -c 1 -W 2 " .. GW)))
+    local all = assert(chains())
+    for _, chain in ipairs { "prerouting", "input" } do
+      assert.equal(3, #all[chain].comments)
+      for _, c in ipairs(all[chain].comments) do assert.is_not.equal(old, c) end
+    end
+  end)
+
   it("refuses a table bridge nsbox it did not make, naming it, and leaves nothing behind", function()
     stop()
     assert(os.execute("nft delete table bridge nsbox 2>/dev/null; nft add table bridge nsbox"))

@@ -254,6 +254,8 @@ mutation antispoof-sweep-due $AS 'was.SIGKILLed' \
   csrc/nft_antispoof.c '	return c == 1 % SWEEP_EVERY;' '	return 0;'
 mutation antispoof-helper-sweep spec/netns_helper_spec.lua 'guards.each.port' \
   csrc/nft_antispoof.c '	if (key && klen == sizeof(struct key) && gone(c.text)) {' '	if (key && klen == sizeof(struct key) && ((void)gone, 0)) {'
+mutation antispoof-old-drop $AS 'takes.over.the.table' \
+  csrc/nft_antispoof.c '		err = drop_old(n, &bt);' '		err = ((void)drop_old, 0);'
 mutation antispoof-cli $AS 'CLI.s...antispoof.false' \
   lua/nsbox/cli.lua '                  antispoof = a.antispoof }' '                  }'
 mutation antispoof-helper spec/netns_helper_spec.lua 'guards.each.port' \
