@@ -268,6 +268,8 @@ mutation antispoof-helper-group spec/netns_helper_spec.lua 'guards.each.port' \
   csrc/nsbox-netns.c '		mnl_attr_put_u32(nlh, IFLA_GROUP, NFT_PORT_GROUP);' ''
 mutation antispoof-ll-learn $AS 'learn.no.MAC' \
   lua/nsbox/net.lua ' address = random_mac(), no_linklocal_learn = true }' ' address = random_mac() }'
+mutation helper-quiet spec/netns_helper_spec.lua 'makes.the.host.end.quiet' \
+  csrc/nsbox-netns.c '			return quiet(c);' '			return ((void)quiet, 0);'
 mutation antispoof-helper-ll-learn spec/netns_helper_spec.lua 'attaches.a.veth.to.the.bridge' \
   csrc/nsbox-netns.c '		rtnl_put_no_ll_learn(nlh);' ''
 rm -rf "$scratch/m"

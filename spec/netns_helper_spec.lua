@@ -181,6 +181,22 @@ describe("nsbox-netns, the setuid network helper", function()
     assert.equal(pid .. " " .. starttime(pid) .. " 65534\n", read(lease_file(addr))) -- owner, and the caller's uid
   end)
 
+  it("makes the host end quiet: no IPv6 link-local address (no DAD, RS or MLD) once the target's end is up", function()
+    local pid = target()
+    local code, out, err = attach("attach " .. pid .. " tbr0")
+    assert.equal(0, code, err)
+    local host = out:match("^host=(%S+)")
+    must("nsenter -t " .. pid .. " -n ip link set eth0 up")
+    for _ = 1, 200 do
+      if ipj("link show dev " .. host)[1].operstate == "UP" then break end
+      os.execute("sleep 0.01")
+    end
+    local l = ipj("addr show dev " .. host)[1]
+    assert.equal("UP", l.operstate)
+    assert.same({}, l.addr_info)
+    assert.equal("none", ipj("-d link show dev " .. host)[1].inet6_addr_gen_mode)
+  end)
+
   it("gives two targets distinct addresses and the bridge one gateway address", function()
     local a, b = target(), target()
     local c1, o1 = attach("attach " .. a .. " tbr0")
