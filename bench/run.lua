@@ -107,7 +107,7 @@ say("")
 -- 4. Network set-up (host side).
 say("## Network set-up\n")
 say("```")
-say(sh("cd " .. top .. " && lua5.4 bench/net.lua 200"))
+say(sh("cd " .. top .. " && lua5.4 bench/net.lua 150"))
 say("```")
 
 local r = assert(io.open(top .. "/bench/RESULTS.md", "w"))
