@@ -77,17 +77,20 @@ int nft_rules_del(struct nl *n, const char *const *chains, int nc, const char *c
 /* Anti-spoofing (nft_antispoof.c, table bridge nsbox): frames that enter a
  * bridge from a guarded port pass only as IPv4 from its mac and addr (host byte
  * order), or ARP whose sender is them; the rest is dropped. A port is one
- * element of the set "guards", keyed by its ifindex, mac and addr. */
+ * element of the set "guards", keyed by its ifindex, mac and addr, and its
+ * address's entry in the map "owners" (address -> ifindex, mac). */
 struct nft_guard { uint32_t ifindex; unsigned char mac[6]; uint32_t addr; };
-/* Guard port (g->ifindex is set from it): its element, commented comment
+/* Guard port (g->ifindex is set from it): its elements, commented comment
  * ("nsbox antispoof pid=P start=S port=NAME ...": its owner), and the table,
- * chains and rules where missing, in one batch under the flock of lock. 0 or
- * an errno (EEXIST, n->ext set: the table is someone else's). */
+ * sets, chains and rules where missing, in one batch under the flock of lock;
+ * the earlier guard of the address goes in it. 0 or an errno (EEXIST, n->ext
+ * set: the table is someone else's). */
 int nft_antispoof_add(struct nl *n, const char *port, struct nft_guard *g, const char *comment,
 		      const char *lock);
 /* Remove g's element (it may be gone already); *removed: 1 or 0. */
 int nft_antispoof_del(struct nl *n, const struct nft_guard *g, const char *lock, int *removed);
-/* Remove the elements whose owner (pid and start time in the comment) is gone. */
+/* Remove the elements whose owner (pid and start time in the comment) is gone,
+ * 64 a batch. */
 int nft_antispoof_sweep(struct nl *n, const char *lock, int *removed);
 
 /* Forget the conntrack entries of flows whose reply comes from addr (host byte

@@ -12,9 +12,12 @@
  * Why a set and not a chain per port: the cost of an add does not grow with the
  * ports. A jump to a new chain makes the kernel validate the whole table at the
  * commit, and the owners' sweep read /proc for every port at every add.
- * Why the ifindex: the kernel never hands one out again in the namespace, so
- * an element whose owner was SIGKILLed matches nothing ever after; it is only
- * garbage, swept at one add in SWEEP_EVERY (or by nft_antispoof_sweep).
+ * Why the ifindex: the kernel never hands one out again in the namespace, so an
+ * element can never match a later port. Why the map "owners" (address -> its
+ * element): a port may outlive its owner (a helper user can keep its namespace
+ * alive), so the address's next holder removes the old element, found in O(1).
+ * Elements of owners that are gone are otherwise garbage, swept at one add in
+ * SWEEP_EVERY (or by nft_antispoof_sweep).
  * The input hook has the same rules: a frame to a link-local group address
  * (01:80:c2:..) goes there without passing prerouting, and the bridge learns
  * its source. */
@@ -40,6 +43,8 @@
 #define PREROUTING "prerouting"
 #define INPUT "input"
 #define SET "guards"
+#define OWNERS "owners"
+#define OWNERS_ID 2
 #define IPV4 "nsbox: IPv4 from a guarded port's own MAC and address"
 #define ARP "nsbox: ARP whose sender is a guarded port's own MAC and address"
 #define UNGUARDED "nsbox: the rest from a port of nsbox's group: dropped"
@@ -49,6 +54,7 @@
 #define OLD_UNGUARDED "nsbox: a port of nsbox's group that the map does not name: dropped"
 #define SET_ID 1         /* the set made in the batch of the first rule that uses it */
 #define SWEEP_EVERY 16   /* adds between two sweeps of the elements whose owner is gone */
+#define MAX_SWEEP 64     /* removals in one sweep: they fit in its batch with the add */
 /* nft's datatypes (its datatype.h), for `nft list` to print the key: a
  * concatenation is its types in 6-bit fields, the first highest */
 #define TYPE_IPADDR 7
@@ -74,30 +80,55 @@ static void key_of(const struct nft_guard *g, struct key *k)
 	k->addr = htonl(g->addr);
 }
 
-/* The set, made with the first rule that uses it; an existing one is left as it is. */
+/* owners: each guarded address -> the ifindex and MAC of its guard (the data as
+ * two 32-bit registers would hold it), so that an address's guard is found and
+ * replaced by the next holder of the address without reading every guard. */
+struct owner { uint32_t ifindex; unsigned char mac[6], pad[2]; };
+_Static_assert(sizeof(struct owner) == 12, "an owner is 12 bytes");
+
+/* A set (data type and length 0: not a map) where missing; an existing one is
+ * left as it is. After the table in the batch. */
+struct set_desc { const char *name; uint32_t id, ktype, klen, dtype, dlen; };
+
+static int new_set(struct batch *bt, const struct set_desc *d)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!s)
+		return ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, d->name);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, d->id);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, d->dlen ? NFT_SET_MAP : 0);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, d->ktype);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->klen);
+	if (d->dlen) {
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, d->dtype);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, d->dlen);
+	}
+	if ((nlh = nft_batch_msg(bt, NFT_MSG_NEWSET, NLM_F_CREATE))) {
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		nft_batch_next(bt);
+	}
+	nftnl_set_free(s);
+	return 0;
+}
+
+static int add_owners(struct batch *bt)
+{
+	static const struct set_desc d = { OWNERS, OWNERS_ID, TYPE_IPADDR, 4, TYPE_IFINDEX << 6 | TYPE_ETHERADDR,
+					   sizeof(struct owner) };
+	return new_set(bt, &d);
+}
+
+/* guards, made with the first rule that uses it. */
 struct set_arg { struct batch *bt; int made; };
 
 static int add_set(struct set_arg *a)
 {
-	struct nftnl_set *s;
-	struct nlmsghdr *nlh;
-
-	if (a->made++)
-		return 0;
-	if (!(s = nftnl_set_alloc()))
-		return ENOMEM;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, SET);
-	nftnl_set_set_u32(s, NFTNL_SET_ID, SET_ID);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, KEY_TYPE);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(struct key));
-	if ((nlh = nft_batch_msg(a->bt, NFT_MSG_NEWSET, NLM_F_CREATE))) {
-		nftnl_set_nlmsg_build_payload(nlh, s);
-		nft_batch_next(a->bt);
-	}
-	nftnl_set_free(s);
-	return 0;
+	static const struct set_desc d = { SET, SET_ID, KEY_TYPE, sizeof(struct key), 0, 0 };
+	return a->made++ ? 0 : new_set(a->bt, &d);
 }
 
 static int load(struct nftnl_rule *r, struct nftnl_expr *e, uint16_t attr, uint32_t reg)
@@ -191,12 +222,13 @@ static int elem_set_data(void *e, uint16_t a, const void *d, uint32_t l)
 	return 0;
 }
 
-/* The element key (NEWSETELEM, commented with its owner), or its removal. */
-static int elem(struct batch *bt, uint16_t type, const struct key *k, const char *comment)
+/* One element of set: key (klen bytes), with data (dlen) and a comment where given. */
+struct elem_msg { const char *set; const void *key, *data; uint32_t klen, dlen; const char *comment; };
+
+static int elem_build(struct nlmsghdr *nlh, const struct elem_msg *m)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	struct nlmsghdr *nlh;
 	int err = 0;
 
 	if (!s || !e) {
@@ -207,20 +239,111 @@ static int elem(struct batch *bt, uint16_t type, const struct key *k, const char
 		return ENOMEM;
 	}
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, SET);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, sizeof *k);
-	if (comment)
-		err = nft_put_comment(e, elem_set_data, NFTNL_SET_ELEM_USERDATA, NFTNL_UDATA_SET_ELEM_COMMENT, comment);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, m->set);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, m->key, m->klen);
+	if (m->data)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, m->data, m->dlen);
+	if (m->comment)
+		err = nft_put_comment(e, elem_set_data, NFTNL_SET_ELEM_USERDATA, NFTNL_UDATA_SET_ELEM_COMMENT, m->comment);
 	nftnl_set_elem_add(s, e);
-	if (!err && (nlh = nft_batch_msg(bt, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_EXCL : 0))) {
+	if (!err && nlh)
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		nft_batch_next(bt);
-	}
 	nftnl_set_free(s);
 	return err;
 }
 
-/* Whether the owner a comment names ("nsbox antispoof pid=P start=S ...") is gone. */
+/* Its NEWSETELEM (it must be new) or DELSETELEM in bt. */
+static int elem(struct batch *bt, uint16_t type, const struct elem_msg *m)
+{
+	struct nlmsghdr *nlh = nft_batch_msg(bt, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	int err = elem_build(nlh, m);
+
+	if (!err && nlh)
+		nft_batch_next(bt);
+	return err;
+}
+
+/* A guard's two elements: in guards, and its address's in owners. */
+static int guard_elems(struct batch *bt, uint16_t type, const struct key *k, const char *comment)
+{
+	struct owner o = { k->ifindex, { 0 }, { 0 } };
+	struct elem_msg g = { SET, k, NULL, sizeof *k, 0, comment }, a = { OWNERS, &k->addr, &o, 4, sizeof o, NULL };
+
+	memcpy(o.mac, k->mac, 6);
+	return elem(bt, type, &g) ?: elem(bt, type, &a);
+}
+
+/* Whether set holds key: 1, 0, or -errno. data (dlen bytes), if given, gets its data. */
+struct got { void *data; uint32_t dlen; int found; };
+
+static int got_elem(struct nftnl_set_elem *e, void *arg)
+{
+	struct got *g = arg;
+	uint32_t len = 0;
+	const void *d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len);
+
+	g->found = 1;
+	if (g->data && d && len == g->dlen)
+		memcpy(g->data, d, len);
+	return 0;
+}
+
+/* fn(element, data) for each element of a GETSETELEM answer. */
+struct each { int (*fn)(struct nftnl_set_elem *e, void *data); void *data; };
+
+static int each_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct each *w = arg;
+	struct nftnl_set *s = nftnl_set_alloc();
+	int ok;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	ok = nftnl_set_elems_nlmsg_parse(nlh, s) == 0 && nftnl_set_elem_foreach(s, w->fn, w->data) == 0;
+	nftnl_set_free(s);
+	return ok ? MNL_CB_OK : MNL_CB_ERROR;
+}
+
+static int has_elem(struct nl *n, const char *set, const void *key, uint32_t klen, void *data, uint32_t dlen)
+{
+	struct elem_msg m = { set, key, NULL, klen, 0, NULL };
+	struct got g = { data, dlen, 0 };
+	struct each w = { got_elem, &g };
+	struct nlmsghdr *nlh;
+	int err;
+
+	memset(n->req, 0, sizeof n->req);
+	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETSETELEM, NFPROTO_BRIDGE, 0, 0);
+	if ((err = elem_build(nlh, &m)))
+		return -err;
+	err = nl_talk(n, nlh, each_cb, &w);
+	return err == ENOENT ? 0 : err ? -err : g.found;
+}
+
+/* Put into bt the removal of the guard that holds addr, if any (a port whose
+ * owner is gone may linger: a helper user can keep its namespace alive). */
+static int free_address(struct nl *n, struct batch *bt, uint32_t addr)
+{
+	struct owner o;
+	struct key k;
+	int r = has_elem(n, OWNERS, &addr, 4, &o, sizeof o);
+
+	if (r <= 0)
+		return -r;
+	memset(&k, 0, sizeof k);
+	k.ifindex = o.ifindex;
+	memcpy(k.mac, o.mac, 6);
+	memcpy(k.sender, o.mac, 6);
+	k.addr = addr;
+	struct elem_msg g = { SET, &k, NULL, sizeof k, 0, NULL }, a = { OWNERS, &addr, NULL, 4, 0, NULL };
+	if ((r = has_elem(n, SET, &k, sizeof k, NULL, 0)) < 0)
+		return -r;
+	return (r ? elem(bt, NFT_MSG_DELSETELEM, &g) : 0) ?: elem(bt, NFT_MSG_DELSETELEM, &a);
+}
+
+/* Whether the owner a comment names ("nsbox antispoof pid=P start=S ...") is
+ * gone: no such process, a zombie, or another start time. A /proc that cannot
+ * be read for another reason (EMFILE, hidepid) says nothing: kept. */
 static int gone(const char *comment)
 {
 	unsigned long long start, now;
@@ -228,72 +351,93 @@ static int gone(const char *comment)
 
 	if (sscanf(comment, "nsbox antispoof pid=%d start=%llu", &pid, &start) != 2 || pid <= 0)
 		return 0;
-	return nsbox_starttime(pid, &now) < 0 || now != start;
+	errno = 0;
+	if (nsbox_starttime(pid, &now) == 0)
+		return now != start;
+	return errno == 0 || errno == ENOENT || errno == ESRCH;
 }
 
-/* The set's elements whose owner is gone: a removal of each put into bt. */
-struct sweep { struct batch *bt; int n, err; };
+/* The guards whose owner is gone, collected by a dump (a dump interrupted and
+ * run again starts the list over), at most MAX_SWEEP: the rest wait for the
+ * next sweep, so that the removals fit in one batch. */
+struct gone_list { struct key k[MAX_SWEEP]; int n; uint32_t skip; /* an address freed apart */ };
 
-static int elem_cb(struct nftnl_set_elem *e, void *data)
+static void gone_reset(void *data)
 {
-	struct sweep *w = data;
-	struct comment c = { .type = NFTNL_UDATA_SET_ELEM_COMMENT };
-	const void *u, *key;
-	uint32_t ulen = 0, klen = 0;
+	((struct gone_list *)((struct each *)data)->data)->n = 0;
+}
 
-	u = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &ulen);
-	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+static int gone_elem(struct nftnl_set_elem *e, void *data)
+{
+	struct gone_list *l = data;
+	struct comment c = { .type = NFTNL_UDATA_SET_ELEM_COMMENT };
+	uint32_t ulen = 0, klen = 0;
+	const void *u = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &ulen);
+	const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+
 	nft_comment_of(u, ulen, &c);
-	if (key && klen == sizeof(struct key) && gone(c.text)) {
-		if ((w->err = elem(w->bt, NFT_MSG_DELSETELEM, key, NULL)))
-			return -1;
-		w->n++;
-	}
+	if (l->n < MAX_SWEEP && key && klen == sizeof(struct key) &&
+	    ((const struct key *)key)->addr != l->skip && gone(c.text))
+		memcpy(&l->k[l->n++], key, sizeof(struct key));
 	return 0;
 }
 
-static int elems_cb(const struct nlmsghdr *nlh, void *data)
+/* Put into bt the removal of (at most MAX_SWEEP) guards whose owner is gone,
+ * but for the guard of address skip (network order; 0: none), which free_address
+ * removes in the same batch. */
+static int sweep_into(struct nl *n, struct batch *bt, uint32_t skip, int *removed)
 {
-	struct sweep *w = data;
-	struct nftnl_set *s = nftnl_set_alloc();
-	int ok;
-
-	if (!s)
-		return MNL_CB_ERROR;
-	ok = nftnl_set_elems_nlmsg_parse(nlh, s) == 0 && nftnl_set_elem_foreach(s, elem_cb, w) == 0;
-	nftnl_set_free(s);
-	return ok ? MNL_CB_OK : MNL_CB_ERROR;
-}
-
-/* Put into bt the removal of the elements whose owner is gone (the set must be there). */
-static int sweep_into(struct nl *n, struct batch *bt, int *removed)
-{
-	struct sweep w = { bt, 0, 0 };
-	struct nftnl_set *s = nftnl_set_alloc();
+	static struct gone_list l; /* 1.5 KiB: not on the stack of a setuid helper's caller */
+	struct elem_msg m = { SET, NULL, NULL, 0, 0, NULL };
 	struct nlmsghdr *nlh;
 	int err;
 
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	l.n = 0;
+	l.skip = skip;
+	*removed = 0;
 	if (!s)
 		return ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, SET);
 	memset(n->req, 0, sizeof n->req);
-	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETSETELEM, NFPROTO_BRIDGE, NLM_F_DUMP, 0);
+	nlh = nftnl_nlmsg_build_hdr(n->req, NFT_MSG_GETSETELEM, NFPROTO_BRIDGE, 0, 0);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	err = nl_dump(n, nlh, elems_cb, NULL, &w);
-	*removed = w.n;
-	return w.err ?: err == ENOENT ? 0 : err;
+	struct each w = { gone_elem, &l };
+	err = nl_dump(n, nlh, each_cb, gone_reset, &w);
+	if (err)
+		return err == ENOENT ? 0 : err;
+	for (int i = 0; i < l.n; i++) {
+		/* its address's entry in owners, if that is still its own */
+		struct elem_msg a = { OWNERS, &l.k[i].addr, NULL, 4, 0, NULL };
+		struct owner o;
+		int r = has_elem(n, OWNERS, &l.k[i].addr, 4, &o, sizeof o);
+		if (r < 0)
+			return -r;
+		r = r && o.ifindex == l.k[i].ifindex;
+		m.key = &l.k[i];
+		m.klen = sizeof l.k[i];
+		if ((err = elem(bt, NFT_MSG_DELSETELEM, &m)) || (r && (err = elem(bt, NFT_MSG_DELSETELEM, &a))))
+			return err;
+	}
+	*removed = l.n;
+	return 0;
 }
 
-struct old { struct batch *bt; const char *chain; int err; };
+/* The old drop rules of a base chain, by handle (each once: a dump run again sees them again). */
+struct old { uint64_t h[8]; int n; };
 
 static void old_cb(const char *comment, uint64_t handle, void *data)
 {
 	struct old *o = data;
 
-	if (!o->err && !strcmp(comment, OLD_UNGUARDED))
-		o->err = nft_del_rule(o->bt, o->chain, handle);
+	for (int i = 0; i < o->n; i++)
+		if (o->h[i] == handle)
+			return;
+	if (o->n < 8 && !strcmp(comment, OLD_UNGUARDED))
+		o->h[o->n++] = handle;
 }
 
 /* Put into bt the removal of the old drop rules of the base chains. */
@@ -303,9 +447,11 @@ static int drop_old(struct nl *n, struct batch *bt)
 	int err = 0;
 
 	for (size_t i = 0; !err && i < 2; i++) {
-		struct old o = { bt, chains[i], 0 };
+		struct old o = { { 0 }, 0 };
 		err = nft_rules_in(n, NFPROTO_BRIDGE, chains[i], old_cb, &o);
-		err = o.err ?: err == ENOENT ? 0 : err;
+		err = err == ENOENT ? 0 : err;
+		for (int j = 0; !err && j < o.n; j++)
+			err = nft_del_rule(bt, chains[i], o.h[j]);
 	}
 	return err;
 }
@@ -341,35 +487,42 @@ int nft_antispoof_add(struct nl *n, const char *port, struct nft_guard *g, const
 	struct key k;
 	int fd, err, swept = 0;
 
-	if (strlen(port) >= IFNAMSIZ || !(g->ifindex = if_nametoindex(port)))
-		return strlen(port) >= IFNAMSIZ ? EINVAL : errno;
+	if (strlen(port) >= IFNAMSIZ)
+		return EINVAL;
+	if (!(g->ifindex = if_nametoindex(port)))
+		return errno;
 	key_of(g, &k);
 	if ((fd = nft_lock(lock)) < -1)
 		return -fd;
-	nft_batch_start(&bt, n, 16384);
+	nft_batch_start(&bt, n, 32768);
 	bt.family = NFPROTO_BRIDGE;
-	err = bt.err ?: nft_ensure(n, &bt, ch, 2, w, 6);
-	/* the elements of owners that are gone go in the same batch, now and then:
-	 * they match nothing (their ifindex is not handed out again), so only
-	 * their memory waits */
-	if (!err && !sa.made && sweep_due(fd))
-		err = sweep_into(n, &bt, &swept);
-	else if (!err && sa.made)
+	err = bt.err ?: nft_ensure(n, &bt, ch, 2, w, 6) ?: add_owners(&bt);
+	if (!err && sa.made) {
 		err = drop_old(n, &bt);
-	err = err ?: elem(&bt, NFT_MSG_NEWSETELEM, &k, comment) ?: bt.err ?: nft_batch_send(&bt, n);
+	} else if (!err) {
+		/* the address's earlier guard goes, whatever became of its owner */
+		err = free_address(n, &bt, k.addr);
+		/* the guards of owners that are gone go in the same batch, now and then:
+		 * they hold no address (its next holder frees it) and their ports went
+		 * with their namespaces, but for one a helper user keeps alive */
+		if (!err && sweep_due(fd))
+			err = sweep_into(n, &bt, k.addr, &swept);
+	}
+	err = err ?: guard_elems(&bt, NFT_MSG_NEWSETELEM, &k, comment) ?: bt.err ?: nft_batch_send(&bt, n);
 	nft_batch_stop(&bt);
 	if (fd >= 0)
 		close(fd);
 	return err;
 }
 
-/* Send what bt holds, if anything, and say how many removals it had. */
+/* Send what bt holds, if anything, and say how many guards went. An element
+ * already gone (ENOENT: swept, or removed by hand) is not an error. */
 static int send_removals(struct nl *n, struct batch *bt, int count, int *removed)
 {
 	int err = count ? bt->err ?: nft_batch_send(bt, n) : bt->err;
 
 	*removed = err ? 0 : count;
-	return err;
+	return err == ENOENT ? 0 : err;
 }
 
 /* Run del with the table checked to be nsbox's (none: nothing to remove), under the lock. */
@@ -385,7 +538,7 @@ static int with_table(struct nl *n, const char *lock, int *removed,
 		return -fd;
 	err = nft_table_state_in(n, NFPROTO_BRIDGE, &state);
 	if (!err && state == NFT_TABLE_OURS) {
-		nft_batch_start(&bt, n, 4096);
+		nft_batch_start(&bt, n, 32768);
 		bt.family = NFPROTO_BRIDGE;
 		err = del(n, &bt, arg, &count) ?: send_removals(n, &bt, count, removed);
 		nft_batch_stop(&bt);
@@ -395,30 +548,41 @@ static int with_table(struct nl *n, const char *lock, int *removed,
 	return err;
 }
 
+/* The guard's element, and its address's entry in owners if it is still the guard's. */
 static int del_one(struct nl *n, struct batch *bt, const void *arg, int *count)
 {
+	struct owner o;
 	struct key k;
+	int r;
 
-	(void)n;
 	key_of(arg, &k);
+	struct elem_msg g = { SET, &k, NULL, sizeof k, 0, NULL }, a = { OWNERS, &k.addr, NULL, 4, 0, NULL };
+	if ((r = has_elem(n, OWNERS, &k.addr, 4, &o, sizeof o)) < 0)
+		return -r;
 	*count = 1;
-	return elem(bt, NFT_MSG_DELSETELEM, &k, NULL);
+	return elem(bt, NFT_MSG_DELSETELEM, &g) ?:
+	       (r && o.ifindex == k.ifindex && !memcmp(o.mac, k.mac, 6) ? elem(bt, NFT_MSG_DELSETELEM, &a) : 0);
 }
 
 static int del_gone(struct nl *n, struct batch *bt, const void *arg, int *count)
 {
 	(void)arg;
-	return sweep_into(n, bt, count);
+	return sweep_into(n, bt, 0, count);
 }
 
 int nft_antispoof_del(struct nl *n, const struct nft_guard *g, const char *lock, int *removed)
 {
-	int err = with_table(n, lock, removed, del_one, g);
-
-	return err == ENOENT ? 0 : err; /* swept already */
+	return with_table(n, lock, removed, del_one, g);
 }
 
 int nft_antispoof_sweep(struct nl *n, const char *lock, int *removed)
 {
-	return with_table(n, lock, removed, del_gone, NULL);
+	int err, round;
+
+	*removed = 0;
+	do { /* MAX_SWEEP at a time, until fewer are left */
+		err = with_table(n, lock, &round, del_gone, NULL);
+		*removed += round;
+	} while (!err && round == MAX_SWEEP);
+	return err;
 }

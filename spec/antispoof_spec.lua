@@ -203,9 +203,12 @@ describe("anti-spoofing at a container's bridge port", function()
       assert.matches("dropped$", all[chain].comments[3])
     end
     assert.equal("prerouting", all.prerouting.hook)
+    -- its address's entry in map owners: how the address's next holder finds it
+    assert.matches(addr .. ' : "' .. host .. '" . ' .. mac, H.sh("nft list map bridge nsbox owners"), 1, true)
     assert.equal(before + 1, guarded())
     stop() -- it ends, as a's nsbox detaches it
     assert.equal(before, guarded())
+    assert.is_nil(H.sh("nft list map bridge nsbox owners"):find(addr .. " :", 1, true))
   end)
 
   it("sweeps the element of a container whose nsbox was SIGKILLed within 16 attaches; until then it matches nothing",

@@ -249,13 +249,20 @@ mutation antispoof-release $AS 'removed.at.exit' \
   lua/nsbox/net.lua '  if info.antispoof then require("nsbox.antispoof").release(info.antispoof, M.STATE_DIR) end
   if info.hosts_tree' '  if info.hosts_tree'
 mutation antispoof-sweep $AS 'was.SIGKILLed' \
-  csrc/nft_antispoof.c '	if (key && klen == sizeof(struct key) && gone(c.text)) {' '	if (key && klen == sizeof(struct key) && ((void)gone, 0)) {'
+  csrc/nft_antispoof.c '	    ((const struct key *)key)->addr != l->skip && gone(c.text))' \
+  '	    ((const struct key *)key)->addr != l->skip && ((void)gone, 0))'
 mutation antispoof-sweep-due $AS 'was.SIGKILLed' \
   csrc/nft_antispoof.c '	return c == 1 % SWEEP_EVERY;' '	return 0;'
 mutation antispoof-helper-sweep spec/netns_helper_spec.lua 'guards.each.port' \
-  csrc/nft_antispoof.c '	if (key && klen == sizeof(struct key) && gone(c.text)) {' '	if (key && klen == sizeof(struct key) && ((void)gone, 0)) {'
+  csrc/nft_antispoof.c '	    ((const struct key *)key)->addr != l->skip && gone(c.text))' \
+  '	    ((const struct key *)key)->addr != l->skip && ((void)gone, 0))'
 mutation antispoof-old-drop $AS 'takes.over.the.table' \
   csrc/nft_antispoof.c '		err = drop_old(n, &bt);' '		err = ((void)drop_old, 0);'
+mutation antispoof-free-address spec/netns_helper_spec.lua 'port.that.outlives' \
+  csrc/nft_antispoof.c '		err = free_address(n, &bt, k.addr);' '		err = ((void)free_address, 0);'
+mutation antispoof-release-owner $AS 'removed.at.exit' \
+  csrc/nft_antispoof.c '	       (r && o.ifindex == k.ifindex && !memcmp(o.mac, k.mac, 6) ? elem(bt, NFT_MSG_DELSETELEM, &a) : 0);' \
+  '	       ((void)a, (void)o, 0);'
 mutation antispoof-cli $AS 'CLI.s...antispoof.false' \
   lua/nsbox/cli.lua '                  antispoof = a.antispoof }' '                  }'
 mutation antispoof-helper spec/netns_helper_spec.lua 'guards.each.port' \

@@ -322,6 +322,40 @@ describe("nsbox-netns, the setuid network helper", function()
     assert.is_false(held(owner))
   end)
 
+  it("frees the address of a port that outlives its target: the address's next holder replaces its guard", function()
+    -- the target's namespace kept by a second process of the user's, so its port lingers
+    local keep = H.tmpdir("helper-keep")
+    must("chmod 0777 " .. q(keep))
+    local t = sleeper(NOBODY .. "unshare -Urn sh -c 'sleep 60 & echo $! > " .. keep .. "/pid; echo $$; exec sleep 60'")
+    local code, out, err = attach("attach " .. t .. " tbr0 10.99.0.80")
+    assert.equal(0, code, err)
+    local host = out:match("^host=(%S+)")
+    local kept = read(keep .. "/pid"):match("%d+")
+    finally(function()
+      os.execute("kill -9 " .. kept .. " 2>/dev/null")
+      H.rm(keep)
+    end)
+    local function ping_as_80() -- from the lingering namespace, as 10.99.0.80
+      return os.execute("nsenter -t " .. kept .. " -n " .. H.rootfs .. "/bin/busybox ping -c 1 -W 2 10.99.0.1 >/dev/null 2>&1")
+    end
+    must("nsenter -t " .. kept .. " -n sh -c " .. q("ip addr add 10.99.0.80/24 dev eth0 && ip link set eth0 up"))
+    for _ = 1, 200 do -- until its port forwards
+      if ipj("link show dev " .. host)[1].operstate == "UP" then break end
+      os.execute("sleep 0.01")
+    end
+    assert.is_true(ping_as_80()) -- its guard lets it send as 10.99.0.80
+    stop(t)
+    assert.truthy(ipj("link show dev " .. host)[1], "the port lingers")
+    local b = target()
+    code, out, err = attach("attach " .. b .. " tbr0 10.99.0.80")
+    assert.equal(0, code, err)
+    assert.is_falsy(ping_as_80()) -- the old port no longer passes as the new holder
+    local left = sh("nft list set bridge nsbox guards | grep -c " .. q('"' .. host .. '"'))
+    assert.equal("0\n", left)
+    assert.matches("10.99.0.80 : \"" .. out:match("^host=(%S+)") .. "\"",
+      sh("nft list map bridge nsbox owners"), 1, true)
+  end)
+
   it("masquerades the subnet of a bridge the config marks nat, and only of that one", function()
     local function rules() return sh("nft list table inet nsbox 2>/dev/null | grep -o 'masquerade .*'") end
     assert.equal(0, (attach("attach " .. target() .. " tbr0")))

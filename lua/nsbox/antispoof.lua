@@ -4,9 +4,9 @@
 -- container's or the gateway's address, another MAC, IPv6, a VLAN tag) is
 -- dropped before the bridge learns or forwards it. Table bridge nsbox, one
 -- element per port in its set "guards" (ifindex . MAC . MAC . address),
--- commented with its owner, removed when it ends. A SIGKILLed owner's element
--- matches nothing more (its ifindex is never handed out again) and is swept at
--- one add in 16. The port is in link group M.GROUP from its creation
+-- commented with its owner, removed when it ends; the address's next holder
+-- removes it too (map "owners"). A SIGKILLed owner's element is swept at one
+-- add in 16. The port is in link group M.GROUP from its creation
 -- (nsbox.net): from one of that group with no element (not yet, or no more),
 -- everything is dropped.
 -- @module nsbox.antispoof
