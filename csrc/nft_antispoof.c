@@ -456,20 +456,13 @@ static int drop_old(struct nl *n, struct batch *bt)
 	return err;
 }
 
-/* Whether this add is the one in SWEEP_EVERY that sweeps: a count kept in the
- * lock file, under its lock (none: every add sweeps). */
-static int sweep_due(int lockfd)
+/* Whether this add is the one in SWEEP_EVERY that sweeps: the one whose port's
+ * ifindex is a multiple of it. Ifindexes are handed out in turn, so one of any
+ * SWEEP_EVERY adds in a row sweeps (fewer when other links are made between),
+ * and nothing need be written to count them. */
+static int sweep_due(uint32_t ifindex)
 {
-	uint32_t c = 0;
-
-	if (lockfd < 0)
-		return 1;
-	if (pread(lockfd, &c, sizeof c, 0) != sizeof c)
-		c = 0;
-	c = (c + 1) % SWEEP_EVERY;
-	if (pwrite(lockfd, &c, sizeof c, 0) != sizeof c)
-		return 1;
-	return c == 1 % SWEEP_EVERY;
+	return ifindex % SWEEP_EVERY == 0;
 }
 
 int nft_antispoof_add(struct nl *n, const char *port, struct nft_guard *g, const char *comment, const char *lock)
@@ -505,7 +498,7 @@ int nft_antispoof_add(struct nl *n, const char *port, struct nft_guard *g, const
 		/* the guards of owners that are gone go in the same batch, now and then:
 		 * they hold no address (its next holder frees it) and their ports went
 		 * with their namespaces, but for one a helper user keeps alive */
-		if (!err && sweep_due(fd))
+		if (!err && sweep_due(k.ifindex))
 			err = sweep_into(n, &bt, k.addr, &swept);
 	}
 	err = err ?: guard_elems(&bt, NFT_MSG_NEWSETELEM, &k, comment) ?: bt.err ?: nft_batch_send(&bt, n);

@@ -180,7 +180,7 @@ mutation names-stale $N 'SIGKILLed' \
 mutation quiet-links spec/network_spec.lua 'brings.both.ends.of.its.veth.up.quietly' \
   lua/nsbox/net.lua '  local ok, err, errno = rtnl.link_set { name = name, addrgenmode = "none" }' '  local ok, err, errno = true, nil, nil'
 mutation announce-named spec/network_spec.lua 'announces.an.address.the.recipe.names' \
-  lua/nsbox/net.lua '      if info.announce then a, e, n = M.announce() end' ''
+  lua/nsbox/net.lua '      ok, err = in_netns(pid, function() return core.arp_announce { name = info.interface, address = addr } end)' ''
 mutation rtnl-add-master spec/rtnl_spec.lua 'port.in.the.request.that.creates.it' \
   csrc/rtnl.c $'\tif (has_master)\n\t\tmnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);' ''
 mutation rtnl-addrgenmode spec/rtnl_spec.lua 'address.generation.mode' \
@@ -252,7 +252,7 @@ mutation antispoof-sweep $AS 'was.SIGKILLed' \
   csrc/nft_antispoof.c '	    ((const struct key *)key)->addr != l->skip && gone(c.text))' \
   '	    ((const struct key *)key)->addr != l->skip && ((void)gone, 0))'
 mutation antispoof-sweep-due $AS 'was.SIGKILLed' \
-  csrc/nft_antispoof.c '	return c == 1 % SWEEP_EVERY;' '	return 0;'
+  csrc/nft_antispoof.c '	return ifindex % SWEEP_EVERY == 0;' '	return (void)ifindex, 0;'
 mutation antispoof-helper-sweep spec/netns_helper_spec.lua 'guards.each.port' \
   csrc/nft_antispoof.c '	    ((const struct key *)key)->addr != l->skip && gone(c.text))' \
   '	    ((const struct key *)key)->addr != l->skip && ((void)gone, 0))'
