@@ -50,6 +50,7 @@ void nsbox_open_dirat(lua_State *L);
 void nsbox_open_resolve(lua_State *L);
 void nsbox_open_lease(lua_State *L);
 void nsbox_open_netdev(lua_State *L);
+void nsbox_open_garp(lua_State *L);
 void nsbox_open_rules(lua_State *L);
 void nsbox_open_keyring(lua_State *L);
 void nsbox_open_mask(lua_State *L);

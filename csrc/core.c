@@ -38,6 +38,7 @@ int luaopen_nsbox_core(lua_State *L)
 	nsbox_open_resolve(L);
 	nsbox_open_lease(L);
 	nsbox_open_netdev(L);
+	nsbox_open_garp(L);
 	nsbox_open_rules(L);
 	nsbox_open_keyring(L);
 	nsbox_open_mask(L);

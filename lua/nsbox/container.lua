@@ -84,7 +84,7 @@ local function child_recipe(r, dirs)
     -- who configures the container's interface: this process as root (it makes
     -- the host side itself, or pasta does it), else the child, from the "network" message
     net = r.network and ((r.network.mode == "pasta" or require("nsbox.net").direct()) and "parent" or "child") or false,
-    -- an address the recipe names is announced when the link comes up (nsbox.net.configure_in says why)
+    -- an address the recipe names is announced (nsbox.net says why): through the helper, when its link comes up
     announce = r.network and r.network.address ~= nil or nil,
   }
 end

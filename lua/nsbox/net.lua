@@ -300,6 +300,27 @@ local function wait_up(name, tries)
   end
 end
 
+-- fn() run in pid's network namespace, and back home whatever happens.
+local function in_netns(pid, fn)
+  local home, err, errno = core.open_ns("/proc/self/ns/net")
+  if not home then return nil, err, errno end
+  local ok
+  ok, err, errno = core.setns("/proc/" .. pid .. "/ns/net", core.CLONE_NEWNET)
+  if ok then
+    local done
+    done, ok, err, errno = pcall(fn)
+    if not done then ok, err, errno = nil, tostring(ok), nil end
+    -- back home whatever happened, or this process would go on in the container's network
+    local back, berr = core.setns(home, core.CLONE_NEWNET)
+    if not back then
+      core.close(home)
+      error("network: cannot return to our own network namespace: " .. tostring(berr))
+    end
+  end
+  core.close(home)
+  return ok, err, errno
+end
+
 -- Host side as root: bridge, lease, veth with the peer born in pid's netns.
 local function attach_direct(pid, n, known_as)
   -- the host ports first: one in use is refused before anything is made
@@ -366,6 +387,15 @@ local function attach_direct(pid, n, known_as)
     if ok then ok, err = M.configure_in(pid, info) end
     -- the host reaches the container at once: its bridge port forwards
     if ok then wait_up(info.host, 100) end
+    -- An address the recipe named is announced (a gratuitous ARP, flooded to every
+    -- port): it is the one that moves from container to container, and the others'
+    -- neighbour entries follow it. A leased one is not: leases go round the subnet,
+    -- so it comes back only after every other address, and the host's own entry is
+    -- set directly (above). Sent by hand once the port forwards: arp_notify's would
+    -- leave as the link comes up, before the kernel's link worker enables the port.
+    if ok and info.announce then
+      ok, err = in_netns(pid, function() return core.arp_announce { name = info.interface, address = addr } end)
+    end
     if ok and n.isolate then
       info.isolate, err = require("nsbox.isolate").add(pid, addr, gw, prefix, M.STATE_DIR)
       ok = info.isolate ~= nil
@@ -490,36 +520,15 @@ end
 --- The container side configured from here, as root: in the container's network
 -- namespace for the span of four requests, while its child is still building
 -- its mounts, so none of it is on the container's critical path (0.5-0.7 ms).
--- An address the recipe named is announced (a gratuitous ARP, flooded to every
--- port): it is the one that moves from container to container, and the others'
--- neighbour entries follow it. A leased one is not: leases go round the subnet,
--- so it comes back only after every other address, and the host's own entry is
--- set directly (attach_direct).
+-- An address the recipe named is announced by attach_direct, once its port
+-- forwards.
 function M.configure_in(pid, info)
-  local home, err, errno = core.open_ns("/proc/self/ns/net")
-  if not home then return nil, err, errno end
-  local ok
-  ok, err, errno = core.setns("/proc/" .. pid .. "/ns/net", core.CLONE_NEWNET)
-  if ok then
-    local done
-    done, ok, err, errno = pcall(function()
-      local a, e, n = true, nil, nil
-      if info.announce then a, e, n = M.announce() end
-      info.from_host = true
-      if a then a, e, n = M.configure(info) end
-      info.from_host = nil
-      return a, e, n
-    end)
-    if not done then ok, err, errno = nil, tostring(ok), nil end
-    -- back home whatever happened, or this process would go on in the container's network
-    local back, berr = core.setns(home, core.CLONE_NEWNET)
-    if not back then
-      core.close(home)
-      error("network: cannot return to our own network namespace: " .. tostring(berr))
-    end
-  end
-  core.close(home)
-  return ok, err, errno
+  return in_netns(pid, function()
+    info.from_host = true
+    local a, e, n = M.configure(info)
+    info.from_host = nil
+    return a, e, n
+  end)
 end
 
 return M
